@@ -1,0 +1,159 @@
+/*
+ * acceptor.c: the accepting thread (see acceptor.h).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "acceptor.h"
+#include "client.h"
+#include "log.h"
+#include "net.h"
+#include "registry.h"
+#include "stats.h"
+
+#define PB_ACCEPT_PAUSE_MS 100 /* after EMFILE and the like */
+
+/* Sends the new client its id. A new socket's send buffer is empty, so the
+ * 4 bytes go at once unless the peer is already gone. */
+static int acceptor_send_id(int fd, uint32_t id)
+{
+	char buf[PB_FRAME_HEADER];
+	struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf)};
+
+	pb_frame_put_id(buf, id);
+	return pb_net_sendv(fd, &iov, 1) == (ssize_t)sizeof(buf) ? 0 : -1;
+}
+
+static void acceptor_admit(struct pb_acceptor *ac, int fd, const char *peer)
+{
+	struct pb_registry *reg = ac->ac_reg;
+	const struct pb_options *op = reg->rg_opts;
+	struct pb_client *c;
+
+	if (pb_registry_clients(reg) >= op->op_max_clients) {
+		pb_stats_add(PB_STAT_REFUSED_MAX, 1);
+		log_notice("connection from %s refused: %lu clients connected "
+			   "(--max-clients)",
+			   peer, pb_registry_clients(reg));
+		close(fd);
+		return;
+	}
+	c = pb_client_new(reg, fd, peer);
+	if (c == NULL) {
+		log_warn("connection from %s refused", peer);
+		close(fd);
+		return;
+	}
+	c->cl_id = pb_registry_next_id(reg);
+	if (acceptor_send_id(fd, c->cl_id) < 0) {
+		log_info("client %u disconnected (%s): id not sent", c->cl_id,
+			 peer);
+		close(fd);
+		pb_client_unref(c);
+		return;
+	}
+	if (pb_registry_add(reg, c) < 0) {
+		log_warn("client %u refused (%s)", c->cl_id, peer);
+		close(fd);
+		pb_client_unref(c);
+		return;
+	}
+	pb_stats_add(PB_STAT_ACCEPTED, 1);
+	log_info("client %u connected from %s", c->cl_id, peer);
+	if (pb_client_start(c, op->op_stack) < 0) {
+		pb_stats_add(PB_STAT_REFUSED_THREAD, 1);
+		log_warn("client %u disconnected (%s): cannot start a thread",
+			 c->cl_id, peer);
+		pb_registry_remove(reg, c);
+		close(fd);
+		pb_client_unref(c);
+	}
+}
+
+/* Accepts until none is pending; returns a pause in ms, or -1. */
+static int acceptor_drain(struct pb_acceptor *ac)
+{
+	char peer[PB_NET_ADDRLEN];
+	int fd;
+
+	for (;;) {
+		fd = pb_net_accept(ac->ac_fd, peer);
+		if (fd >= 0) {
+			acceptor_admit(ac, fd, peer);
+			continue;
+		}
+		switch (errno) {
+		case EAGAIN:
+#if EWOULDBLOCK != EAGAIN
+		case EWOULDBLOCK:
+#endif
+			return -1;
+		case EINTR:
+		case ECONNABORTED:
+		case EPROTO:
+			continue;
+		case EMFILE:
+		case ENFILE:
+		case ENOBUFS:
+		case ENOMEM:
+			log_warn("accept: pausing %d ms", PB_ACCEPT_PAUSE_MS);
+			return PB_ACCEPT_PAUSE_MS;
+		default:
+			log_warn("accept");
+			return PB_ACCEPT_PAUSE_MS;
+		}
+	}
+}
+
+static void *acceptor_thread(void *arg)
+{
+	struct pb_acceptor *ac = arg;
+	struct pollfd pfd[2];
+	int pause = -1;
+
+	pfd[1].fd = ac->ac_stop.wk_rfd;
+	pfd[1].events = POLLIN;
+	for (;;) {
+		/* While paused, leave the listener out and only time out. */
+		pfd[0].fd = pause < 0 ? ac->ac_fd : -1;
+		pfd[0].events = POLLIN;
+		if (poll(pfd, 2, pause) < 0) {
+			if (errno != EINTR)
+				log_warn("acceptor: poll");
+			continue;
+		}
+		if (pfd[1].revents != 0)
+			break;
+		pause = acceptor_drain(ac);
+	}
+	return NULL;
+}
+
+int pb_acceptor_start(struct pb_acceptor *ac, int fd, struct pb_registry *reg)
+{
+	int rc;
+
+	ac->ac_fd = fd;
+	ac->ac_reg = reg;
+	if (pb_wake_open(&ac->ac_stop) < 0)
+		return -1;
+	rc = pthread_create(&ac->ac_thread, NULL, acceptor_thread, ac);
+	if (rc != 0) {
+		pb_wake_close(&ac->ac_stop);
+		errno = rc;
+		return -1;
+	}
+	return 0;
+}
+
+void pb_acceptor_stop(struct pb_acceptor *ac)
+{
+	pb_wake_signal(&ac->ac_stop);
+	pthread_join(ac->ac_thread, NULL);
+	pb_wake_close(&ac->ac_stop);
+	close(ac->ac_fd);
+}

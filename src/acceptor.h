@@ -1,0 +1,31 @@
+/*
+ * acceptor.h: the thread that accepts connections.
+ *
+ * It refuses connections beyond --max-clients before giving an id, gives
+ * every other one the next id (sent at once, before anyone can address the
+ * client), publishes it in the registry and starts its thread. When accept
+ * fails for want of descriptors it pauses instead of spinning, and the
+ * clients already connected carry on.
+ */
+#ifndef PB_ACCEPTOR_H
+#define PB_ACCEPTOR_H
+
+#include <pthread.h>
+
+#include "wake.h"
+
+struct pb_registry;
+
+struct pb_acceptor {
+	int ac_fd; /* listening socket */
+	struct pb_registry *ac_reg;
+	struct pb_wake ac_stop; /* signalled to stop accepting */
+	pthread_t ac_thread;
+};
+
+int pb_acceptor_start(struct pb_acceptor *ac, int fd, struct pb_registry *reg);
+
+/* Stops accepting and waits for the thread; closes the listening socket. */
+void pb_acceptor_stop(struct pb_acceptor *ac);
+
+#endif

@@ -1,0 +1,38 @@
+/*
+ * budget.c: the global memory budget (see budget.h). Relaxed atomics are
+ * enough: the budget is a soft limit read before each socket read, not a
+ * synchronisation point.
+ */
+#include "config.h"
+
+#include "budget.h"
+
+void pb_budget_init(struct pb_budget *b, size_t limit)
+{
+	atomic_init(&b->bu_used, 0);
+	b->bu_limit = limit;
+}
+
+void pb_budget_charge(struct pb_budget *b, size_t n)
+{
+	if (b != NULL)
+		atomic_fetch_add_explicit(&b->bu_used, n, memory_order_relaxed);
+}
+
+void pb_budget_release(struct pb_budget *b, size_t n)
+{
+	if (b != NULL)
+		atomic_fetch_sub_explicit(&b->bu_used, n, memory_order_relaxed);
+}
+
+bool pb_budget_over(struct pb_budget *b)
+{
+	return b != NULL && pb_budget_used(b) >= b->bu_limit;
+}
+
+size_t pb_budget_used(struct pb_budget *b)
+{
+	if (b == NULL)
+		return 0;
+	return atomic_load_explicit(&b->bu_used, memory_order_relaxed);
+}

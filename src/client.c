@@ -1,0 +1,398 @@
+/*
+ * client.c: one connected client and the thread that serves it (see
+ * client.h).
+ *
+ * The thread polls two descriptors: its client's socket (for reading while
+ * its waiting room has room, for writing while its outbox holds data) and
+ * its wake-up descriptor (another thread queued data for it, a destination
+ * it waits on drained or left, or the daemon is stopping). Whatever it
+ * waits for, it keeps draining its own outbox, so two clients that fill
+ * each other's outboxes never deadlock.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "budget.h"
+#include "client.h"
+#include "deliver.h"
+#include "log.h"
+#include "registry.h"
+#include "stats.h"
+
+#define PB_READ_SIZE	   (64 * 1024) /* bytes read at a time, at least */
+#define PB_BUDGET_RETRY_MS 50	       /* recheck of a spent memory budget */
+
+uint64_t pb_client_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+struct pb_client *pb_client_new(struct pb_registry *reg, int fd,
+				const char *addr)
+{
+	const struct pb_options *op = reg->rg_opts;
+	struct pb_client *c = calloc(1, sizeof(*c));
+
+	if (c == NULL)
+		return NULL;
+	if (pb_wake_open(&c->cl_wake) < 0) {
+		free(c);
+		return NULL;
+	}
+	c->cl_fd = fd;
+	snprintf(c->cl_addr, sizeof(c->cl_addr), "%s", addr);
+	c->cl_reg = reg;
+	atomic_init(&c->cl_refs, 1);
+	pthread_mutex_init(&c->cl_lock, NULL);
+	pb_outbox_init(&c->cl_outbox, op->op_outbox, &reg->rg_budget);
+	pb_park_init(&c->cl_park, op->op_park, &reg->rg_budget);
+	pb_frame_parser_init(&c->cl_parser, op->op_max_frame);
+	return c;
+}
+
+void pb_client_ref(struct pb_client *c)
+{
+	atomic_fetch_add_explicit(&c->cl_refs, 1, memory_order_relaxed);
+}
+
+void pb_client_unref(struct pb_client *c)
+{
+	if (atomic_fetch_sub_explicit(&c->cl_refs, 1, memory_order_acq_rel) !=
+	    1)
+		return;
+	pb_outbox_free(&c->cl_outbox);
+	pb_park_free(&c->cl_park);
+	free(c->cl_waiters);
+	pthread_mutex_destroy(&c->cl_lock);
+	pb_wake_close(&c->cl_wake);
+	free(c);
+}
+
+static void client_free_rbuf(struct pb_client *c)
+{
+	free(c->cl_rbuf);
+	pb_budget_release(c->cl_park.pk_budget, c->cl_rcap);
+	c->cl_rbuf = NULL;
+	c->cl_rcap = c->cl_rlen = 0;
+}
+
+static const char *const client_leave_text[] = {
+	[PB_LEAVE_CLOSED] = "peer closed",
+	[PB_LEAVE_RESET] = "connection reset",
+	[PB_LEAVE_PROTOCOL] = "protocol error",
+	[PB_LEAVE_SLOW] = "slow consumer",
+	[PB_LEAVE_SHUTDOWN] = "shutdown",
+};
+
+static const enum pb_stat client_leave_stat[] = {
+	[PB_LEAVE_CLOSED] = PB_STAT_DISC_CLOSED,
+	[PB_LEAVE_RESET] = PB_STAT_DISC_RESET,
+	[PB_LEAVE_PROTOCOL] = PB_STAT_DISC_PROTOCOL,
+	[PB_LEAVE_SLOW] = PB_STAT_DISC_SLOW,
+	[PB_LEAVE_SHUTDOWN] = PB_STAT_DISC_SHUTDOWN,
+};
+
+static void client_log_leave(struct pb_client *c, enum pb_leave why,
+			     size_t dropped)
+{
+	const struct pb_options *op = c->cl_reg->rg_opts;
+
+	if (why == PB_LEAVE_SLOW)
+		log_notice("client %u disconnected as slow consumer (%s): "
+			   "no write progress for %.1f s, %zu frames dropped",
+			   c->cl_id, c->cl_addr, op->op_slow_ms / 1000.0,
+			   dropped);
+	else
+		log_info("client %u disconnected (%s): %s", c->cl_id,
+			 c->cl_addr, client_leave_text[why]);
+}
+
+/*
+ * Takes the client out of the daemon: out of the table so nobody finds it,
+ * marked closed so nobody queues for it, its outbox dropped and its socket
+ * closed, and whoever waited on it woken. Its own waiting room stays: the
+ * thread lingers to deliver the frames the client completed before leaving.
+ */
+static void client_leave(struct pb_client *c, enum pb_leave why)
+{
+	struct pb_client **waiters;
+	size_t nwaiters, dropped;
+
+	pb_registry_remove(c->cl_reg, c);
+	pthread_mutex_lock(&c->cl_lock);
+	c->cl_closed = true;
+	dropped = pb_outbox_count_frames(&c->cl_outbox);
+	pb_outbox_free(&c->cl_outbox);
+	waiters = pb_deliver_take_waiters(c, &nwaiters);
+	pthread_mutex_unlock(&c->cl_lock);
+	close(c->cl_fd);
+	c->cl_fd = -1;
+	c->cl_left = true;
+	pb_deliver_wake_waiters(waiters, nwaiters);
+	pb_stats_add(client_leave_stat[why], 1);
+	pb_stats_add(why == PB_LEAVE_SLOW ? PB_STAT_DROP_SLOW
+					  : PB_STAT_DROP_LEFT,
+		     dropped);
+	client_log_leave(c, why, dropped);
+	client_free_rbuf(c);
+}
+
+/* Writes what the outbox holds, as much as the socket takes now. */
+static int client_flush(struct pb_client *c)
+{
+	struct pb_client **waiters = NULL;
+	struct iovec iov[2];
+	size_t nwaiters = 0;
+	ssize_t r = 0;
+	int n;
+
+	pthread_mutex_lock(&c->cl_lock);
+	n = pb_outbox_peek(&c->cl_outbox, iov);
+	if (n > 0)
+		r = pb_net_sendv(c->cl_fd, iov, (size_t)n);
+	if (r > 0) {
+		pb_outbox_consume(&c->cl_outbox, (size_t)r);
+		c->cl_progress_ms = pb_client_now_ms();
+		/* Wake waiters once there is room worth moving into. */
+		if (c->cl_nwaiters > 0 &&
+		    pb_outbox_len(&c->cl_outbox) <= c->cl_outbox.ob_limit / 2)
+			waiters = pb_deliver_take_waiters(c, &nwaiters);
+	}
+	pthread_mutex_unlock(&c->cl_lock);
+	pb_deliver_wake_waiters(waiters, nwaiters);
+	if (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+		return -1;
+	return 0;
+}
+
+/* How many bytes the next read may take: all complete frames in the read
+ * buffer must fit in the waiting room should every destination be full. */
+static size_t client_read_allowance(const struct pb_client *c)
+{
+	size_t cap = c->cl_rcap ? c->cl_rcap : PB_READ_SIZE;
+	size_t park = pb_park_room(&c->cl_park) + PB_FRAME_HEADER;
+	size_t limit = cap < park ? cap : park;
+
+	return limit > c->cl_rlen ? limit - c->cl_rlen : 0;
+}
+
+static int client_alloc_rbuf(struct pb_client *c)
+{
+	size_t cap = c->cl_reg->rg_opts->op_max_frame + PB_FRAME_HEADER;
+
+	if (cap < PB_READ_SIZE)
+		cap = PB_READ_SIZE;
+	c->cl_rbuf = malloc(cap);
+	if (c->cl_rbuf == NULL)
+		return -1;
+	c->cl_rcap = cap;
+	pb_budget_charge(c->cl_park.pk_budget, cap);
+	return 0;
+}
+
+/* Reads and delivers what the socket has; 0, or the reason to leave. */
+static int client_read(struct pb_client *c, enum pb_leave *why)
+{
+	size_t want = client_read_allowance(c);
+	ssize_t n;
+
+	if (c->cl_rbuf == NULL && client_alloc_rbuf(c) < 0)
+		return 0; /* try again at the next poll */
+	do
+		n = recv(c->cl_fd, c->cl_rbuf + c->cl_rlen, want, 0);
+	while (n < 0 && errno == EINTR);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return 0;
+	if (n <= 0) {
+		*why = n == 0 ? PB_LEAVE_CLOSED : PB_LEAVE_RESET;
+		return -1;
+	}
+	c->cl_rlen += (size_t)n;
+	if (pb_deliver_input(c) < 0) {
+		log_notice("client %u protocol error: frame longer than %zu "
+			   "bytes",
+			   c->cl_id, c->cl_reg->rg_opts->op_max_frame);
+		*why = PB_LEAVE_PROTOCOL;
+		return -1;
+	}
+	return 0;
+}
+
+static bool client_want_read(struct pb_client *c)
+{
+	struct pb_registry *reg = c->cl_reg;
+
+	return !c->cl_left && !pb_registry_stopping(reg) &&
+	       client_read_allowance(c) > 0 && !pb_budget_over(&reg->rg_budget);
+}
+
+static int client_min_timeout(int a, uint64_t at_ms, uint64_t now_ms)
+{
+	int b = at_ms > now_ms ? (int)(at_ms - now_ms) : 0;
+
+	return a < 0 || b < a ? b : a;
+}
+
+/* Fills pfd[0] (socket) for this round; returns the poll timeout. */
+static int client_poll_setup(struct pb_client *c, struct pollfd *pfd,
+			     bool *pending)
+{
+	struct pb_registry *reg = c->cl_reg;
+	uint64_t now = pb_client_now_ms(), progress;
+	bool reading = client_want_read(c);
+	int timeout = -1;
+
+	pthread_mutex_lock(&c->cl_lock);
+	*pending = !pb_outbox_empty(&c->cl_outbox);
+	progress = c->cl_progress_ms;
+	pthread_mutex_unlock(&c->cl_lock);
+
+	pfd->events =
+		(short)((reading ? POLLIN : 0) | (*pending ? POLLOUT : 0));
+	/* A socket we ask nothing of is left out, or a hang-up would spin. */
+	pfd->fd = pfd->events != 0 ? c->cl_fd : -1;
+	pfd->revents = 0;
+	if (*pending)
+		timeout = client_min_timeout(
+			timeout, progress + reg->rg_opts->op_slow_ms, now);
+	if (!reading && !c->cl_left && pb_budget_over(&reg->rg_budget))
+		timeout = client_min_timeout(timeout, now + PB_BUDGET_RETRY_MS,
+					     now);
+	if (pb_registry_stopping(reg))
+		timeout = client_min_timeout(
+			timeout, atomic_load(&reg->rg_deadline_ms), now);
+	return timeout;
+}
+
+/* True when, during shutdown, there is nothing left worth waiting for. */
+static bool client_stop_done(struct pb_client *c, bool pending)
+{
+	struct pb_registry *reg = c->cl_reg;
+	bool waited_on;
+
+	if (pb_client_now_ms() >= atomic_load(&reg->rg_deadline_ms))
+		return true;
+	pthread_mutex_lock(&c->cl_lock);
+	waited_on = c->cl_nwaiters > 0;
+	pthread_mutex_unlock(&c->cl_lock);
+	return !pending && !waited_on && pb_park_bytes(&c->cl_park) == 0;
+}
+
+static bool client_is_slow(struct pb_client *c)
+{
+	uint64_t limit = c->cl_reg->rg_opts->op_slow_ms;
+	bool slow;
+
+	pthread_mutex_lock(&c->cl_lock);
+	slow = !pb_outbox_empty(&c->cl_outbox) &&
+	       pb_client_now_ms() - c->cl_progress_ms >= limit;
+	pthread_mutex_unlock(&c->cl_lock);
+	return slow;
+}
+
+/* One round of the thread's loop; false when the thread should end. */
+static bool client_round(struct pb_client *c)
+{
+	struct pollfd pfd[2];
+	enum pb_leave why;
+	bool pending;
+	int timeout;
+
+	timeout = client_poll_setup(c, &pfd[0], &pending);
+	if (pb_registry_stopping(c->cl_reg) && client_stop_done(c, pending)) {
+		if (!c->cl_left)
+			client_leave(c, PB_LEAVE_SHUTDOWN);
+		return false;
+	}
+	if (c->cl_left && pb_park_bytes(&c->cl_park) == 0)
+		return false;
+	pfd[1].fd = c->cl_wake.wk_rfd;
+	pfd[1].events = POLLIN;
+	pfd[1].revents = 0;
+	if (poll(pfd, 2, timeout) < 0) {
+		if (errno == EINTR || errno == EAGAIN)
+			return true;
+		log_warn("client %u: poll", c->cl_id);
+		if (!c->cl_left)
+			client_leave(c, PB_LEAVE_RESET);
+		return false;
+	}
+	if (pfd[1].revents != 0) {
+		pb_wake_drain(&c->cl_wake);
+		pb_deliver_retry(c);
+	}
+	if (c->cl_left)
+		return true;
+	if ((pfd[0].revents & (POLLOUT | POLLERR | POLLHUP)) && pending &&
+	    client_flush(c) < 0) {
+		client_leave(c, PB_LEAVE_RESET);
+		return true;
+	}
+	if ((pfd[0].revents & (POLLIN | POLLERR | POLLHUP)) &&
+	    (pfd[0].events & POLLIN) && client_read(c, &why) < 0) {
+		client_leave(c, why);
+		return true;
+	}
+	if (client_is_slow(c))
+		client_leave(c, PB_LEAVE_SLOW);
+	return true;
+}
+
+/* Drops what still waits in the waiting room: it has nowhere to go. */
+static void client_drop_park(struct pb_client *c)
+{
+	struct pb_park *pk = &c->cl_park;
+	size_t frames = 0;
+
+	while (pk->pk_nlanes > 0)
+		frames += pb_park_drop(pk, pk->pk_nlanes - 1);
+	pb_stats_add(PB_STAT_DROP_LEFT, frames);
+}
+
+static void *client_thread(void *arg)
+{
+	struct pb_client *c = arg;
+	struct pb_registry *reg = c->cl_reg;
+
+	while (client_round(c))
+		;
+	client_free_rbuf(c);
+	pb_deliver_release(c);
+	client_drop_park(c);
+	pb_client_unref(c);
+	pb_registry_thread_exit(reg);
+	return NULL;
+}
+
+int pb_client_start(struct pb_client *c, size_t stack)
+{
+	pthread_attr_t attr;
+	pthread_t tid;
+	int rc;
+
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	rc = pthread_attr_setstacksize(&attr, stack);
+	if (rc == 0) {
+		pb_registry_thread_start(c->cl_reg);
+		rc = pthread_create(&tid, &attr, client_thread, c);
+		if (rc != 0)
+			pb_registry_thread_exit(c->cl_reg);
+	}
+	pthread_attr_destroy(&attr);
+	if (rc != 0) {
+		errno = rc;
+		return -1;
+	}
+	return 0;
+}

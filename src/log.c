@@ -1,0 +1,100 @@
+/*
+ * log.c: logging to stderr or syslog (see log.h). Each line is written
+ * with one call, so lines from different client threads never mix.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+
+#include "log.h"
+
+static int log_verbosity = PB_LOG_NOTICE;
+static int log_syslog;
+
+void log_init(int level)
+{
+	log_verbosity = level;
+}
+
+void log_to_syslog(const char *ident)
+{
+	openlog(ident, LOG_PID | LOG_NDELAY, LOG_DAEMON);
+	log_syslog = 1;
+}
+
+int log_level(void)
+{
+	return log_verbosity;
+}
+
+static void log_vwrite(int level, const char *err, const char *fmt, va_list ap)
+{
+	static const int prio[] = {LOG_WARNING, LOG_NOTICE, LOG_INFO,
+				   LOG_DEBUG};
+	char line[1024];
+	int n;
+
+	if (level > log_verbosity)
+		return;
+	n = vsnprintf(line, sizeof(line), fmt, ap);
+	if (n >= 0 && err != NULL && (size_t)n < sizeof(line))
+		snprintf(line + n, sizeof(line) - (size_t)n, ": %s", err);
+	if (log_syslog)
+		syslog(prio[level], "%s", line);
+	else
+		fprintf(stderr, "%s\n", line);
+}
+
+#define LOG_BODY(level, err)                                                   \
+	do {                                                                   \
+		va_list ap;                                                    \
+		va_start(ap, fmt);                                             \
+		log_vwrite(level, err, fmt, ap);                               \
+		va_end(ap);                                                    \
+	} while (0)
+
+void log_warn(const char *fmt, ...)
+{
+	const char *err = strerror(errno);
+
+	LOG_BODY(PB_LOG_WARN, err);
+}
+
+void log_warnx(const char *fmt, ...)
+{
+	LOG_BODY(PB_LOG_WARN, NULL);
+}
+
+void log_notice(const char *fmt, ...)
+{
+	LOG_BODY(PB_LOG_NOTICE, NULL);
+}
+
+void log_info(const char *fmt, ...)
+{
+	LOG_BODY(PB_LOG_INFO, NULL);
+}
+
+void log_debug(const char *fmt, ...)
+{
+	LOG_BODY(PB_LOG_DEBUG, NULL);
+}
+
+void fatal(const char *fmt, ...)
+{
+	const char *err = strerror(errno);
+
+	LOG_BODY(PB_LOG_WARN, err);
+	exit(1);
+}
+
+void fatalx(const char *fmt, ...)
+{
+	LOG_BODY(PB_LOG_WARN, NULL);
+	exit(1);
+}

@@ -1,0 +1,37 @@
+/*
+ * net.h: socket helpers.
+ *
+ * Like Redis's anet.c: each returns 0 or -1 with errno, and fills an error
+ * buffer where a person needs more context; nothing here logs or exits.
+ */
+#ifndef PB_NET_H
+#define PB_NET_H
+
+#include <stddef.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#define PB_NET_ADDRLEN 64 /* "[ipv6]:port" and a NUL */
+
+/* Parses "HOST:PORT" or "[V6HOST]:PORT" (numeric host) into ss. */
+int pb_net_parse(const char *spec, struct sockaddr_storage *ss, socklen_t *len);
+
+/* Opens a non-blocking listening socket on spec; on failure err says
+ * what ("cannot listen on X: reason"). */
+int pb_net_listen(const char *spec, int *fd, char *err, size_t errlen);
+
+/* Formats an address as "1.2.3.4:80" or "[::1]:80". */
+void pb_net_format(const struct sockaddr *sa, char out[PB_NET_ADDRLEN]);
+
+/* Formats the address a socket is bound to. */
+void pb_net_local(int fd, char out[PB_NET_ADDRLEN]);
+
+/* Accepts one connection, non-blocking and close-on-exec. */
+int pb_net_accept(int lfd, char peer[PB_NET_ADDRLEN]);
+
+/* One non-blocking sendmsg of iov[0 .. n), never raising SIGPIPE and
+ * retrying on EINTR: bytes sent, or -1 with errno (EAGAIN when full). */
+ssize_t pb_net_sendv(int fd, const struct iovec *iov, size_t n);
+
+#endif

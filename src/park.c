@@ -1,0 +1,115 @@
+/*
+ * park.c: a sender's waiting room, one lane per blocked destination (see
+ * park.h). Lanes are few (a sender is rarely blocked on many destinations at
+ * once), so they live in a small array searched linearly.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "park.h"
+
+void pb_park_init(struct pb_park *pk, size_t limit, struct pb_budget *budget)
+{
+	memset(pk, 0, sizeof(*pk));
+	pk->pk_limit = limit;
+	pk->pk_budget = budget;
+}
+
+void pb_park_free(struct pb_park *pk)
+{
+	while (pk->pk_nlanes > 0)
+		pb_park_drop(pk, pk->pk_nlanes - 1);
+	free(pk->pk_lanes);
+	pk->pk_lanes = NULL;
+	pk->pk_alloc = 0;
+}
+
+long pb_park_find(const struct pb_park *pk, uint32_t dest)
+{
+	size_t i;
+
+	for (i = 0; i < pk->pk_nlanes; i++)
+		if (pk->pk_lanes[i].pl_dest == dest)
+			return (long)i;
+	return -1;
+}
+
+static struct pb_park_lane *park_new_lane(struct pb_park *pk, uint32_t dest)
+{
+	struct pb_park_lane *lane;
+
+	if (pk->pk_nlanes == pk->pk_alloc) {
+		size_t n = pk->pk_alloc ? pk->pk_alloc * 2 : 4;
+
+		lane = reallocarray(pk->pk_lanes, n, sizeof(*lane));
+		if (lane == NULL)
+			return NULL;
+		pk->pk_lanes = lane;
+		pk->pk_alloc = n;
+	}
+	lane = &pk->pk_lanes[pk->pk_nlanes++];
+	lane->pl_dest = dest;
+	pb_outbox_init(&lane->pl_frames, pk->pk_limit, pk->pk_budget);
+	return lane;
+}
+
+/* Removes lane i, which must be empty, by moving the last lane into it. */
+static void park_remove_lane(struct pb_park *pk, size_t i)
+{
+	pb_outbox_free(&pk->pk_lanes[i].pl_frames);
+	pk->pk_lanes[i] = pk->pk_lanes[--pk->pk_nlanes];
+}
+
+int pb_park_pushv(struct pb_park *pk, uint32_t dest, const struct iovec *iov,
+		  int iovcnt)
+{
+	struct pb_park_lane *lane;
+	size_t total = 0;
+	long i;
+	int k;
+
+	for (k = 0; k < iovcnt; k++)
+		total += iov[k].iov_len;
+	if (total > pb_park_room(pk)) {
+		errno = ENOBUFS;
+		return -1;
+	}
+	i = pb_park_find(pk, dest);
+	lane = i >= 0 ? &pk->pk_lanes[i] : park_new_lane(pk, dest);
+	if (lane == NULL)
+		return -1;
+	if (pb_outbox_appendv(&lane->pl_frames, iov, iovcnt) < 0) {
+		if (pb_outbox_empty(&lane->pl_frames))
+			park_remove_lane(pk, (size_t)(lane - pk->pk_lanes));
+		return -1;
+	}
+	pk->pk_bytes += total;
+	return 0;
+}
+
+long pb_park_flush(struct pb_park *pk, size_t i, struct pb_outbox *to)
+{
+	struct pb_park_lane *lane = &pk->pk_lanes[i];
+	long moved;
+
+	moved = pb_outbox_move_frames(to, &lane->pl_frames);
+	if (moved < 0)
+		return -1;
+	pk->pk_bytes -= (size_t)moved;
+	if (pb_outbox_empty(&lane->pl_frames))
+		park_remove_lane(pk, i);
+	return moved;
+}
+
+size_t pb_park_drop(struct pb_park *pk, size_t i)
+{
+	struct pb_outbox *frames = &pk->pk_lanes[i].pl_frames;
+	size_t n = pb_outbox_count_frames(frames);
+
+	pk->pk_bytes -= pb_outbox_len(frames);
+	park_remove_lane(pk, i);
+	return n;
+}

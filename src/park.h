@@ -1,0 +1,67 @@
+/*
+ * park.h: a sender's waiting room.
+ *
+ * When a destination's outbox is full, the frames a sender has for it wait
+ * here, on the sender's side, in one lane per destination so that order to
+ * each destination is kept while frames to every other destination go on.
+ * All lanes together hold at most the waiting room's limit; the owner stops
+ * reading its client's socket before that could be exceeded (see
+ * pb_park_room), so a push of a frame that was read never has to fail for
+ * want of room.
+ */
+#ifndef PB_PARK_H
+#define PB_PARK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "outbox.h"
+
+struct pb_budget;
+
+struct pb_park_lane {
+	uint32_t pl_dest;	    /* destination id of every frame here */
+	struct pb_outbox pl_frames; /* whole frames, oldest first */
+};
+
+struct pb_park {
+	struct pb_park_lane *pk_lanes; /* pk_nlanes lanes, in no order */
+	size_t pk_nlanes;
+	size_t pk_alloc;	     /* lanes allocated */
+	size_t pk_bytes;	     /* frame bytes in all lanes */
+	size_t pk_limit;	     /* most frame bytes in all lanes */
+	struct pb_budget *pk_budget; /* may be NULL */
+};
+
+void pb_park_init(struct pb_park *pk, size_t limit, struct pb_budget *budget);
+void pb_park_free(struct pb_park *pk);
+
+static inline size_t pb_park_bytes(const struct pb_park *pk)
+{
+	return pk->pk_bytes;
+}
+
+/* Bytes that may still be parked before the waiting room is full. */
+static inline size_t pb_park_room(const struct pb_park *pk)
+{
+	return pk->pk_bytes < pk->pk_limit ? pk->pk_limit - pk->pk_bytes : 0;
+}
+
+/* The lane index for dest, or -1 if nothing waits for dest. */
+long pb_park_find(const struct pb_park *pk, uint32_t dest);
+
+/* Parks the concatenated whole frames iov[0 .. iovcnt) for dest, behind
+ * anything already waiting for it. 0, or -1 with errno ENOBUFS (over the
+ * limit) or ENOMEM; nothing is parked on failure. */
+int pb_park_pushv(struct pb_park *pk, uint32_t dest, const struct iovec *iov,
+		  int iovcnt);
+
+/* Moves as many whole frames of lane i as fit into 'to', in order; a lane
+ * left empty is removed (lane indexes above i may then change). Returns the
+ * bytes moved, or -1 with errno ENOMEM. */
+long pb_park_flush(struct pb_park *pk, size_t i, struct pb_outbox *to);
+
+/* Drops lane i and everything in it; returns how many frames it held. */
+size_t pb_park_drop(struct pb_park *pk, size_t i);
+
+#endif

@@ -1,0 +1,130 @@
+/*
+ * registry.c: the shared id table and thread accounting (see registry.h).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <time.h>
+
+#include "client.h"
+#include "registry.h"
+
+void pb_registry_init(struct pb_registry *reg, const struct pb_options *op)
+{
+	pthread_condattr_t ca;
+
+	reg->rg_opts = op;
+	pb_budget_init(&reg->rg_budget, op->op_max_memory);
+	pthread_mutex_init(&reg->rg_lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&reg->rg_idle, &ca);
+	pthread_condattr_destroy(&ca);
+	pb_table_init(&reg->rg_table);
+	reg->rg_threads = 0;
+	atomic_init(&reg->rg_clients, 0);
+	atomic_init(&reg->rg_stopping, false);
+	atomic_init(&reg->rg_deadline_ms, 0);
+}
+
+void pb_registry_destroy(struct pb_registry *reg)
+{
+	pb_table_free(&reg->rg_table);
+	pthread_cond_destroy(&reg->rg_idle);
+	pthread_mutex_destroy(&reg->rg_lock);
+}
+
+uint32_t pb_registry_next_id(struct pb_registry *reg)
+{
+	uint32_t id;
+
+	pthread_mutex_lock(&reg->rg_lock);
+	id = pb_table_next_id(&reg->rg_table);
+	pthread_mutex_unlock(&reg->rg_lock);
+	return id;
+}
+
+int pb_registry_add(struct pb_registry *reg, struct pb_client *c)
+{
+	int rc;
+
+	pthread_mutex_lock(&reg->rg_lock);
+	rc = pb_table_insert(&reg->rg_table, c->cl_id, c);
+	pthread_mutex_unlock(&reg->rg_lock);
+	if (rc == 0)
+		atomic_fetch_add(&reg->rg_clients, 1);
+	return rc;
+}
+
+void pb_registry_remove(struct pb_registry *reg, struct pb_client *c)
+{
+	void *gone;
+
+	pthread_mutex_lock(&reg->rg_lock);
+	gone = pb_table_remove(&reg->rg_table, c->cl_id);
+	pthread_mutex_unlock(&reg->rg_lock);
+	if (gone != NULL)
+		atomic_fetch_sub(&reg->rg_clients, 1);
+}
+
+struct pb_client *pb_registry_get(struct pb_registry *reg, uint32_t id)
+{
+	struct pb_client *c;
+
+	pthread_mutex_lock(&reg->rg_lock);
+	c = pb_table_get(&reg->rg_table, id);
+	if (c != NULL)
+		pb_client_ref(c);
+	pthread_mutex_unlock(&reg->rg_lock);
+	return c;
+}
+
+void pb_registry_thread_start(struct pb_registry *reg)
+{
+	pthread_mutex_lock(&reg->rg_lock);
+	reg->rg_threads++;
+	pthread_mutex_unlock(&reg->rg_lock);
+}
+
+void pb_registry_thread_exit(struct pb_registry *reg)
+{
+	pthread_mutex_lock(&reg->rg_lock);
+	if (--reg->rg_threads == 0)
+		pthread_cond_broadcast(&reg->rg_idle);
+	pthread_mutex_unlock(&reg->rg_lock);
+}
+
+static void registry_wake_one(void *value, void *arg)
+{
+	struct pb_client *c = value;
+
+	(void)arg;
+	pb_wake_signal(&c->cl_wake);
+}
+
+void pb_registry_stop(struct pb_registry *reg, uint64_t deadline_ms)
+{
+	atomic_store(&reg->rg_deadline_ms, deadline_ms);
+	atomic_store(&reg->rg_stopping, true);
+	pthread_mutex_lock(&reg->rg_lock);
+	pb_table_foreach(&reg->rg_table, registry_wake_one, NULL);
+	pthread_mutex_unlock(&reg->rg_lock);
+}
+
+bool pb_registry_wait_idle(struct pb_registry *reg, uint64_t deadline_ms)
+{
+	struct timespec ts = {
+		.tv_sec = (time_t)(deadline_ms / 1000),
+		.tv_nsec = (long)(deadline_ms % 1000 * 1000000),
+	};
+	bool idle;
+
+	pthread_mutex_lock(&reg->rg_lock);
+	while (reg->rg_threads > 0)
+		if (pthread_cond_timedwait(&reg->rg_idle, &reg->rg_lock, &ts) ==
+		    ETIMEDOUT)
+			break;
+	idle = reg->rg_threads == 0;
+	pthread_mutex_unlock(&reg->rg_lock);
+	return idle;
+}

@@ -1,0 +1,61 @@
+/*
+ * table.h: the client id table.
+ *
+ * Maps a 32-bit client id to the caller's pointer in O(1), in memory
+ * proportional to the ids alive now (an open-addressing hash that grows and
+ * shrinks with them, so connection churn does not grow it). Ids are handed
+ * out 0, 1, 2, ... and never reused until the 32-bit space wraps, after
+ * which ids still alive are skipped. The table does no locking; the daemon
+ * wraps it in a mutex, the reactor needs none.
+ */
+#ifndef PB_TABLE_H
+#define PB_TABLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct pb_table_slot {
+	uint32_t ts_id;
+	void *ts_value; /* NULL marks a free slot */
+};
+
+struct pb_table {
+	struct pb_table_slot *t_slots;
+	size_t t_cap;	 /* slots, a power of two, or 0 */
+	size_t t_count;	 /* ids alive */
+	uint32_t t_next; /* next id to hand out */
+};
+
+void pb_table_init(struct pb_table *t);
+void pb_table_free(struct pb_table *t);
+
+/* Hands out the next id (not alive now), without inserting anything. */
+uint32_t pb_table_next_id(struct pb_table *t);
+
+/* Inserts value (not NULL) under an id from pb_table_next_id. 0, or -1
+ * with errno ENOMEM or EEXIST. */
+int pb_table_insert(struct pb_table *t, uint32_t id, void *value);
+
+/* The value for id, or NULL. */
+void *pb_table_get(const struct pb_table *t, uint32_t id);
+
+/* Removes id; returns its value, or NULL if it was not there. */
+void *pb_table_remove(struct pb_table *t, uint32_t id);
+
+static inline size_t pb_table_count(const struct pb_table *t)
+{
+	return t->t_count;
+}
+
+/* Slots allocated: what memory the table holds, for tests and stats. */
+static inline size_t pb_table_capacity(const struct pb_table *t)
+{
+	return t->t_cap;
+}
+
+/* Calls fn(value, arg) for every id alive, in no order. fn must not
+ * change the table. */
+void pb_table_foreach(const struct pb_table *t, void (*fn)(void *, void *),
+		      void *arg);
+
+#endif
