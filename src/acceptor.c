@@ -112,24 +112,22 @@ static int acceptor_drain(struct pb_acceptor *ac)
 static void *acceptor_thread(void *arg)
 {
 	struct pb_acceptor *ac = arg;
-	struct pollfd pfd[2];
+	struct pollfd pfd;
 	int pause = -1;
 
-	pfd[1].fd = ac->ac_stop.wk_rfd;
-	pfd[1].events = POLLIN;
+	pb_wake_attach(&ac->ac_stop);
 	for (;;) {
 		/* While paused, leave the listener out and only time out. */
-		pfd[0].fd = pause < 0 ? ac->ac_fd : -1;
-		pfd[0].events = POLLIN;
-		if (poll(pfd, 2, pause) < 0) {
-			if (errno != EINTR)
-				log_warn("acceptor: poll");
-			continue;
-		}
-		if (pfd[1].revents != 0)
+		pfd.fd = pause < 0 ? ac->ac_fd : -1;
+		pfd.events = POLLIN;
+		pfd.revents = 0;
+		if (pb_wake_poll(&ac->ac_stop, &pfd, 1, pause) < 0)
+			log_warn("acceptor: poll");
+		if (pb_wake_consume(&ac->ac_stop))
 			break;
 		pause = acceptor_drain(ac);
 	}
+	pb_wake_detach(&ac->ac_stop);
 	return NULL;
 }
 
@@ -139,11 +137,10 @@ int pb_acceptor_start(struct pb_acceptor *ac, int fd, struct pb_registry *reg)
 
 	ac->ac_fd = fd;
 	ac->ac_reg = reg;
-	if (pb_wake_open(&ac->ac_stop) < 0)
-		return -1;
+	pb_wake_init(&ac->ac_stop);
 	rc = pthread_create(&ac->ac_thread, NULL, acceptor_thread, ac);
 	if (rc != 0) {
-		pb_wake_close(&ac->ac_stop);
+		pb_wake_destroy(&ac->ac_stop);
 		errno = rc;
 		return -1;
 	}
@@ -154,6 +151,6 @@ void pb_acceptor_stop(struct pb_acceptor *ac)
 {
 	pb_wake_signal(&ac->ac_stop);
 	pthread_join(ac->ac_thread, NULL);
-	pb_wake_close(&ac->ac_stop);
+	pb_wake_destroy(&ac->ac_stop);
 	close(ac->ac_fd);
 }

@@ -2,10 +2,10 @@
  * client.c: one connected client and the thread that serves it (see
  * client.h).
  *
- * The thread polls two descriptors: its client's socket (for reading while
- * its waiting room has room, for writing while its outbox holds data) and
- * its wake-up descriptor (another thread queued data for it, a destination
- * it waits on drained or left, or the daemon is stopping). Whatever it
+ * The thread polls its client's socket (for reading while its waiting room
+ * has room, for writing while its outbox holds data) and can be woken from
+ * that sleep (wake.h) when another thread queued data for it, a destination
+ * it waits on drained or left, or the daemon is stopping. Whatever it
  * waits for, it keeps draining its own outbox, so two clients that fill
  * each other's outboxes never deadlock.
  */
@@ -45,10 +45,7 @@ struct pb_client *pb_client_new(struct pb_registry *reg, int fd,
 
 	if (c == NULL)
 		return NULL;
-	if (pb_wake_open(&c->cl_wake) < 0) {
-		free(c);
-		return NULL;
-	}
+	pb_wake_init(&c->cl_wake);
 	c->cl_fd = fd;
 	snprintf(c->cl_addr, sizeof(c->cl_addr), "%s", addr);
 	c->cl_reg = reg;
@@ -74,7 +71,7 @@ void pb_client_unref(struct pb_client *c)
 	pb_park_free(&c->cl_park);
 	free(c->cl_waiters);
 	pthread_mutex_destroy(&c->cl_lock);
-	pb_wake_close(&c->cl_wake);
+	pb_wake_destroy(&c->cl_wake);
 	free(c);
 }
 
@@ -303,7 +300,7 @@ static bool client_is_slow(struct pb_client *c)
 /* One round of the thread's loop; false when the thread should end. */
 static bool client_round(struct pb_client *c)
 {
-	struct pollfd pfd[2];
+	struct pollfd pfd[1];
 	enum pb_leave why;
 	bool pending;
 	int timeout;
@@ -316,21 +313,14 @@ static bool client_round(struct pb_client *c)
 	}
 	if (c->cl_left && pb_park_bytes(&c->cl_park) == 0)
 		return false;
-	pfd[1].fd = c->cl_wake.wk_rfd;
-	pfd[1].events = POLLIN;
-	pfd[1].revents = 0;
-	if (poll(pfd, 2, timeout) < 0) {
-		if (errno == EINTR || errno == EAGAIN)
-			return true;
+	if (pb_wake_poll(&c->cl_wake, pfd, 1, timeout) < 0) {
 		log_warn("client %u: poll", c->cl_id);
 		if (!c->cl_left)
 			client_leave(c, PB_LEAVE_RESET);
 		return false;
 	}
-	if (pfd[1].revents != 0) {
-		pb_wake_drain(&c->cl_wake);
+	if (pb_wake_consume(&c->cl_wake))
 		pb_deliver_retry(c);
-	}
 	if (c->cl_left)
 		return true;
 	if ((pfd[0].revents & (POLLOUT | POLLERR | POLLHUP)) && pending &&
@@ -364,8 +354,10 @@ static void *client_thread(void *arg)
 	struct pb_client *c = arg;
 	struct pb_registry *reg = c->cl_reg;
 
+	pb_wake_attach(&c->cl_wake);
 	while (client_round(c))
 		;
+	pb_wake_detach(&c->cl_wake);
 	client_free_rbuf(c);
 	pb_deliver_release(c);
 	client_drop_park(c);

@@ -24,10 +24,11 @@
 #include "options.h"
 #include "registry.h"
 #include "stats.h"
+#include "wake.h"
 
 #define PB_GRACE_MS	  2000 /* flushing time at shutdown */
 #define PB_SPARE_FDS	  32   /* descriptors kept for the listener, logs... */
-#define PB_FDS_PER_CLIENT 2
+#define PB_FDS_PER_CLIENT 1
 
 /* Raises the descriptor limit to what --max-clients needs (the hard limit
  * too, where we are allowed to), or caps --max-clients to what it allows. */
@@ -100,6 +101,10 @@ static int main_run(struct pb_options *op, int lfd)
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	if (pb_wake_setup() < 0) {
+		log_warn("cannot set up wake-ups");
+		return 1;
+	}
 	pb_registry_init(&reg, op);
 	if (pb_acceptor_start(&ac, lfd, &reg) < 0) {
 		log_warn("cannot start the acceptor");

@@ -1,61 +1,99 @@
 /*
- * wake.c: wake-up descriptors (see wake.h). Signalling never blocks: a
- * full pipe or a saturated eventfd already means "wake up".
+ * wake.c: flag-and-signal wake-ups for threads sleeping in poll (see
+ * wake.h).
  */
 #include "config.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <stdint.h>
-#include <unistd.h>
+#include <signal.h>
+#include <string.h>
+#include <time.h>
 
 #include "wake.h"
 
-#ifdef HAVE_SYS_EVENTFD_H
-#include <sys/eventfd.h>
+#define PB_WAKE_SIGNAL SIGUSR1
 
-int pb_wake_open(struct pb_wake *w)
+/* Only interrupts ppoll: the flag says what happened. */
+static void wake_handler(int sig)
 {
-	w->wk_rfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	w->wk_wfd = w->wk_rfd;
-	return w->wk_rfd < 0 ? -1 : 0;
+	(void)sig;
 }
-#else
-int pb_wake_open(struct pb_wake *w)
-{
-	int fds[2];
 
-	if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) < 0)
+int pb_wake_setup(void)
+{
+	struct sigaction sa;
+	sigset_t set;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = wake_handler; /* no SA_RESTART: ppoll must return */
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(PB_WAKE_SIGNAL, &sa, NULL) < 0)
 		return -1;
-	w->wk_rfd = fds[0];
-	w->wk_wfd = fds[1];
-	return 0;
+	sigemptyset(&set);
+	sigaddset(&set, PB_WAKE_SIGNAL);
+	return pthread_sigmask(SIG_BLOCK, &set, NULL) == 0 ? 0 : -1;
 }
-#endif
 
-void pb_wake_close(struct pb_wake *w)
+void pb_wake_init(struct pb_wake *w)
 {
-	if (w->wk_wfd != w->wk_rfd)
-		close(w->wk_wfd);
-	close(w->wk_rfd);
+	atomic_init(&w->wk_pending, false);
+	pthread_mutex_init(&w->wk_lock, NULL);
+	w->wk_alive = false;
+}
+
+void pb_wake_destroy(struct pb_wake *w)
+{
+	pthread_mutex_destroy(&w->wk_lock);
+}
+
+void pb_wake_attach(struct pb_wake *w)
+{
+	pthread_mutex_lock(&w->wk_lock);
+	w->wk_thread = pthread_self();
+	w->wk_alive = true;
+	pthread_sigmask(SIG_SETMASK, NULL, &w->wk_open);
+	sigdelset(&w->wk_open, PB_WAKE_SIGNAL);
+	pthread_mutex_unlock(&w->wk_lock);
+}
+
+void pb_wake_detach(struct pb_wake *w)
+{
+	pthread_mutex_lock(&w->wk_lock);
+	w->wk_alive = false;
+	pthread_mutex_unlock(&w->wk_lock);
 }
 
 void pb_wake_signal(struct pb_wake *w)
 {
-	uint64_t one = 1;
-	ssize_t n;
-
-	do
-		n = write(w->wk_wfd, &one, sizeof(one));
-	while (n < 0 && errno == EINTR);
+	if (atomic_exchange(&w->wk_pending, true))
+		return; /* already woken, not yet consumed */
+	/* The lock keeps the owner from exiting between check and kill. */
+	pthread_mutex_lock(&w->wk_lock);
+	if (w->wk_alive)
+		pthread_kill(w->wk_thread, PB_WAKE_SIGNAL);
+	pthread_mutex_unlock(&w->wk_lock);
 }
 
-void pb_wake_drain(struct pb_wake *w)
+bool pb_wake_consume(struct pb_wake *w)
 {
-	uint64_t buf[8];
-	ssize_t n;
+	return atomic_exchange(&w->wk_pending, false);
+}
 
-	do
-		n = read(w->wk_rfd, buf, sizeof(buf));
-	while (n > 0 || (n < 0 && errno == EINTR));
+int pb_wake_poll(struct pb_wake *w, struct pollfd *fds, nfds_t n,
+		 int timeout_ms)
+{
+	struct timespec ts, *tsp = NULL;
+	int r;
+
+	if (atomic_load(&w->wk_pending))
+		timeout_ms = 0;
+	if (timeout_ms >= 0) {
+		ts.tv_sec = timeout_ms / 1000;
+		ts.tv_nsec = (long)(timeout_ms % 1000) * 1000000;
+		tsp = &ts;
+	}
+	r = ppoll(fds, n, tsp, &w->wk_open);
+	if (r < 0 && errno == EINTR)
+		return 0;
+	return r;
 }
