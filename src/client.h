@@ -23,7 +23,7 @@
 #include "wake.h"
 
 struct pb_registry;
-struct pb_deliver_scratch;
+struct pb_route;
 
 struct pb_client {
 	/* Set before the client is published, read-only afterwards (but
@@ -52,7 +52,7 @@ struct pb_client {
 	size_t cl_rcap;
 	struct pb_frame_parser cl_parser;
 	struct pb_client *cl_dest; /* last destination, referenced */
-	struct pb_deliver_scratch *cl_scratch;
+	struct pb_route *cl_route; /* scratch space for routing */
 };
 
 /* Why a client goes away. */

@@ -13,23 +13,8 @@
 #include "deliver.h"
 #include "log.h"
 #include "registry.h"
+#include "route.h"
 #include "stats.h"
-
-/* Frames grouped at a time: bounds the scratch space, and is Linux's
- * IOV_MAX, so one group always fits in one sendmsg. */
-#define PB_BATCH 1024
-
-struct pb_deliver_item {
-	uint32_t di_dest;
-	uint32_t di_seq; /* position in the read: keeps order when sorting */
-	const char *di_payload;
-	size_t di_len;
-};
-
-struct pb_deliver_scratch {
-	struct pb_deliver_item ds_items[PB_BATCH];
-	struct iovec ds_iov[PB_BATCH];
-};
 
 /* The destination for id, referenced by the sender: its last destination
  * is kept, so a steady stream to one peer never touches the table lock. */
@@ -113,61 +98,44 @@ static void deliver_park(struct pb_client *s, uint32_t dest,
 	}
 }
 
+static ssize_t deliver_write(void *ctx, const struct iovec *iov, size_t n)
+{
+	const struct pb_client *d = ctx;
+
+	return pb_net_sendv(d->cl_fd, iov, n);
+}
+
 /*
- * Hands frames iov[0 .. n) to d, whose lock is held: straight to its socket
- * if nothing is queued before them, then into its outbox, and what does not
- * fit into the sender's waiting room. Returns true if d's outbox went from
- * empty to not empty (d must then be woken to write it).
+ * Hands frames iov[0 .. n) to d, whose lock is held; what its outbox has no
+ * room for waits in the sender's waiting room. Returns true if d's outbox
+ * went from empty to not empty (d must then be woken to write it).
  */
 static bool deliver_locked(struct pb_client *s, struct pb_client *d,
 			   const struct iovec *iov, size_t n)
 {
-	bool was_empty = pb_outbox_empty(&d->cl_outbox);
-	size_t i = 0, j, fit = 0, room;
+	struct pb_route_handoff h;
 
-	if (was_empty) {
-		ssize_t r = pb_net_sendv(d->cl_fd, iov, n);
-		size_t sent = r > 0 ? (size_t)r : 0;
-
-		while (i < n && sent >= iov[i].iov_len)
-			sent -= iov[i++].iov_len;
-		/* The rest of a frame cut by the socket must go next; an
-		 * empty outbox always holds one frame. */
-		if (sent > 0) {
-			const char *rest = (const char *)iov[i].iov_base + sent;
-
-			if (pb_outbox_append(&d->cl_outbox, rest,
-					     iov[i].iov_len - sent) < 0) {
-				/* Its stream is cut mid-frame: end it. */
-				log_warn("client %u: frame cut", d->cl_id);
-				shutdown(d->cl_fd, SHUT_RDWR);
-				return false;
-			}
-			i++;
-		}
+	h = pb_route_handoff(&d->cl_outbox, iov, n, deliver_write, d);
+	if (h.rh_cut) {
+		log_warn("client %u: out of memory, frame cut", d->cl_id);
+		pb_stats_add(PB_STAT_DROP_NOMEM, n - h.rh_taken);
+		shutdown(d->cl_fd, SHUT_RDWR);
+		return false;
 	}
-	room = pb_outbox_room(&d->cl_outbox);
-	for (j = i; j < n && iov[j].iov_len <= room - fit; j++)
-		fit += iov[j].iov_len;
-	if (j > i &&
-	    pb_outbox_appendv(&d->cl_outbox, iov + i, (int)(j - i)) < 0)
-		j = i;
-	if (j < n) {
-		deliver_park(s, d->cl_id, iov + j, n - j);
+	if (h.rh_taken < n) {
+		deliver_park(s, d->cl_id, iov + h.rh_taken, n - h.rh_taken);
 		deliver_wait_on(d, s);
 	}
-	if (was_empty && !pb_outbox_empty(&d->cl_outbox)) {
+	if (h.rh_started)
 		d->cl_progress_ms = pb_client_now_ms();
-		return true;
-	}
-	return false;
+	return h.rh_started;
 }
 
-/* Delivers frames iov[0 .. n), all for dest, in order. */
-static void deliver_run(struct pb_client *s, uint32_t dest,
-			const struct iovec *iov, size_t n)
+/* Delivers frames iov[0 .. n), all for dest, in order (a pb_route_fn). */
+static void deliver_run(void *arg, uint32_t dest, const struct iovec *iov,
+			size_t n)
 {
-	struct pb_client *d;
+	struct pb_client *s = arg, *d;
 	bool wake;
 
 	if (pb_park_find(&s->cl_park, dest) >= 0) {
@@ -194,69 +162,15 @@ static void deliver_run(struct pb_client *s, uint32_t dest,
 		pb_wake_signal(&d->cl_wake);
 }
 
-static int deliver_item_cmp(const void *a, const void *b)
-{
-	const struct pb_deliver_item *x = a, *y = b;
-
-	if (x->di_dest != y->di_dest)
-		return x->di_dest < y->di_dest ? -1 : 1;
-	return x->di_seq < y->di_seq ? -1 : x->di_seq > y->di_seq;
-}
-
-/* Delivers n frames, grouped by destination (one group when not mixed). */
-static void deliver_batch(struct pb_client *s, struct pb_deliver_item *it,
-			  size_t n, bool mixed)
-{
-	struct iovec *iov = s->cl_scratch->ds_iov;
-	size_t i, start = 0;
-
-	if (mixed)
-		qsort(it, n, sizeof(*it), deliver_item_cmp);
-	for (i = 0; i < n; i++) {
-		iov[i].iov_base = (void *)(uintptr_t)it[i].di_payload;
-		iov[i].iov_len = it[i].di_len;
-		if (i + 1 == n || it[i + 1].di_dest != it[start].di_dest) {
-			deliver_run(s, it[start].di_dest, iov + start,
-				    i + 1 - start);
-			start = i + 1;
-		}
-	}
-}
-
 int pb_deliver_input(struct pb_client *s)
 {
-	enum pb_frame_status st = PB_FRAME_OK;
-	struct pb_deliver_item *it;
-	size_t off = 0;
-
-	if (s->cl_scratch == NULL) {
-		s->cl_scratch = malloc(sizeof(*s->cl_scratch));
-		if (s->cl_scratch == NULL)
+	if (s->cl_route == NULL) {
+		s->cl_route = malloc(sizeof(*s->cl_route));
+		if (s->cl_route == NULL)
 			return 0; /* keep the bytes; retried on next read */
 	}
-	it = s->cl_scratch->ds_items;
-	while (st == PB_FRAME_OK) {
-		bool mixed = false;
-		size_t n = 0, used;
-		struct pb_frame f;
-
-		for (; n < PB_BATCH; n++, off += used) {
-			st = pb_frame_next(&s->cl_parser, s->cl_rbuf + off,
-					   s->cl_rlen - off, &f, &used);
-			if (st != PB_FRAME_OK)
-				break;
-			it[n].di_dest = f.fr_dest;
-			it[n].di_seq = (uint32_t)n;
-			it[n].di_payload = f.fr_payload;
-			it[n].di_len = f.fr_len;
-			mixed |= f.fr_dest != it[0].di_dest;
-		}
-		if (n > 0)
-			deliver_batch(s, it, n, mixed);
-	}
-	s->cl_rlen -= off;
-	memmove(s->cl_rbuf, s->cl_rbuf + off, s->cl_rlen);
-	return st == PB_FRAME_TOO_LONG ? -1 : 0;
+	return pb_route_input(s->cl_route, &s->cl_parser, s->cl_rbuf,
+			      &s->cl_rlen, deliver_run, s);
 }
 
 void pb_deliver_retry(struct pb_client *s)
@@ -296,6 +210,6 @@ void pb_deliver_retry(struct pb_client *s)
 void pb_deliver_release(struct pb_client *s)
 {
 	deliver_forget_dest(s);
-	free(s->cl_scratch);
-	s->cl_scratch = NULL;
+	free(s->cl_route);
+	s->cl_route = NULL;
 }

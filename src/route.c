@@ -1,0 +1,105 @@
+/*
+ * route.c: grouping frames by destination and handing them off (see
+ * route.h). No sockets here: writing goes through the caller's function.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "route.h"
+
+static int route_item_cmp(const void *a, const void *b)
+{
+	const struct pb_route_item *x = a, *y = b;
+
+	if (x->ri_dest != y->ri_dest)
+		return x->ri_dest < y->ri_dest ? -1 : 1;
+	return x->ri_seq < y->ri_seq ? -1 : x->ri_seq > y->ri_seq;
+}
+
+/* Calls fn once per destination among it[0 .. n). */
+static void route_batch(struct pb_route *rt, size_t n, bool mixed,
+			pb_route_fn fn, void *arg)
+{
+	struct pb_route_item *it = rt->rt_items;
+	struct iovec *iov = rt->rt_iov;
+	size_t i, start = 0;
+
+	if (mixed)
+		qsort(it, n, sizeof(*it), route_item_cmp);
+	for (i = 0; i < n; i++) {
+		iov[i].iov_base = (void *)(uintptr_t)it[i].ri_payload;
+		iov[i].iov_len = it[i].ri_len;
+		if (i + 1 == n || it[i + 1].ri_dest != it[start].ri_dest) {
+			fn(arg, it[start].ri_dest, iov + start, i + 1 - start);
+			start = i + 1;
+		}
+	}
+}
+
+int pb_route_input(struct pb_route *rt, struct pb_frame_parser *p, char *buf,
+		   size_t *len, pb_route_fn fn, void *arg)
+{
+	struct pb_route_item *it = rt->rt_items;
+	enum pb_frame_status st = PB_FRAME_OK;
+	size_t off = 0;
+
+	while (st == PB_FRAME_OK) {
+		bool mixed = false;
+		size_t n = 0, used;
+		struct pb_frame f;
+
+		for (; n < PB_ROUTE_BATCH; n++, off += used) {
+			st = pb_frame_next(p, buf + off, *len - off, &f, &used);
+			if (st != PB_FRAME_OK)
+				break;
+			it[n].ri_dest = f.fr_dest;
+			it[n].ri_seq = (uint32_t)n;
+			it[n].ri_payload = f.fr_payload;
+			it[n].ri_len = f.fr_len;
+			mixed |= f.fr_dest != it[0].ri_dest;
+		}
+		if (n > 0)
+			route_batch(rt, n, mixed, fn, arg);
+	}
+	*len -= off;
+	memmove(buf, buf + off, *len);
+	return st == PB_FRAME_TOO_LONG ? -1 : 0;
+}
+
+struct pb_route_handoff pb_route_handoff(struct pb_outbox *ob,
+					 const struct iovec *iov, size_t n,
+					 pb_route_write_fn write, void *ctx)
+{
+	struct pb_route_handoff h = {.rh_taken = 0};
+	bool was_empty = pb_outbox_empty(ob);
+	size_t i = 0, j, fit = 0, room;
+
+	if (was_empty && write != NULL) {
+		ssize_t r = write(ctx, iov, n);
+		size_t sent = r > 0 ? (size_t)r : 0;
+
+		while (i < n && sent >= iov[i].iov_len)
+			sent -= iov[i++].iov_len;
+		if (sent > 0) {
+			const char *rest = (const char *)iov[i].iov_base + sent;
+
+			if (pb_outbox_append(ob, rest, iov[i].iov_len - sent) <
+			    0) {
+				h.rh_cut = true;
+				h.rh_taken = i;
+				return h;
+			}
+			i++;
+		}
+	}
+	room = pb_outbox_room(ob);
+	for (j = i; j < n && iov[j].iov_len <= room - fit; j++)
+		fit += iov[j].iov_len;
+	if (j > i && pb_outbox_appendv(ob, iov + i, (int)(j - i)) < 0)
+		j = i;
+	h.rh_taken = j;
+	h.rh_started = was_empty && !pb_outbox_empty(ob);
+	return h;
+}

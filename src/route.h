@@ -1,0 +1,76 @@
+/*
+ * route.h: turning bytes read from a sender into hand-offs to destinations.
+ *
+ * Shared by the daemon and the reactor so that they differ only in how they
+ * do I/O. pb_route_input parses the complete frames in a read buffer and
+ * groups them by destination (order per destination kept), calling back
+ * once per group, so that one write can carry many frames.
+ * pb_route_handoff gives one group to a destination's outbox: written
+ * straight through when nothing is queued before it, queued as far as the
+ * outbox has room, and the rest left for the caller to park.
+ */
+#ifndef PB_ROUTE_H
+#define PB_ROUTE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#include "frame.h"
+#include "outbox.h"
+
+/* Frames grouped at a time: bounds the scratch space, and is Linux's
+ * IOV_MAX, so one group always fits in one writev. */
+#define PB_ROUTE_BATCH 1024
+
+struct pb_route_item {
+	uint32_t ri_dest;
+	uint32_t ri_seq; /* position in the read: keeps order when sorting */
+	const char *ri_payload;
+	size_t ri_len;
+};
+
+/* Scratch space for one sender, allocated while it is active. */
+struct pb_route {
+	struct pb_route_item rt_items[PB_ROUTE_BATCH];
+	struct iovec rt_iov[PB_ROUTE_BATCH];
+};
+
+/* Called with the frames iov[0 .. n) for dest, in the order sent. The
+ * payloads live in the read buffer: copy what must outlive the call. */
+typedef void (*pb_route_fn)(void *arg, uint32_t dest, const struct iovec *iov,
+			    size_t n);
+
+/*
+ * Routes every complete frame in buf[0 .. *len) and moves what is left (the
+ * start of a frame) to the front of buf, updating *len. Returns -1 when a
+ * frame is too long (a protocol error; the frames before it were routed).
+ */
+int pb_route_input(struct pb_route *rt, struct pb_frame_parser *p, char *buf,
+		   size_t *len, pb_route_fn fn, void *arg);
+
+/* Writes without blocking; bytes written, or -1 (treated as 0). */
+typedef ssize_t (*pb_route_write_fn)(void *ctx, const struct iovec *iov,
+				     size_t n);
+
+struct pb_route_handoff {
+	size_t rh_taken; /* frames written or queued: iov[0 .. taken) */
+	bool rh_started; /* the outbox went from empty to not empty */
+	bool rh_cut;	 /* a frame was cut and its rest not queued */
+};
+
+/*
+ * Hands frames iov[0 .. n) to a destination with outbox ob: through write
+ * (with ctx) when ob is empty, then into ob as far as whole frames fit. The
+ * rest of a frame cut short by write is always queued first (an empty
+ * outbox has room for a frame) unless memory runs out, which rh_cut
+ * reports: the destination's stream is then broken, and iov[taken .. n)
+ * cannot follow.
+ */
+struct pb_route_handoff pb_route_handoff(struct pb_outbox *ob,
+					 const struct iovec *iov, size_t n,
+					 pb_route_write_fn write, void *ctx);
+
+#endif
