@@ -77,6 +77,8 @@ int pb_park_pushv(struct pb_park *pk, uint32_t dest, const struct iovec *iov,
 		errno = ENOBUFS;
 		return -1;
 	}
+	if (total == 0)
+		return 0;
 	i = pb_park_find(pk, dest);
 	lane = i >= 0 ? &pk->pk_lanes[i] : park_new_lane(pk, dest);
 	if (lane == NULL)
