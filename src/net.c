@@ -111,20 +111,20 @@ fail:
 void pb_net_format(const struct sockaddr *sa, char out[PB_NET_ADDRLEN])
 {
 	char host[INET6_ADDRSTRLEN];
+	struct sockaddr_in sin;
+	struct sockaddr_in6 sin6;
 
+	/* Copied out: sa may be less aligned than the specific types. */
 	if (sa->sa_family == AF_INET) {
-		const struct sockaddr_in *sin = (const struct sockaddr_in *)sa;
-
-		inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
+		memcpy(&sin, sa, sizeof(sin));
+		inet_ntop(AF_INET, &sin.sin_addr, host, sizeof(host));
 		snprintf(out, PB_NET_ADDRLEN, "%s:%u", host,
-			 ntohs(sin->sin_port));
+			 ntohs(sin.sin_port));
 	} else if (sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *sin6 =
-			(const struct sockaddr_in6 *)sa;
-
-		inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
+		memcpy(&sin6, sa, sizeof(sin6));
+		inet_ntop(AF_INET6, &sin6.sin6_addr, host, sizeof(host));
 		snprintf(out, PB_NET_ADDRLEN, "[%s]:%u", host,
-			 ntohs(sin6->sin6_port));
+			 ntohs(sin6.sin6_port));
 	} else {
 		snprintf(out, PB_NET_ADDRLEN, "(unknown)");
 	}
