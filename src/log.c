@@ -33,6 +33,9 @@ int log_level(void)
 }
 
 static void log_vwrite(int level, const char *err, const char *fmt, va_list ap)
+	PB_PRINTF(3, 0);
+
+static void log_vwrite(int level, const char *err, const char *fmt, va_list ap)
 {
 	static const int prio[] = {LOG_WARNING, LOG_NOTICE, LOG_INFO,
 				   LOG_DEBUG};
