@@ -28,6 +28,27 @@ static int acceptor_send_id(int fd, uint32_t id)
 	return pb_net_sendv(fd, &iov, 1) == (ssize_t)sizeof(buf) ? 0 : -1;
 }
 
+/*
+ * Makes the client findable and sends it its id. Both happen under the
+ * client's lock, which every sender takes before writing to it, so no frame
+ * can reach the client before its id, and none is dropped for want of it in
+ * the table once the client knows its id.
+ */
+static int acceptor_publish(struct pb_registry *reg, struct pb_client *c)
+{
+	int rc;
+
+	pthread_mutex_lock(&c->cl_lock);
+	rc = pb_registry_add(reg, c);
+	if (rc == 0 && acceptor_send_id(c->cl_fd, c->cl_id) < 0) {
+		c->cl_closed = true;
+		pb_registry_remove(reg, c);
+		rc = -1;
+	}
+	pthread_mutex_unlock(&c->cl_lock);
+	return rc;
+}
+
 static void acceptor_admit(struct pb_acceptor *ac, int fd, const char *peer)
 {
 	struct pb_registry *reg = ac->ac_reg;
@@ -49,15 +70,9 @@ static void acceptor_admit(struct pb_acceptor *ac, int fd, const char *peer)
 		return;
 	}
 	c->cl_id = pb_registry_next_id(reg);
-	if (acceptor_send_id(fd, c->cl_id) < 0) {
+	if (acceptor_publish(reg, c) < 0) {
 		log_info("client %u disconnected (%s): id not sent", c->cl_id,
 			 peer);
-		close(fd);
-		pb_client_unref(c);
-		return;
-	}
-	if (pb_registry_add(reg, c) < 0) {
-		log_warn("client %u refused (%s)", c->cl_id, peer);
 		close(fd);
 		pb_client_unref(c);
 		return;

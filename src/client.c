@@ -37,6 +37,15 @@ uint64_t pb_client_now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+void pb_client_outbox_changed(struct pb_client *c, bool progress)
+{
+	if (progress)
+		atomic_store_explicit(&c->cl_progress_ms, pb_client_now_ms(),
+				      memory_order_relaxed);
+	atomic_store_explicit(&c->cl_pending, !pb_outbox_empty(&c->cl_outbox),
+			      memory_order_release);
+}
+
 struct pb_client *pb_client_new(struct pb_registry *reg, int fd,
 				const char *addr)
 {
@@ -130,6 +139,7 @@ static void client_leave(struct pb_client *c, enum pb_leave why)
 	c->cl_closed = true;
 	dropped = pb_outbox_count_frames(&c->cl_outbox);
 	pb_outbox_free(&c->cl_outbox);
+	pb_client_outbox_changed(c, false);
 	waiters = pb_deliver_take_waiters(c, &nwaiters);
 	pthread_mutex_unlock(&c->cl_lock);
 	close(c->cl_fd);
@@ -159,7 +169,7 @@ static int client_flush(struct pb_client *c)
 		r = pb_net_sendv(c->cl_fd, iov, (size_t)n);
 	if (r > 0) {
 		pb_outbox_consume(&c->cl_outbox, (size_t)r);
-		c->cl_progress_ms = pb_client_now_ms();
+		pb_client_outbox_changed(c, true);
 		/* Wake waiters once there is room worth moving into. */
 		if (c->cl_nwaiters > 0 &&
 		    pb_outbox_len(&c->cl_outbox) <= c->cl_outbox.ob_limit / 2)
@@ -249,10 +259,9 @@ static int client_poll_setup(struct pb_client *c, struct pollfd *pfd,
 	bool reading = client_want_read(c);
 	int timeout = -1;
 
-	pthread_mutex_lock(&c->cl_lock);
-	*pending = !pb_outbox_empty(&c->cl_outbox);
-	progress = c->cl_progress_ms;
-	pthread_mutex_unlock(&c->cl_lock);
+	*pending = atomic_load_explicit(&c->cl_pending, memory_order_acquire);
+	progress =
+		atomic_load_explicit(&c->cl_progress_ms, memory_order_relaxed);
 
 	pfd->events =
 		(short)((reading ? POLLIN : 0) | (*pending ? POLLOUT : 0));
@@ -287,14 +296,11 @@ static bool client_stop_done(struct pb_client *c, bool pending)
 
 static bool client_is_slow(struct pb_client *c)
 {
-	uint64_t limit = c->cl_reg->rg_opts->op_slow_ms;
-	bool slow;
+	uint64_t progress =
+		atomic_load_explicit(&c->cl_progress_ms, memory_order_relaxed);
 
-	pthread_mutex_lock(&c->cl_lock);
-	slow = !pb_outbox_empty(&c->cl_outbox) &&
-	       pb_client_now_ms() - c->cl_progress_ms >= limit;
-	pthread_mutex_unlock(&c->cl_lock);
-	return slow;
+	return atomic_load_explicit(&c->cl_pending, memory_order_acquire) &&
+	       pb_client_now_ms() - progress >= c->cl_reg->rg_opts->op_slow_ms;
 }
 
 /* One round of the thread's loop; false when the thread should end. */

@@ -41,8 +41,14 @@ struct pb_client {
 	struct pb_client **cl_waiters; /* senders parked on our outbox */
 	size_t cl_nwaiters;
 	size_t cl_waiters_alloc;
-	bool cl_closed;		 /* left: nothing may be queued any more */
-	uint64_t cl_progress_ms; /* last write progress while data waited */
+	bool cl_closed; /* left: nothing may be queued any more */
+
+	/* Written under cl_lock, read without it by the client's own thread,
+	 * so that its loop takes no lock while nothing is queued: whether the
+	 * outbox holds data, and its last write progress. A stale "empty" is
+	 * harmless: whoever fills the outbox wakes the thread. */
+	atomic_bool cl_pending;
+	_Atomic uint64_t cl_progress_ms;
 
 	/* Owned by the client's thread alone. */
 	bool cl_left;		/* socket closed, lingering to flush */
@@ -72,6 +78,10 @@ void pb_client_unref(struct pb_client *c);
 
 /* Starts the client's thread, which owns the first reference. */
 int pb_client_start(struct pb_client *c, size_t stack);
+
+/* Under c's lock, after its outbox changed: republishes cl_pending, and
+ * stamps write progress (a write, or data where there was none). */
+void pb_client_outbox_changed(struct pb_client *c, bool progress);
 
 /* Milliseconds on the monotonic clock. */
 uint64_t pb_client_now_ms(void);

@@ -127,7 +127,7 @@ static bool deliver_locked(struct pb_client *s, struct pb_client *d,
 		deliver_wait_on(d, s);
 	}
 	if (h.rh_started)
-		d->cl_progress_ms = pb_client_now_ms();
+		pb_client_outbox_changed(d, true);
 	return h.rh_started;
 }
 
@@ -200,7 +200,7 @@ void pb_deliver_retry(struct pb_client *s)
 			deliver_wait_on(d, s);
 		wake = was_empty && !pb_outbox_empty(&d->cl_outbox);
 		if (wake)
-			d->cl_progress_ms = pb_client_now_ms();
+			pb_client_outbox_changed(d, true);
 		pthread_mutex_unlock(&d->cl_lock);
 		if (wake)
 			pb_wake_signal(&d->cl_wake);

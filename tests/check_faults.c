@@ -1,0 +1,590 @@
+/*
+ * check_faults.c: end-to-end tests of the cases PROTOCOL.md section 4
+ * decides, as clients and an operator see them: unknown and departed
+ * destinations, oversized frames, garbage, disconnects mid-frame and by
+ * reset, ids never reused, --max-clients, slow consumers, signals and the
+ * command line's exit statuses. Each test starts its own patchbayd
+ * ($PATCHBAYD) through harness.c.
+ */
+#include "config.h"
+
+#include "harness.h"
+
+#include <arpa/inet.h>
+#include <check.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+START_TEST(test_unknown_destination_is_dropped_sender_stays)
+{
+	struct pbt_daemon *d = pbt_start(NULL);
+	uint32_t ida, idb;
+	int a = pbt_connect(d, &ida);
+	int b = pbt_connect(d, &idb);
+
+	pbt_send_frame(a, 4242, "into the void", PBT_IO_MS);
+	pbt_send_frame(a, 0xffffffffu, "further into the void", PBT_IO_MS);
+	pbt_send_frame(a, idb, "after the void", PBT_IO_MS);
+	pbt_expect_msg(b, "after the void", PBT_IO_MS);
+	pbt_send_frame(b, ida, "you are still here", PBT_IO_MS);
+	pbt_expect_msg(a, "you are still here", PBT_IO_MS);
+	close(a);
+	close(b);
+	pbt_free(d);
+}
+END_TEST
+
+START_TEST(test_oversized_frame_is_a_protocol_error)
+{
+	struct pbt_daemon *d = pbt_start("-f", "1024", NULL);
+	unsigned char big[4 + 2000];
+	char line[160], addr[64];
+	uint32_t ids, idr, idx, idy;
+	int s = pbt_connect(d, &ids);
+	int r = pbt_connect(d, &idr);
+	int x = pbt_connect(d, &idx);
+	int y = pbt_connect(d, &idy);
+
+	pbt_send_frame(s, idr, "completed before the bad frame", PBT_IO_MS);
+	pbt_put_u32(big, idr);
+	memset(big + 4, 'x', sizeof big - 4);
+	/* The daemon may hang up before taking it all. */
+	pbt_send_tolerant(s, big, sizeof big, PBT_IO_MS);
+
+	snprintf(line, sizeof line,
+		 "client %u protocol error: frame longer than 1024 bytes", ids);
+	pbt_log_expect(d, line, PBT_LOG_MS);
+	snprintf(line, sizeof line,
+		 "client %u disconnected (%s): protocol error", ids,
+		 pbt_local_addr(s, addr, sizeof addr));
+	pbt_log_expect(d, line, PBT_LOG_MS);
+	pbt_recv_end(s, PBT_IO_MS); /* EOF or reset, both are an end */
+
+	pbt_expect_msg(r, "completed before the bad frame", PBT_IO_MS);
+	/* Nothing of the bad frame reached r: x's message comes next. */
+	pbt_send_frame(x, idr, "from x", PBT_IO_MS);
+	pbt_expect_msg(r, "from x", PBT_IO_MS);
+	pbt_send_frame(x, idy, "x to y", PBT_IO_MS);
+	pbt_expect_msg(y, "x to y", PBT_IO_MS);
+	pbt_send_frame(y, idx, "y to x", PBT_IO_MS);
+	pbt_expect_msg(x, "y to x", PBT_IO_MS);
+	close(s);
+	close(r);
+	close(x);
+	close(y);
+	pbt_free(d);
+}
+END_TEST
+
+START_TEST(test_frame_one_byte_over_max_frame_is_a_protocol_error)
+{
+	/* -f 1024: 1024 payload bytes plus the 0x00 is one byte too many. */
+	struct pbt_daemon *d = pbt_start("-f", "1024", NULL);
+	unsigned char payload[1024];
+	struct pbt_buf f = {0};
+	char line[160];
+	uint32_t ids, idr;
+	int s = pbt_connect(d, &ids);
+	int r = pbt_connect(d, &idr);
+
+	memset(payload, 'y', sizeof payload);
+	pbt_buf_frame(&f, idr, "just before", 11);
+	pbt_buf_frame(&f, idr, payload, sizeof payload);
+	pbt_send_tolerant(s, f.b_data, f.b_len, PBT_IO_MS);
+	snprintf(line, sizeof line,
+		 "client %u protocol error: frame longer than 1024 bytes", ids);
+	pbt_log_expect(d, line, PBT_LOG_MS);
+	pbt_recv_end(s, PBT_IO_MS);
+	pbt_expect_msg(r, "just before", PBT_IO_MS);
+	pbt_buf_free(&f);
+	close(s);
+	close(r);
+	pbt_free(d);
+}
+END_TEST
+
+/*
+ * Random bytes, 0x00 among them, cut into frames the way the daemon will
+ * parse them; a header that would name a live client (a small id) gets
+ * its first byte changed so that garbage never reaches the pair. Ends at
+ * a frame boundary. Returns the length.
+ */
+static size_t make_garbage(unsigned char *g, size_t cap, uint64_t *seed)
+{
+	size_t at = 0, end = 0;
+
+	for (size_t i = 0; i < cap; i += 8) {
+		uint64_t r = pbt_rand(seed);
+
+		for (size_t k = 0; k < 8 && i + k < cap; k++, r >>= 8)
+			g[i + k] = (unsigned char)r;
+	}
+	while (at + 4 < cap) {
+		unsigned char *nul;
+
+		if (pbt_get_u32(g + at) < 0x01000000u)
+			g[at] = 0xff;
+		nul = memchr(g + at + 4, 0, cap - at - 4);
+		if (nul == NULL)
+			break;
+		pbt_assert(nul - (g + at + 4) < 65536,
+			   "garbage frame longer than --max-frame");
+		at = (size_t)(nul - g) + 1;
+		end = at;
+	}
+	return end;
+}
+
+START_TEST(test_garbage_does_not_disturb_a_pair)
+{
+	enum { N = 2000, GARBAGE = 256 * 1024 };
+	struct pbt_daemon *d = pbt_start(NULL);
+	struct pbt_buf fa = {0}, fb = {0}, wa = {0}, wb = {0};
+	unsigned char *g = malloc(GARBAGE);
+	uint64_t seed = 7;
+	uint32_t ida, idb, idg;
+	int a = pbt_connect(d, &ida);
+	int b = pbt_connect(d, &idb);
+	int gfd = pbt_connect(d, &idg);
+	struct pbt_stream s[3] = {{.s_fd = a}, {.s_fd = b}, {.s_fd = gfd}};
+	int c;
+
+	ck_assert_ptr_nonnull(g);
+	for (int i = 0; i < N; i++) {
+		char p[64];
+		int n = snprintf(p, sizeof p, "a to b %d", i);
+
+		pbt_buf_frame(&fa, idb, p, (size_t)n);
+		pbt_buf_add(&wb, p, (size_t)n + 1);
+		n = snprintf(p, sizeof p, "b to a %d", i);
+		pbt_buf_frame(&fb, ida, p, (size_t)n);
+		pbt_buf_add(&wa, p, (size_t)n + 1);
+	}
+	s[0].s_out = fa.b_data;
+	s[0].s_out_len = fa.b_len;
+	s[0].s_in = malloc(wa.b_len);
+	s[0].s_in_len = wa.b_len;
+	s[1].s_out = fb.b_data;
+	s[1].s_out_len = fb.b_len;
+	s[1].s_in = malloc(wb.b_len);
+	s[1].s_in_len = wb.b_len;
+	s[2].s_out = g;
+	s[2].s_out_len = make_garbage(g, GARBAGE, &seed);
+	ck_assert_ptr_nonnull(s[0].s_in);
+	ck_assert_ptr_nonnull(s[1].s_in);
+	pbt_pump(s, 3, 20000);
+	pbt_assert_mem_eq(s[0].s_in, wa.b_data, wa.b_len);
+	pbt_assert_mem_eq(s[1].s_in, wb.b_data, wb.b_len);
+
+	/*
+	 * The garbage was frames to unknown ids, no longer than --max-frame:
+	 * its sender is still connected, and in step.
+	 */
+	pbt_send_frame(gfd, ida, "garbage sender, back in step", PBT_IO_MS);
+	pbt_expect_msg(a, "garbage sender, back in step", PBT_IO_MS);
+	c = pbt_connect(d, NULL);
+	pbt_send_frame(c, idb, "a newcomer", PBT_IO_MS);
+	pbt_expect_msg(b, "a newcomer", PBT_IO_MS);
+	free(s[0].s_in);
+	free(s[1].s_in);
+	free(g);
+	pbt_buf_free(&fa);
+	pbt_buf_free(&fb);
+	pbt_buf_free(&wa);
+	pbt_buf_free(&wb);
+	close(a);
+	close(b);
+	close(gfd);
+	close(c);
+	pbt_free(d);
+}
+END_TEST
+
+/*
+ * A client sends half a frame to r and leaves, cleanly or by reset: the
+ * log says how, r receives nothing of it, and a new client is served.
+ */
+static void leave_mid_frame(bool reset)
+{
+	static const char partial[] = "\0\0\0\0this frame never ends";
+	struct pbt_daemon *d = pbt_start(NULL);
+	char line[160], addr[64];
+	uint32_t idr, ida, idc;
+	int r = pbt_connect(d, &idr);
+	int a = pbt_connect(d, &ida);
+	int c;
+
+	pbt_assert(idr == 0, "first client got id %u, not 0", idr);
+	pbt_send_all(a, partial, sizeof partial - 1, PBT_IO_MS);
+	snprintf(line, sizeof line, "client %u disconnected (%s): %s", ida,
+		 pbt_local_addr(a, addr, sizeof addr),
+		 reset ? "connection reset" : "peer closed");
+	if (reset)
+		pbt_close_reset(a);
+	else
+		close(a);
+	pbt_log_expect(d, line, PBT_LOG_MS);
+
+	c = pbt_connect(d, &idc);
+	pbt_assert(idc != ida, "the departed client's id %u was reused", ida);
+	pbt_send_frame(c, idr, "a complete frame", PBT_IO_MS);
+	pbt_expect_msg(r, "a complete frame", PBT_IO_MS);
+	pbt_send_frame(r, idc, "and back", PBT_IO_MS);
+	pbt_expect_msg(c, "and back", PBT_IO_MS);
+	close(r);
+	close(c);
+	pbt_free(d);
+}
+
+START_TEST(test_disconnect_mid_frame_discards_partial)
+{
+	leave_mid_frame(false);
+}
+END_TEST
+
+START_TEST(test_disconnect_by_reset_discards_partial)
+{
+	leave_mid_frame(true);
+}
+END_TEST
+
+START_TEST(test_departed_ids_are_not_reused)
+{
+	struct pbt_daemon *d = pbt_start(NULL);
+	uint32_t ida, idb, idc;
+	int a = pbt_connect(d, &ida);
+	int b = pbt_connect(d, &idb);
+	int c;
+
+	pbt_assert(ida == 0 && idb == 1, "ids %u and %u, not 0 and 1", ida,
+		   idb);
+	close(a);
+	pbt_log_expect(d, "client 0 disconnected", PBT_LOG_MS);
+	c = pbt_connect(d, &idc);
+	pbt_assert(idc == 2, "the client after 0 and 1 got id %u, not 2", idc);
+
+	/* For the departed 0: nobody gets it, c's next message is the 2nd. */
+	pbt_send_frame(b, 0, "for the departed client 0", PBT_IO_MS);
+	pbt_send_frame(b, idc, "for client 2", PBT_IO_MS);
+	pbt_expect_msg(c, "for client 2", PBT_IO_MS);
+	pbt_send_frame(c, idb, "b is still connected", PBT_IO_MS);
+	pbt_expect_msg(b, "b is still connected", PBT_IO_MS);
+	close(b);
+	close(c);
+	pbt_free(d);
+}
+END_TEST
+
+START_TEST(test_max_clients_refuses_then_accepts_again)
+{
+	struct pbt_daemon *d = pbt_start("-c", "2", NULL);
+	char line[160], addr[64];
+	uint32_t ida, idb, idd;
+	int a = pbt_connect(d, &ida);
+	int b = pbt_connect(d, &idb);
+	int third = pbt_connect_port(pbt_port(d));
+	int late;
+
+	/* Closed before any id: end of file with no byte at all. */
+	pbt_assert(pbt_recv_end(third, PBT_IO_MS) == PBT_END_EOF,
+		   "the refused connection was reset instead of closed");
+	snprintf(line, sizeof line,
+		 "connection from %s refused: 2 clients connected "
+		 "(--max-clients)",
+		 pbt_local_addr(third, addr, sizeof addr));
+	pbt_log_expect(d, line, PBT_LOG_MS);
+	close(third);
+
+	close(a);
+	snprintf(line, sizeof line, "client %u disconnected", ida);
+	pbt_log_expect(d, line, PBT_LOG_MS);
+	late = pbt_connect(d, &idd);
+	pbt_assert(idd != ida && idd != idb, "id %u was reused", idd);
+	pbt_send_frame(late, idb, "in at last", PBT_IO_MS);
+	pbt_expect_msg(b, "in at last", PBT_IO_MS);
+	pbt_send_frame(b, idd, "welcome", PBT_IO_MS);
+	pbt_expect_msg(late, "welcome", PBT_IO_MS);
+	close(b);
+	close(late);
+	pbt_free(d);
+}
+END_TEST
+
+/* A daemon with a connected client exits 0, soon, on `sig`. */
+static void exits_0_on(int sig)
+{
+	struct pbt_daemon *d = pbt_start(NULL);
+	uint32_t ida;
+	int a = pbt_connect(d, &ida);
+	int64_t t0;
+	int st;
+
+	pbt_send_frame(a, ida, "before the signal", PBT_IO_MS);
+	pbt_expect_msg(a, "before the signal", PBT_IO_MS);
+	t0 = pbt_now_ms();
+	st = pbt_stop(d, sig, PBT_EXIT_MS);
+	pbt_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+		   "after signal %d patchbayd ended with %s %d, not exit "
+		   "status 0",
+		   sig, WIFEXITED(st) ? "exit status" : "signal",
+		   WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+	pbt_assert(pbt_now_ms() - t0 < 4000,
+		   "patchbayd took %lld ms to exit (grace is about 2 s)",
+		   (long long)(pbt_now_ms() - t0));
+	pbt_recv_end(a, PBT_IO_MS);
+	close(a);
+	pbt_free(d);
+}
+
+START_TEST(test_sigterm_exits_0)
+{
+	exits_0_on(SIGTERM);
+}
+END_TEST
+
+START_TEST(test_sigint_exits_0)
+{
+	exits_0_on(SIGINT);
+}
+END_TEST
+
+/* Runs patchbayd with args; it must exit on its own within a deadline. */
+static int run_to_exit(const char *const *args, char **err, char **out)
+{
+	struct pbt_daemon *d = pbt_start_argv(args);
+	int st = pbt_wait_exit(d, PBT_EXIT_MS);
+
+	if (st == -1)
+		pbt_fail("patchbayd %s %s ... is still running after %d ms",
+			 args[0] ? args[0] : "",
+			 args[0] && args[1] ? args[1] : "", PBT_EXIT_MS);
+	*err = pbt_log_copy(d);
+	if (out != NULL)
+		*out = pbt_stdout_copy(d);
+	pbt_free(d);
+	return st;
+}
+
+/* Exit status 2 and exactly one non-empty line on stderr. */
+static void expect_usage_error(const char *const *args, const char *what)
+{
+	char *err;
+	int st = run_to_exit(args, &err, NULL);
+	size_t len = strlen(err);
+	char *nl = strchr(err, '\n');
+
+	pbt_assert(WIFEXITED(st) && WEXITSTATUS(st) == 2,
+		   "%s: expected exit status 2, got %s %d", what,
+		   WIFEXITED(st) ? "exit status" : "signal",
+		   WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+	pbt_assert(len > 1 && nl == err + len - 1,
+		   "%s: expected exactly one line on stderr, got \"%s\"", what,
+		   err);
+	free(err);
+}
+
+START_TEST(test_bad_option_exits_2_with_one_line)
+{
+	static const char *const unknown_long[] = {"-l", "127.0.0.1:0",
+						   "--no-such-option", NULL};
+	static const char *const unknown_short[] = {"-l", "127.0.0.1:0", "-Z",
+						    NULL};
+	static const char *const missing_value[] = {"-l", "127.0.0.1:0", "-c",
+						    NULL};
+
+	expect_usage_error(unknown_long, "--no-such-option");
+	expect_usage_error(unknown_short, "-Z");
+	expect_usage_error(missing_value, "-c without its value");
+}
+END_TEST
+
+START_TEST(test_bad_value_exits_2_with_one_line)
+{
+	static const char *const cases[][2] = {
+		{"-c", "banana"}, {"--max-clients", "12abc"},
+		{"-f", "12Q"},	  {"-o", "lots"},
+		{"-p", "-5"},	  {"-m", "1X"},
+		{"-t", "soon"},	  {"--slow-timeout", "-1"},
+		{"-s", "big"},
+	};
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		const char *args[] = {"-l", "127.0.0.1:0", cases[i][0],
+				      cases[i][1], NULL};
+		char what[64];
+
+		snprintf(what, sizeof what, "%s %s", cases[i][0], cases[i][1]);
+		expect_usage_error(args, what);
+	}
+}
+END_TEST
+
+START_TEST(test_version_exits_0)
+{
+	static const char *const args[] = {"-V", NULL};
+	char *err, *out;
+	int st = run_to_exit(args, &err, &out);
+
+	pbt_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+		   "-V: expected exit status 0");
+	pbt_assert(strlen(out) + strlen(err) > 0, "-V printed nothing");
+	free(err);
+	free(out);
+}
+END_TEST
+
+START_TEST(test_address_in_use_exits_1)
+{
+	struct sockaddr_in sin = {.sin_family = AF_INET};
+	socklen_t len = sizeof sin;
+	char addr[32], want[128];
+	const char *args[] = {"-l", addr, NULL};
+	int st, l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	char *err;
+
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (l < 0 || bind(l, (struct sockaddr *)&sin, sizeof sin) != 0 ||
+	    listen(l, 1) != 0 ||
+	    getsockname(l, (struct sockaddr *)&sin, &len) != 0)
+		pbt_fail("cannot hold a listening port: %s", strerror(errno));
+	snprintf(addr, sizeof addr, "127.0.0.1:%u",
+		 (unsigned)ntohs(sin.sin_port));
+	snprintf(want, sizeof want,
+		 "patchbayd: cannot listen on %s: Address already in use\n",
+		 addr);
+
+	st = run_to_exit(args, &err, NULL);
+	pbt_assert(WIFEXITED(st) && WEXITSTATUS(st) == 1,
+		   "expected exit status 1, got %s %d; stderr: %s",
+		   WIFEXITED(st) ? "exit status" : "signal",
+		   WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st), err);
+	pbt_assert(strstr(err, want) != NULL,
+		   "stderr lacks \"%s\": it is \"%s\"", want, err);
+	free(err);
+	close(l);
+}
+END_TEST
+
+/*
+ * Reads what a disconnected slow consumer had buffered until the end of
+ * its connection: it must be a prefix of the payloads sent to it.
+ */
+static size_t drain_prefix(int fd, const unsigned char *want, size_t len)
+{
+	unsigned char buf[65536];
+	int64_t deadline = pbt_now_ms() + PBT_IO_MS;
+	size_t got = 0;
+
+	for (;;) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		ssize_t n;
+
+		int64_t left = deadline - pbt_now_ms();
+
+		pbt_assert(poll(&p, 1, left > 0 ? (int)left : 0) == 1,
+			   "the slow consumer's connection did not end "
+			   "(%zu bytes read)",
+			   got);
+		n = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+		if (n == 0 || (n < 0 && errno == ECONNRESET))
+			return got;
+		if (n < 0)
+			continue;
+		pbt_assert(got + (size_t)n <= len &&
+				   memcmp(buf, want + got, (size_t)n) == 0,
+			   "the slow consumer received bytes it was not "
+			   "sent, at offset %zu",
+			   got);
+		got += (size_t)n;
+	}
+}
+
+START_TEST(test_slow_consumer_is_disconnected_sender_carries_on)
+{
+	enum { FRAMES = 256, PAYLOAD = 32000 };
+	struct pbt_daemon *d = pbt_start("-t", "1", "-o", "64K", NULL);
+	unsigned char *payload = malloc(PAYLOAD);
+	struct pbt_buf f = {0}, want = {0};
+	char line[200], addr[64], *full;
+	uint64_t seed = 99;
+	uint32_t ids, idc, idh;
+	int s = pbt_connect(d, &ids);
+	int c = pbt_connect_rcvbuf(d, 4096, &idc); /* never reads */
+	int h = pbt_connect(d, &idh);
+	struct pbt_stream st[2] = {{.s_fd = s}, {.s_fd = h}};
+	unsigned char in[64];
+
+	ck_assert_ptr_nonnull(payload);
+	for (int i = 0; i < FRAMES; i++) {
+		pbt_fill_nonzero(payload, PAYLOAD, &seed);
+		pbt_buf_frame(&f, idc, payload, PAYLOAD);
+		pbt_buf_add(&want, payload, PAYLOAD);
+		pbt_buf_add(&want, "", 1);
+	}
+	pbt_buf_frame(&f, idh, "the sender carries on", 21);
+	st[0].s_out = f.b_data;
+	st[0].s_out_len = f.b_len;
+	st[1].s_in = in;
+	st[1].s_in_len = sizeof "the sender carries on";
+	pbt_pump(st, 2, 20000);
+	pbt_assert_mem_eq(in, "the sender carries on", st[1].s_in_len);
+
+	snprintf(line, sizeof line,
+		 "client %u disconnected as slow consumer (%s): no write "
+		 "progress for ",
+		 idc, pbt_local_addr(c, addr, sizeof addr));
+	pbt_log_expect(d, line, PBT_LOG_MS);
+	full = pbt_log_line(d, line);
+	pbt_assert(strstr(full, " frames dropped") != NULL,
+		   "log line \"%s\" lacks \"N frames dropped\"", full);
+	free(full);
+	drain_prefix(c, want.b_data, want.b_len);
+
+	pbt_send_frame(h, ids, "and is still connected", PBT_IO_MS);
+	pbt_expect_msg(s, "and is still connected", PBT_IO_MS);
+	free(payload);
+	pbt_buf_free(&f);
+	pbt_buf_free(&want);
+	close(s);
+	close(c);
+	close(h);
+	pbt_free(d);
+}
+END_TEST
+
+static Suite *faults_suite(void)
+{
+	Suite *s = suite_create("faults");
+
+	pbt_add_test(s, test_unknown_destination_is_dropped_sender_stays, 30);
+	pbt_add_test(s, test_oversized_frame_is_a_protocol_error, 30);
+	pbt_add_test(s, test_frame_one_byte_over_max_frame_is_a_protocol_error,
+		     30);
+	pbt_add_test(s, test_garbage_does_not_disturb_a_pair, 30);
+	pbt_add_test(s, test_disconnect_mid_frame_discards_partial, 30);
+	pbt_add_test(s, test_disconnect_by_reset_discards_partial, 30);
+	pbt_add_test(s, test_departed_ids_are_not_reused, 30);
+	pbt_add_test(s, test_max_clients_refuses_then_accepts_again, 30);
+	pbt_add_test(s, test_slow_consumer_is_disconnected_sender_carries_on,
+		     30);
+	pbt_add_test(s, test_sigterm_exits_0, 30);
+	pbt_add_test(s, test_sigint_exits_0, 30);
+	pbt_add_test(s, test_bad_option_exits_2_with_one_line, 30);
+	pbt_add_test(s, test_bad_value_exits_2_with_one_line, 30);
+	pbt_add_test(s, test_version_exits_0, 30);
+	pbt_add_test(s, test_address_in_use_exits_1, 30);
+	return s;
+}
+
+int main(void)
+{
+	return pbt_run(faults_suite());
+}
