@@ -22,6 +22,8 @@
 #include "park.h"
 #include "wake.h"
 
+#define PB_DEST_CACHE 8 /* recent destinations kept per sender */
+
 struct pb_registry;
 struct pb_route;
 
@@ -57,7 +59,7 @@ struct pb_client {
 	size_t cl_rlen;
 	size_t cl_rcap;
 	struct pb_frame_parser cl_parser;
-	struct pb_client *cl_dest; /* last destination, referenced */
+	struct pb_client *cl_dests[PB_DEST_CACHE]; /* recent, referenced */
 	struct pb_route *cl_route; /* scratch space for routing */
 };
 

@@ -16,23 +16,29 @@
 #include "route.h"
 #include "stats.h"
 
-/* The destination for id, referenced by the sender: its last destination
- * is kept, so a steady stream to one peer never touches the table lock. */
+/* The destination for id, referenced by the sender. Recent destinations
+ * are kept in a small direct-mapped cache, so that steady streams to a few
+ * peers never touch the table's lock. */
 static struct pb_client *deliver_dest(struct pb_client *s, uint32_t id)
 {
-	if (s->cl_dest != NULL && s->cl_dest->cl_id == id)
-		return s->cl_dest;
-	if (s->cl_dest != NULL)
-		pb_client_unref(s->cl_dest);
-	s->cl_dest = pb_registry_get(s->cl_reg, id);
-	return s->cl_dest;
+	struct pb_client **slot = &s->cl_dests[id % PB_DEST_CACHE];
+
+	if (*slot != NULL && (*slot)->cl_id == id)
+		return *slot;
+	if (*slot != NULL)
+		pb_client_unref(*slot);
+	*slot = pb_registry_get(s->cl_reg, id);
+	return *slot;
 }
 
-static void deliver_forget_dest(struct pb_client *s)
+/* Drops the cached reference to id, a client that has left. */
+static void deliver_forget_dest(struct pb_client *s, uint32_t id)
 {
-	if (s->cl_dest != NULL)
-		pb_client_unref(s->cl_dest);
-	s->cl_dest = NULL;
+	struct pb_client **slot = &s->cl_dests[id % PB_DEST_CACHE];
+
+	if (*slot != NULL)
+		pb_client_unref(*slot);
+	*slot = NULL;
 }
 
 static void deliver_drop_unknown(struct pb_client *s, uint32_t dest, size_t n)
@@ -151,7 +157,7 @@ static void deliver_run(void *arg, uint32_t dest, const struct iovec *iov,
 	pthread_mutex_lock(&d->cl_lock);
 	if (d->cl_closed) {
 		pthread_mutex_unlock(&d->cl_lock);
-		deliver_forget_dest(s);
+		deliver_forget_dest(s, dest);
 		deliver_drop_unknown(s, dest, n);
 		return;
 	}
@@ -188,7 +194,7 @@ void pb_deliver_retry(struct pb_client *s)
 		if (d == NULL || d->cl_closed) {
 			if (d != NULL) {
 				pthread_mutex_unlock(&d->cl_lock);
-				deliver_forget_dest(s);
+				deliver_forget_dest(s, dest);
 			}
 			pb_stats_add(PB_STAT_DROP_LEFT, pb_park_drop(pk, i));
 			continue;
@@ -209,7 +215,10 @@ void pb_deliver_retry(struct pb_client *s)
 
 void pb_deliver_release(struct pb_client *s)
 {
-	deliver_forget_dest(s);
+	uint32_t i;
+
+	for (i = 0; i < PB_DEST_CACHE; i++)
+		deliver_forget_dest(s, i);
 	free(s->cl_route);
 	s->cl_route = NULL;
 }
