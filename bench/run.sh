@@ -1,0 +1,236 @@
+#!/usr/bin/env bash
+# bench/run.sh: the side-by-side benchmark behind `make bench`.
+#
+# Runs every scenario of patchbay-bench against patchbayd and
+# patchbay-reactor (and any server named in BENCH_EXTRA), alternating the
+# servers run by run, BENCH_REPS times, each run against a freshly started
+# server. Writes bench/results/latest.md (medians, and the ratio
+# patchbayd / reactor), bench/results/latest.csv (every run) and, where
+# gnuplot is installed, bench/results/latest.png.
+#
+# Environment:
+#   BENCH_REPS=3          repetitions (at least 3 for a median)
+#   BENCH_DURATION=2      measured seconds per run
+#   BENCH_EXTRA='name=cmd {port}'   more servers, separated by ';'
+#   BENCH_OUT=DIR         where results go (default bench/results)
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+build=${BENCH_BUILD:-$top}
+bench=$build/bench/patchbay-bench
+reps=${BENCH_REPS:-3}
+dur=${BENCH_DURATION:-2}
+out=${BENCH_OUT:-$top/bench/results}
+mkdir -p "$out"
+csv=$out/latest.csv
+md=$out/latest.md
+log=$out/latest.log
+: >"$log"
+
+# Servers: name and command. Ours listen on port 0 and log the port they
+# got; {port} in an extra server's command is replaced by a free port.
+servers=("patchbayd" "reactor")
+declare -A cmd=(
+	[patchbayd]="$build/src/patchbayd -l 127.0.0.1:0"
+	[reactor]="$build/src/patchbay-reactor -l 127.0.0.1:0"
+)
+if [ -n "${BENCH_EXTRA:-}" ]; then
+	IFS=';' read -ra extras <<<"$BENCH_EXTRA"
+	for e in "${extras[@]}"; do
+		servers+=("${e%%=*}")
+		cmd[${e%%=*}]=${e#*=}
+	done
+fi
+
+# Scenarios: name, then patchbay-bench arguments.
+scenarios=(
+	"pingpong|--scenario pingpong"
+	"pairs-64|--scenario pairs --clients 64 --window 64 --size 64"
+	"pairs-4k|--scenario pairs --clients 64 --window 16 --size 4096"
+	"fanin|--scenario fanin --clients 16 --window 64"
+	"fanout|--scenario fanout --clients 16 --window 1024"
+	"slow|--scenario slow --clients 64 --window 64 --size 64 --rate 128000"
+	"idle|--scenario idle --clients 10000"
+	"churn|--scenario churn --clients 8"
+	"scale|--scenario scale --clients 10000 --window 8"
+	"sweep-2|--scenario pairs --clients 2 --window 8"
+	"sweep-10|--scenario pairs --clients 10 --window 8"
+	"sweep-100|--scenario pairs --clients 100 --window 8"
+	"sweep-1000|--scenario pairs --clients 1000 --window 8"
+	"sweep-5000|--scenario pairs --clients 5000 --window 8"
+)
+
+free_port() {
+	local p
+	while :; do
+		p=$((20000 + RANDOM % 12000)) # below Linux's ephemeral range
+		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+			echo "$p"
+			return
+		fi
+	done
+}
+
+# Starts server $1; sets spid and sport.
+start_server() {
+	local slog=$out/server.log _
+	sport=$(free_port)
+	${cmd[$1]//\{port\}/$sport} 2>"$slog" &
+	spid=$!
+	for _ in $(seq 100); do
+		if grep -q 'listening on 127.0.0.1:0$' <<<"${cmd[$1]}"; then
+			sport=$(sed -n 's/^listening on 127.0.0.1:\([0-9]*\)$/\1/p' "$slog")
+			[ -n "$sport" ] && return 0
+		elif (exec 3<>"/dev/tcp/127.0.0.1/$sport") 2>/dev/null; then
+			return 0
+		fi
+		kill -0 "$spid" 2>/dev/null || break
+		sleep 0.05
+	done
+	cat "$slog" >>"$log"
+	echo "bench: server $1 did not start" >&2
+	return 1
+}
+
+stop_server() {
+	kill -TERM "$spid" 2>/dev/null || true
+	wait "$spid" 2>/dev/null || true
+	cat "$out/server.log" >>"$log"
+}
+
+field() { # field NAME JSON
+	sed -n "s/.*\"$1\":\\([^,}]*\\).*/\\1/p" <<<"$2" | tr -d '"'
+}
+
+cols="msgs_per_s mib_per_s p50_us p99_us p999_us max_us rss_end_kib rss_peak_kib threads_end bytes_per_conn conns_per_s"
+echo "rep,server,scenario,ok,$(tr ' ' ',' <<<"$cols")" >"$csv"
+failed=0
+start=$(date +%s)
+for rep in $(seq "$reps"); do
+	for sc in "${scenarios[@]}"; do
+		name=${sc%%|*}
+		args=${sc#*|}
+		for srv in "${servers[@]}"; do
+			start_server "$srv" || { failed=1; continue; }
+			# shellcheck disable=SC2086
+			json=$("$bench" --addr "127.0.0.1:$sport" $args \
+				--duration "$dur" --server-pid "$spid" --json \
+				2>>"$log") || failed=1
+			stop_server
+			row="$rep,$srv,$name,$(field ok "$json")"
+			for c in $cols; do
+				row="$row,$(field "$c" "$json")"
+			done
+			echo "$row" >>"$csv"
+			printf '%-3s %-10s %-11s %s\n' "$rep" "$srv" "$name" \
+				"$(cut -d, -f4,5,7,8 <<<"$row")"
+		done
+	done
+done
+elapsed=$(($(date +%s) - start))
+
+# Median of a column for one server and scenario.
+median() { # median SERVER SCENARIO COLUMN
+	awk -F, -v s="$1" -v n="$2" -v c="$3" '
+		NR == 1 { for (i = 1; i <= NF; i++) if ($i == c) col = i; next }
+		$2 == s && $3 == n && $col != "" { print $col }' "$csv" |
+		sort -g | awk '{ v[NR] = $1 }
+		END {
+			if (NR == 0) print ""
+			else if (NR % 2) print v[(NR + 1) / 2]
+			else print (v[NR / 2] + v[NR / 2 + 1]) / 2
+		}'
+}
+
+ratio() {
+	awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b == 0) print "-"; else printf "%.2f", a / b }'
+}
+
+fmt() {
+	awk -v v="$1" 'BEGIN { if (v == "") print "-"; else if (v >= 1000000) printf "%.2fM", v / 1e6; else if (v >= 10000) printf "%.0fk", v / 1e3; else printf "%.1f", v }'
+}
+
+# Rows: scenario, column, what it means, target (ratio patchbayd/reactor).
+rows=(
+	"pingpong|msgs_per_s|round trips/s|"
+	"pingpong|p50_us|p50 latency (us)|<= 1.1"
+	"pairs-64|msgs_per_s|64 clients, 64 B, window 64: msgs/s|>= 1.0"
+	"pairs-64|p99_us|  p99 latency (us)|<= 1.5"
+	"pairs-4k|mib_per_s|64 clients, 4 KiB, window 16: MiB/s|>= 1.0"
+	"sweep-1000|msgs_per_s|1,000 clients, window 8: msgs/s|>= 0.8"
+	"fanin|msgs_per_s|16 to 1: msgs/s|"
+	"fanout|msgs_per_s|1 to 16: msgs/s|"
+	"slow|msgs_per_s|slow: healthy pairs' msgs/s|"
+	"slow|rss_peak_kib|  server RSS (KiB)|"
+	"idle|bytes_per_conn|10,000 idle: bytes per client|"
+	"idle|rss_end_kib|  server RSS (KiB)|"
+	"churn|conns_per_s|churn: connections/s|"
+	"scale|msgs_per_s|10,000 clients, 1% active: msgs/s|"
+	"scale|p99_us|  p99 latency (us)|"
+)
+
+{
+	echo "# patchbay benchmark: patchbayd against the reactor"
+	echo
+	echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'), $reps runs per cell, ${dur}s each, servers alternated run by run; medians."
+	echo "- machine: $(nproc) cores ($(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -1)), Linux $(uname -r)."
+	echo "- the load generator (patchbay-bench, 1 thread) runs on the same cores as the server it measures."
+	echo "- ratio = patchbayd / reactor; whole run: ${elapsed}s; command: \`make bench\`."
+	echo
+	hdr="| scenario |"
+	sep="|---|"
+	for srv in "${servers[@]}"; do
+		hdr="$hdr $srv |"
+		sep="$sep---|"
+	done
+	echo "$hdr ratio | target |"
+	echo "$sep---|---|"
+	for r in "${rows[@]}"; do
+		IFS='|' read -r name col what target <<<"$r"
+		line="| $what |"
+		for srv in "${servers[@]}"; do
+			line="$line $(fmt "$(median "$srv" "$name" "$col")") |"
+		done
+		line="$line $(ratio "$(median patchbayd "$name" "$col")" "$(median reactor "$name" "$col")") | $target |"
+		echo "$line"
+	done
+	sm=$(median patchbayd slow msgs_per_s)
+	pm=$(median patchbayd pairs-64 msgs_per_s)
+	echo
+	echo "slow / pairs-64 for patchbayd: $(ratio "$sm" "$pm") (target >= 0.95); for the reactor: $(ratio "$(median reactor slow msgs_per_s)" "$(median reactor pairs-64 msgs_per_s)")."
+	if [ "$failed" -ne 0 ]; then
+		echo
+		echo "**Some runs failed their correctness checks: see latest.log.**"
+	fi
+} >"$md"
+
+# Throughput and p99 against the number of clients.
+if command -v gnuplot >/dev/null; then
+	dat=$out/sweep.dat
+	: >"$dat"
+	for srv in patchbayd reactor; do
+		echo "# $srv" >>"$dat"
+		for n in 2 10 100 1000 5000; do
+			echo "$n $(median "$srv" "sweep-$n" msgs_per_s) $(median "$srv" "sweep-$n" p99_us)" >>"$dat"
+		done
+		printf '\n\n' >>"$dat"
+	done
+	gnuplot <<EOF
+set terminal png size 1000,420
+set output '$out/latest.png'
+set multiplot layout 1,2
+set logscale x
+set xlabel 'clients (pairs, window 8)'
+set key top right
+set title 'throughput (msgs/s)'
+plot '$dat' index 0 using 1:2 with linespoints title 'patchbayd', '' index 1 using 1:2 with linespoints title 'reactor'
+set title 'p99 latency (us)'
+set logscale y
+plot '$dat' index 0 using 1:3 with linespoints title 'patchbayd', '' index 1 using 1:3 with linespoints title 'reactor'
+unset multiplot
+EOF
+	rm -f "$dat"
+	echo "![throughput and p99 against clients](latest.png)" >>"$md"
+fi
+cat "$md"
+exit "$failed"
