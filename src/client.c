@@ -28,6 +28,7 @@
 
 #define PB_READ_SIZE	   (64 * 1024) /* bytes read at a time, at least */
 #define PB_BUDGET_RETRY_MS 50	       /* recheck of a spent memory budget */
+#define PB_READS_PER_WAKE  4	       /* reads in a row while they come full */
 
 uint64_t pb_client_now_ms(void)
 {
@@ -207,30 +208,40 @@ static int client_alloc_rbuf(struct pb_client *c)
 	return 0;
 }
 
-/* Reads and delivers what the socket has; 0, or the reason to leave. */
+/* Reads and delivers what the socket has; 0, or the reason to leave. A
+ * read that fills what was asked for is followed by another at once (more
+ * is likely waiting), up to PB_READS_PER_WAKE; a short one means drained. */
 static int client_read(struct pb_client *c, enum pb_leave *why)
 {
-	size_t want = client_read_allowance(c);
-	ssize_t n;
+	int turn;
 
 	if (c->cl_rbuf == NULL && client_alloc_rbuf(c) < 0)
 		return 0; /* try again at the next poll */
-	do
-		n = recv(c->cl_fd, c->cl_rbuf + c->cl_rlen, want, 0);
-	while (n < 0 && errno == EINTR);
-	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-		return 0;
-	if (n <= 0) {
-		*why = n == 0 ? PB_LEAVE_CLOSED : PB_LEAVE_RESET;
-		return -1;
-	}
-	c->cl_rlen += (size_t)n;
-	if (pb_deliver_input(c) < 0) {
-		log_notice("client %u protocol error: frame longer than %zu "
-			   "bytes",
-			   c->cl_id, c->cl_reg->rg_opts->op_max_frame);
-		*why = PB_LEAVE_PROTOCOL;
-		return -1;
+	for (turn = 0; turn < PB_READS_PER_WAKE; turn++) {
+		size_t want = client_read_allowance(c);
+		ssize_t n;
+
+		if (want == 0)
+			return 0;
+		do
+			n = recv(c->cl_fd, c->cl_rbuf + c->cl_rlen, want, 0);
+		while (n < 0 && errno == EINTR);
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0;
+		if (n <= 0) {
+			*why = n == 0 ? PB_LEAVE_CLOSED : PB_LEAVE_RESET;
+			return -1;
+		}
+		c->cl_rlen += (size_t)n;
+		if (pb_deliver_input(c) < 0) {
+			log_notice("client %u protocol error: frame longer "
+				   "than %zu bytes",
+				   c->cl_id, c->cl_reg->rg_opts->op_max_frame);
+			*why = PB_LEAVE_PROTOCOL;
+			return -1;
+		}
+		if ((size_t)n < want)
+			return 0;
 	}
 	return 0;
 }
