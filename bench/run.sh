@@ -75,7 +75,11 @@ free_port() {
 start_server() {
 	local slog=$out/server.log _
 	sport=$(free_port)
-	${cmd[$1]//\{port\}/$sport} 2>"$slog" &
+	# In a session of its own, as a service would be in a cgroup of its
+	# own: the scheduler then shares the CPUs fairly between the server
+	# and the load generator, whatever the server's thread count.
+	# shellcheck disable=SC2086 # the command is words on purpose
+	setsid ${cmd[$1]//\{port\}/$sport} 2>"$slog" &
 	spid=$!
 	for _ in $(seq 100); do
 		if grep -q 'listening on 127.0.0.1:0$' <<<"${cmd[$1]}"; then
@@ -174,7 +178,7 @@ rows=(
 	echo
 	echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'), $reps runs per cell, ${dur}s each, servers alternated run by run; medians."
 	echo "- machine: $(nproc) cores ($(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -1)), Linux $(uname -r)."
-	echo "- the load generator (patchbay-bench, 1 thread) runs on the same cores as the server it measures."
+	echo "- the load generator (patchbay-bench, 1 thread) runs on the same cores as the server it measures; each server runs in a session of its own (setsid), so the kernel's autogroup scheduling shares the CPUs fairly between server and load generator, as cgroups do for a service."
 	echo "- ratio = patchbayd / reactor; whole run: ${elapsed}s; command: \`make bench\`."
 	echo
 	hdr="| scenario |"
