@@ -247,7 +247,7 @@ int bench_scenario_churn(const struct bench_opts *o, struct bench_result *r)
 {
 	unsigned n = o->o_threads, i, started = 0;
 	struct bench_churner *chs = calloc(n, sizeof(*chs));
-	uint64_t t0 = bench_now_ns();
+	uint64_t t0;
 	int rc = -1;
 
 	r->r_clients = o->o_clients;

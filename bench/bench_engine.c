@@ -127,7 +127,6 @@ static void *bench_worker_main(void *arg)
 	struct bench_worker *w = arg;
 	struct epoll_event evs[BENCH_EVENTS];
 	uint64_t next_tick = 0;
-	int n;
 
 	while (!bench_failed()) {
 		w->w_now = bench_now_ns();
@@ -141,7 +140,8 @@ static void *bench_worker_main(void *arg)
 			bench_stall_check(w);
 			next_tick = w->w_now + BENCH_TICK_NS;
 		}
-		n = epoll_wait(w->w_ep, evs, BENCH_EVENTS, bench_wait_ms(w));
+		int n = epoll_wait(w->w_ep, evs, BENCH_EVENTS,
+				   bench_wait_ms(w));
 		if (n < 0 && errno != EINTR) {
 			bench_fail("epoll_wait: %s", strerror(errno));
 			break;

@@ -182,9 +182,11 @@ static int bench_net_setup_loop(struct bench_setup *s, double timeout_s)
 {
 	struct epoll_event evs[BENCH_NET_PARALLEL];
 	uint64_t last = bench_now_ns(), limit = bench_s_to_ns(timeout_s);
-	int n, k;
+	int k;
 
 	while (s->s_done < s->s_n) {
+		int n;
+
 		while (s->s_started < s->s_n &&
 		       s->s_started - s->s_done < BENCH_NET_PARALLEL)
 			if (bench_net_start_one(s) < 0)

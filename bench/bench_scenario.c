@@ -209,12 +209,11 @@ out:
 /* Each idle client must still be connected, with nothing to read. */
 static int bench_idle_check(const int *fds, size_t n)
 {
-	ssize_t got;
 	size_t i;
 	char b;
 
 	for (i = 0; i < n; i++) {
-		got = recv(fds[i], &b, 1, MSG_PEEK | MSG_DONTWAIT);
+		ssize_t got = recv(fds[i], &b, 1, MSG_PEEK | MSG_DONTWAIT);
 		if (got < 0 && (errno == EAGAIN || errno == EINTR))
 			continue;
 		if (got > 0)

@@ -91,11 +91,9 @@ void bench_tx_refill(struct bench_worker *w, struct bench_conn *c)
 /* Writes what c has unsent, in one send(); asks for EPOLLOUT if it must. */
 int bench_tx_flush(struct bench_worker *w, struct bench_conn *c)
 {
-	ssize_t n;
-
 	while (c->c_out_len > 0) {
-		n = send(c->c_fd, c->c_out + c->c_out_off, c->c_out_len,
-			 MSG_NOSIGNAL | MSG_DONTWAIT);
+		ssize_t n = send(c->c_fd, c->c_out + c->c_out_off, c->c_out_len,
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && errno != EAGAIN) {
@@ -121,7 +119,6 @@ void bench_tx_trickle(struct bench_worker *w)
 	uint64_t due = (uint64_t)(w->w_trickle_rate *
 				  bench_ns_to_s(w->w_now - e->e_base));
 	size_t limit = BENCH_TRICKLE_MAX * e->e_frame, tries = 0;
-	struct bench_conn *c;
 
 	for (; w->w_trickle_due < due; w->w_trickle_due++) {
 		if (tries++ >= BENCH_TRICKLE_MAX * w->w_ntricklers) {
@@ -130,7 +127,8 @@ void bench_tx_trickle(struct bench_worker *w)
 			w->w_trickle_due = due;
 			return;
 		}
-		c = w->w_tricklers[w->w_trnext++ % w->w_ntricklers];
+		struct bench_conn *c =
+			w->w_tricklers[w->w_trnext++ % w->w_ntricklers];
 		if (c->c_out_len > limit ||
 		    bench_tx_room(c, e->e_frame) < e->e_frame) {
 			w->w_trickle_skipped++;

@@ -10,8 +10,6 @@
 #ifndef PB_LOG_H
 #define PB_LOG_H
 
-#include <stdnoreturn.h>
-
 enum pb_log_level {
 	PB_LOG_WARN,
 	PB_LOG_NOTICE,
@@ -20,6 +18,7 @@ enum pb_log_level {
 };
 
 #define PB_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#define PB_NORETURN	__attribute__((noreturn))
 
 void log_init(int level);
 void log_to_syslog(const char *ident);
@@ -29,7 +28,7 @@ void log_warnx(const char *fmt, ...) PB_PRINTF(1, 2);
 void log_notice(const char *fmt, ...) PB_PRINTF(1, 2);
 void log_info(const char *fmt, ...) PB_PRINTF(1, 2);
 void log_debug(const char *fmt, ...) PB_PRINTF(1, 2);
-noreturn void fatal(const char *fmt, ...) PB_PRINTF(1, 2);
-noreturn void fatalx(const char *fmt, ...) PB_PRINTF(1, 2);
+void fatal(const char *fmt, ...) PB_PRINTF(1, 2) PB_NORETURN;
+void fatalx(const char *fmt, ...) PB_PRINTF(1, 2) PB_NORETURN;
 
 #endif

@@ -186,11 +186,10 @@ static void rc_leave(struct rc_server *sv, struct rc_conn *c, enum rc_leave why)
 static void rc_flush(struct rc_server *sv, struct rc_conn *c)
 {
 	struct iovec iov[2];
-	ssize_t r;
 	int n;
 
 	while (!c->rc_left && (n = pb_outbox_peek(&c->rc_outbox, iov)) > 0) {
-		r = pb_net_sendv(c->rc_fd, iov, (size_t)n);
+		ssize_t r = pb_net_sendv(c->rc_fd, iov, (size_t)n);
 		if (r < 0) {
 			if (errno != EAGAIN && errno != EWOULDBLOCK)
 				rc_leave(sv, c, RC_RESET);
@@ -391,10 +390,9 @@ static void rc_accept_one(struct rc_server *sv, int fd, const char *peer)
 static void rc_accept(struct rc_server *sv)
 {
 	char peer[PB_NET_ADDRLEN];
-	int fd;
 
 	while (sv->sv_listen >= 0) {
-		fd = pb_net_accept(sv->sv_listen, peer);
+		int fd = pb_net_accept(sv->sv_listen, peer);
 		if (fd >= 0) {
 			rc_accept_one(sv, fd, peer);
 			continue;
@@ -502,11 +500,10 @@ static void rc_loop(struct rc_server *sv)
 {
 	struct epoll_event ev[RC_EVENTS];
 	uint64_t next_tick = rc_now_ms() + RC_TICK_MS;
-	int i, n;
-
 	while (!sv->sv_stopping || !rc_flushed(sv)) {
 		uint64_t now = rc_now_ms();
 		int timeout = next_tick > now ? (int)(next_tick - now) : 0;
+		int i, n;
 
 		n = epoll_wait(sv->sv_epoll, ev, RC_EVENTS,
 			       sv->sv_ready != NULL ? 0 : timeout);

@@ -40,12 +40,12 @@ void pb_stats_log(void)
 {
 	char line[1024];
 	size_t off = 0;
-	int i, n;
+	int i;
 
 	for (i = 0; i < PB_STAT_COUNT && off < sizeof(line); i++) {
-		n = snprintf(line + off, sizeof(line) - off, "%s%s=%llu",
-			     i ? " " : "", pb_stat_names[i],
-			     pb_stats_get((enum pb_stat)i));
+		int n = snprintf(line + off, sizeof(line) - off, "%s%s=%llu",
+				 i ? " " : "", pb_stat_names[i],
+				 pb_stats_get((enum pb_stat)i));
 		if (n < 0)
 			break;
 		off += (size_t)n;

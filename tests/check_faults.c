@@ -44,7 +44,7 @@ END_TEST
 
 START_TEST(test_oversized_frame_is_a_protocol_error)
 {
-	struct pbt_daemon *d = pbt_start("-f", "1024", NULL);
+	struct pbt_daemon *d = pbt_start("-f", "1024", (char *)NULL);
 	unsigned char big[4 + 2000];
 	char line[160], addr[64];
 	uint32_t ids, idr, idx, idy;
@@ -87,7 +87,7 @@ END_TEST
 START_TEST(test_frame_one_byte_over_max_frame_is_a_protocol_error)
 {
 	/* -f 1024: 1024 payload bytes plus the 0x00 is one byte too many. */
-	struct pbt_daemon *d = pbt_start("-f", "1024", NULL);
+	struct pbt_daemon *d = pbt_start("-f", "1024", (char *)NULL);
 	unsigned char payload[1024];
 	struct pbt_buf f = {0};
 	char line[160];
@@ -285,7 +285,7 @@ END_TEST
 
 START_TEST(test_max_clients_refuses_then_accepts_again)
 {
-	struct pbt_daemon *d = pbt_start("-c", "2", NULL);
+	struct pbt_daemon *d = pbt_start("-c", "2", (char *)NULL);
 	char line[160], addr[64];
 	uint32_t ida, idb, idd;
 	int a = pbt_connect(d, &ida);
@@ -510,7 +510,7 @@ static size_t drain_prefix(int fd, const unsigned char *want, size_t len)
 START_TEST(test_slow_consumer_is_disconnected_sender_carries_on)
 {
 	enum { FRAMES = 256, PAYLOAD = 32000 };
-	struct pbt_daemon *d = pbt_start("-t", "1", "-o", "64K", NULL);
+	struct pbt_daemon *d = pbt_start("-t", "1", "-o", "64K", (char *)NULL);
 	unsigned char *payload = malloc(PAYLOAD);
 	struct pbt_buf f = {0}, want = {0};
 	char line[200], addr[64], *full;

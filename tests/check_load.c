@@ -153,7 +153,7 @@ START_TEST(test_non_reading_client_does_not_stop_a_healthy_pair)
 	 */
 	enum { ROUNDS = 200, TO_C = 32000 };
 	struct pbt_daemon *d =
-		pbt_start("-o", "256K", "-p", "256K", "-t", "2", NULL);
+		pbt_start("-o", "256K", "-p", "256K", "-t", "2", (char *)NULL);
 	unsigned char *payload = malloc(TO_C);
 	struct pbt_buf fa = {0}, wb = {0};
 	uint64_t seed = 5;

@@ -204,7 +204,7 @@ END_TEST
 START_TEST(test_frame_of_exactly_max_frame_is_delivered)
 {
 	/* -f 1024: 1023 payload bytes plus the 0x00 is the longest frame. */
-	struct pbt_daemon *d = pbt_start("-f", "1024", NULL);
+	struct pbt_daemon *d = pbt_start("-f", "1024", (char *)NULL);
 	unsigned char payload[1023], got[1024];
 	struct pbt_buf f = {0};
 	uint64_t seed = 42;
