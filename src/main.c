@@ -10,6 +10,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,6 +63,19 @@ static void main_fit_clients(struct pb_options *op)
 		  "%llu",
 		  op->op_max_clients, most, (unsigned long long)rl.rlim_cur);
 	op->op_max_clients = most;
+}
+
+/* The pidfile's path made absolute, as --daemon changes to "/". */
+static const char *main_pidfile_path(const char *path)
+{
+	static char abs[PATH_MAX];
+	char cwd[PATH_MAX];
+
+	if (path[0] == '/' || getcwd(cwd, sizeof(cwd)) == NULL ||
+	    (size_t)snprintf(abs, sizeof(abs), "%s/%s", cwd, path) >=
+		    sizeof(abs))
+		return path;
+	return abs;
 }
 
 static int main_pidfile(const char *path)
@@ -150,6 +164,8 @@ int main(int argc, char **argv)
 	}
 	pb_net_local(lfd, addr);
 	log_notice("listening on %s", addr);
+	if (op.op_pidfile != NULL)
+		op.op_pidfile = main_pidfile_path(op.op_pidfile);
 	if (op.op_daemon) {
 		if (daemon(0, 0) < 0)
 			fatal("cannot detach");
