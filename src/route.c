@@ -18,16 +18,15 @@ static int route_item_cmp(const void *a, const void *b)
 	return x->ri_seq < y->ri_seq ? -1 : x->ri_seq > y->ri_seq;
 }
 
-/* Calls fn once per destination among it[0 .. n). */
-static void route_batch(struct pb_route *rt, size_t n, bool mixed,
-			pb_route_fn fn, void *arg)
+/* Calls fn with it[0 .. n), which must be sorted by destination, once per
+ * destination. */
+static void route_sorted(struct pb_route *rt, size_t n, pb_route_fn fn,
+			 void *arg)
 {
 	struct pb_route_item *it = rt->rt_items;
 	struct iovec *iov = rt->rt_iov;
 	size_t i, start = 0;
 
-	if (mixed)
-		qsort(it, n, sizeof(*it), route_item_cmp);
 	for (i = 0; i < n; i++) {
 		iov[i].iov_base = (void *)(uintptr_t)it[i].ri_payload;
 		iov[i].iov_len = it[i].ri_len;
@@ -38,6 +37,41 @@ static void route_batch(struct pb_route *rt, size_t n, bool mixed,
 	}
 }
 
+/* Calls fn once per destination among it[0 .. n), for the few dests[]
+ * there are: one pass each, which keeps order without sorting. */
+static void route_few(struct pb_route *rt, size_t n, const uint32_t *dests,
+		      size_t ndests, pb_route_fn fn, void *arg)
+{
+	const struct pb_route_item *it = rt->rt_items;
+	struct iovec *iov = rt->rt_iov;
+	size_t d, i, k;
+
+	for (d = 0; d < ndests; d++) {
+		for (i = k = 0; i < n; i++) {
+			if (it[i].ri_dest != dests[d])
+				continue;
+			iov[k].iov_base = (void *)(uintptr_t)it[i].ri_payload;
+			iov[k++].iov_len = it[i].ri_len;
+		}
+		fn(arg, dests[d], iov, k);
+	}
+}
+
+/* Adds dest to the few distinct destinations seen; false when there are
+ * too many to group without sorting. */
+static bool route_note_dest(uint32_t *dests, size_t *ndests, uint32_t dest)
+{
+	size_t i;
+
+	for (i = 0; i < *ndests; i++)
+		if (dests[i] == dest)
+			return true;
+	if (*ndests == PB_ROUTE_FEW)
+		return false;
+	dests[(*ndests)++] = dest;
+	return true;
+}
+
 int pb_route_input(struct pb_route *rt, struct pb_frame_parser *p, char *buf,
 		   size_t *len, pb_route_fn fn, void *arg)
 {
@@ -46,8 +80,9 @@ int pb_route_input(struct pb_route *rt, struct pb_frame_parser *p, char *buf,
 	size_t off = 0;
 
 	while (st == PB_FRAME_OK) {
-		bool mixed = false;
-		size_t n = 0, used;
+		uint32_t dests[PB_ROUTE_FEW];
+		size_t n = 0, ndests = 0, used;
+		bool few = true;
 		struct pb_frame f;
 
 		for (; n < PB_ROUTE_BATCH; n++, off += used) {
@@ -58,10 +93,14 @@ int pb_route_input(struct pb_route *rt, struct pb_frame_parser *p, char *buf,
 			it[n].ri_seq = (uint32_t)n;
 			it[n].ri_payload = f.fr_payload;
 			it[n].ri_len = f.fr_len;
-			mixed |= f.fr_dest != it[0].ri_dest;
+			few = few && route_note_dest(dests, &ndests, f.fr_dest);
 		}
-		if (n > 0)
-			route_batch(rt, n, mixed, fn, arg);
+		if (n > 0 && few) {
+			route_few(rt, n, dests, ndests, fn, arg);
+		} else if (n > 0) {
+			qsort(it, n, sizeof(*it), route_item_cmp);
+			route_sorted(rt, n, fn, arg);
+		}
 	}
 	*len -= off;
 	memmove(buf, buf + off, *len);

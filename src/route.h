@@ -25,6 +25,9 @@
  * IOV_MAX, so one group always fits in one writev. */
 #define PB_ROUTE_BATCH 1024
 
+/* Up to this many destinations in a batch are grouped without sorting. */
+#define PB_ROUTE_FEW 8
+
 struct pb_route_item {
 	uint32_t ri_dest;
 	uint32_t ri_seq; /* position in the read: keeps order when sorting */
