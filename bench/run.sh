@@ -82,7 +82,7 @@ start_server() {
 	setsid ${cmd[$1]//\{port\}/$sport} 2>"$slog" &
 	spid=$!
 	for _ in $(seq 100); do
-		if grep -q 'listening on 127.0.0.1:0$' <<<"${cmd[$1]}"; then
+		if [[ ${cmd[$1]} == *" -l 127.0.0.1:0" ]]; then
 			sport=$(sed -n 's/^listening on 127.0.0.1:\([0-9]*\)$/\1/p' "$slog")
 			[ -n "$sport" ] && return 0
 		elif (exec 3<>"/dev/tcp/127.0.0.1/$sport") 2>/dev/null; then
@@ -91,6 +91,7 @@ start_server() {
 		kill -0 "$spid" 2>/dev/null || break
 		sleep 0.05
 	done
+	kill "$spid" 2>/dev/null
 	cat "$slog" >>"$log"
 	echo "bench: server $1 did not start" >&2
 	return 1
