@@ -26,6 +26,8 @@ csv=$out/latest.csv
 md=$out/latest.md
 log=$out/latest.log
 : >"$log"
+slog=$(mktemp)
+trap 'rm -f "$slog"' EXIT
 
 # Servers: name and command. Ours listen on port 0 and log the port they
 # got; {port} in an extra server's command is replaced by a free port.
@@ -73,7 +75,7 @@ free_port() {
 
 # Starts server $1; sets spid and sport.
 start_server() {
-	local slog=$out/server.log _
+	local _
 	sport=$(free_port)
 	# In a session of its own, as a service would be in a cgroup of its
 	# own: the scheduler then shares the CPUs fairly between the server
@@ -100,7 +102,7 @@ start_server() {
 stop_server() {
 	kill -TERM "$spid" 2>/dev/null || true
 	wait "$spid" 2>/dev/null || true
-	cat "$out/server.log" >>"$log"
+	cat "$slog" >>"$log"
 }
 
 field() { # field NAME JSON
