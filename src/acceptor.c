@@ -17,38 +17,6 @@
 
 #define PB_ACCEPT_PAUSE_MS 100 /* after EMFILE and the like */
 
-/* Sends the new client its id. A new socket's send buffer is empty, so the
- * 4 bytes go at once unless the peer is already gone. */
-static int acceptor_send_id(int fd, uint32_t id)
-{
-	char buf[PB_FRAME_HEADER];
-	struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf)};
-
-	pb_frame_put_id(buf, id);
-	return pb_net_sendv(fd, &iov, 1) == (ssize_t)sizeof(buf) ? 0 : -1;
-}
-
-/*
- * Makes the client findable and sends it its id. Both happen under the
- * client's lock, which every sender takes before writing to it, so no frame
- * can reach the client before its id, and none is dropped for want of it in
- * the table once the client knows its id.
- */
-static int acceptor_publish(struct pb_registry *reg, struct pb_client *c)
-{
-	int rc;
-
-	pthread_mutex_lock(&c->cl_lock);
-	rc = pb_registry_add(reg, c);
-	if (rc == 0 && acceptor_send_id(c->cl_fd, c->cl_id) < 0) {
-		c->cl_closed = true;
-		pb_registry_remove(reg, c);
-		rc = -1;
-	}
-	pthread_mutex_unlock(&c->cl_lock);
-	return rc;
-}
-
 static void acceptor_admit(struct pb_acceptor *ac, int fd, const char *peer)
 {
 	struct pb_registry *reg = ac->ac_reg;
@@ -70,20 +38,12 @@ static void acceptor_admit(struct pb_acceptor *ac, int fd, const char *peer)
 		return;
 	}
 	c->cl_id = pb_registry_next_id(reg);
-	if (acceptor_publish(reg, c) < 0) {
-		log_info("client %u disconnected (%s): id not sent", c->cl_id,
-			 peer);
-		close(fd);
-		pb_client_unref(c);
-		return;
-	}
-	pb_stats_add(PB_STAT_ACCEPTED, 1);
-	log_info("client %u connected from %s", c->cl_id, peer);
+	atomic_fetch_add(&reg->rg_clients, 1);
 	if (pb_client_start(c, op->op_stack) < 0) {
+		atomic_fetch_sub(&reg->rg_clients, 1);
 		pb_stats_add(PB_STAT_REFUSED_THREAD, 1);
-		log_warn("client %u disconnected (%s): cannot start a thread",
-			 c->cl_id, peer);
-		pb_registry_remove(reg, c);
+		log_warn("connection from %s refused: cannot start a thread",
+			 peer);
 		close(fd);
 		pb_client_unref(c);
 	}

@@ -2,9 +2,9 @@
  * acceptor.h: the thread that accepts connections.
  *
  * It refuses connections beyond --max-clients before giving an id, gives
- * every other one the next id, publishes it in the registry and sends the
- * id (both under the client's lock, so nothing reaches the client before
- * its id), and starts its thread. When accept
+ * every other one the next id and starts its thread, which publishes the
+ * client and sends it its id (client.c): a client that never had a thread
+ * is never visible to anyone. When accept
  * fails for want of descriptors it pauses instead of spinning, and the
  * clients already connected carry on.
  */

@@ -24,11 +24,14 @@
 #include "deliver.h"
 #include "log.h"
 #include "registry.h"
+#include "route.h"
 #include "stats.h"
 
-#define PB_READ_SIZE	   (64 * 1024) /* bytes read at a time, at least */
+#define PB_READ_SIZE	   (64 * 1024) /* the read buffer grows to this at least */
+#define PB_READ_MIN	   4096	       /* and starts at this */
 #define PB_BUDGET_RETRY_MS 50	       /* recheck of a spent memory budget */
-#define PB_READS_PER_WAKE  4	       /* reads in a row while they come full */
+#define PB_IDLE_MS	   1000 /* buffers of a client idle this long go back */
+#define PB_READS_PER_WAKE  4	/* reads in a row while they come full */
 
 uint64_t pb_client_now_ms(void)
 {
@@ -85,11 +88,18 @@ void pb_client_unref(struct pb_client *c)
 	free(c);
 }
 
+/* Frees the read buffer and the routing scratch space: a client that
+ * leaves or stays idle gives them back. */
 static void client_free_rbuf(struct pb_client *c)
 {
+	if (c->cl_route == NULL)
+		return;
 	free(c->cl_rbuf);
-	pb_budget_release(c->cl_park.pk_budget, c->cl_rcap);
+	free(c->cl_route);
+	pb_budget_release(c->cl_park.pk_budget,
+			  c->cl_rcap + sizeof(*c->cl_route));
 	c->cl_rbuf = NULL;
+	c->cl_route = NULL;
 	c->cl_rcap = c->cl_rlen = 0;
 }
 
@@ -136,6 +146,7 @@ static void client_leave(struct pb_client *c, enum pb_leave why)
 	size_t nwaiters, dropped;
 
 	pb_registry_remove(c->cl_reg, c);
+	atomic_fetch_sub(&c->cl_reg->rg_clients, 1);
 	pthread_mutex_lock(&c->cl_lock);
 	c->cl_closed = true;
 	dropped = pb_outbox_count_frames(&c->cl_outbox);
@@ -183,28 +194,58 @@ static int client_flush(struct pb_client *c)
 	return 0;
 }
 
+/* The largest the read buffer grows: a whole frame, or PB_READ_SIZE. */
+static size_t client_rbuf_max(const struct pb_client *c)
+{
+	size_t cap = c->cl_reg->rg_opts->op_max_frame + PB_FRAME_HEADER;
+
+	return cap < PB_READ_SIZE ? PB_READ_SIZE : cap;
+}
+
 /* How many bytes the next read may take: all complete frames in the read
  * buffer must fit in the waiting room should every destination be full. */
 static size_t client_read_allowance(const struct pb_client *c)
 {
-	size_t cap = c->cl_rcap ? c->cl_rcap : PB_READ_SIZE;
+	size_t cap = client_rbuf_max(c);
 	size_t park = pb_park_room(&c->cl_park) + PB_FRAME_HEADER;
 	size_t limit = cap < park ? cap : park;
 
 	return limit > c->cl_rlen ? limit - c->cl_rlen : 0;
 }
 
-static int client_alloc_rbuf(struct pb_client *c)
+/*
+ * Makes room to read into: the buffer starts small (an idle or slow client
+ * holds little) and doubles, up to client_rbuf_max, whenever it is full or
+ * the last read filled it (more was waiting). The routing scratch space
+ * comes with the first buffer.
+ */
+static int client_reserve_rbuf(struct pb_client *c, bool grow)
 {
-	size_t cap = c->cl_reg->rg_opts->op_max_frame + PB_FRAME_HEADER;
+	struct pb_budget *budget = c->cl_park.pk_budget;
+	size_t cap = c->cl_rcap ? c->cl_rcap : PB_READ_MIN;
+	char *buf;
 
-	if (cap < PB_READ_SIZE)
-		cap = PB_READ_SIZE;
-	c->cl_rbuf = malloc(cap);
-	if (c->cl_rbuf == NULL)
+	if (c->cl_route == NULL) {
+		c->cl_route = malloc(sizeof(*c->cl_route));
+		if (c->cl_route == NULL)
+			return -1;
+		pb_budget_charge(budget, sizeof(*c->cl_route));
+	}
+	if (c->cl_rbuf != NULL && !grow && c->cl_rlen < c->cl_rcap)
+		return 0;
+	if (c->cl_rbuf != NULL && (grow || c->cl_rlen == c->cl_rcap))
+		cap *= 2;
+	if (cap > client_rbuf_max(c))
+		cap = client_rbuf_max(c);
+	if (cap == c->cl_rcap)
+		return 0;
+	buf = realloc(c->cl_rbuf, cap);
+	if (buf == NULL)
 		return -1;
+	pb_budget_release(budget, c->cl_rcap);
+	pb_budget_charge(budget, cap);
+	c->cl_rbuf = buf;
 	c->cl_rcap = cap;
-	pb_budget_charge(c->cl_park.pk_budget, cap);
 	return 0;
 }
 
@@ -213,16 +254,24 @@ static int client_alloc_rbuf(struct pb_client *c)
  * is likely waiting), up to PB_READS_PER_WAKE; a short one means drained. */
 static int client_read(struct pb_client *c, enum pb_leave *why)
 {
+	bool grow = false;
 	int turn;
 
-	if (c->cl_rbuf == NULL && client_alloc_rbuf(c) < 0)
-		return 0; /* try again at the next poll */
+	c->cl_read_ms = pb_client_now_ms();
 	for (turn = 0; turn < PB_READS_PER_WAKE; turn++) {
 		size_t want = client_read_allowance(c);
 		ssize_t n;
 
 		if (want == 0)
 			return 0;
+		if (client_reserve_rbuf(c, grow) < 0) {
+			log_warn("client %u: no memory for its input",
+				 c->cl_id);
+			*why = PB_LEAVE_RESET;
+			return -1;
+		}
+		if (want > c->cl_rcap - c->cl_rlen)
+			want = c->cl_rcap - c->cl_rlen;
 		do
 			n = recv(c->cl_fd, c->cl_rbuf + c->cl_rlen, want, 0);
 		while (n < 0 && errno == EINTR);
@@ -242,6 +291,7 @@ static int client_read(struct pb_client *c, enum pb_leave *why)
 		}
 		if ((size_t)n < want)
 			return 0;
+		grow = true; /* filled: more is likely waiting */
 	}
 	return 0;
 }
@@ -285,6 +335,9 @@ static int client_poll_setup(struct pb_client *c, struct pollfd *pfd,
 	if (!reading && !c->cl_left && pb_budget_over(&reg->rg_budget))
 		timeout = client_min_timeout(timeout, now + PB_BUDGET_RETRY_MS,
 					     now);
+	if (c->cl_rbuf != NULL && c->cl_rlen == 0)
+		timeout = client_min_timeout(timeout,
+					     c->cl_read_ms + PB_IDLE_MS, now);
 	if (pb_registry_stopping(reg))
 		timeout = client_min_timeout(
 			timeout, atomic_load(&reg->rg_deadline_ms), now);
@@ -352,6 +405,9 @@ static bool client_round(struct pb_client *c)
 	}
 	if (client_is_slow(c))
 		client_leave(c, PB_LEAVE_SLOW);
+	else if (c->cl_rbuf != NULL && c->cl_rlen == 0 &&
+		 pb_client_now_ms() - c->cl_read_ms >= PB_IDLE_MS)
+		client_free_rbuf(c); /* idle: its memory goes back */
 	return true;
 }
 
@@ -366,14 +422,59 @@ static void client_drop_park(struct pb_client *c)
 	pb_stats_add(PB_STAT_DROP_LEFT, frames);
 }
 
+/* Sends the new client its id. A new socket's send buffer is empty, so the
+ * 4 bytes go at once unless the peer is already gone. */
+static int client_send_id(struct pb_client *c)
+{
+	char buf[PB_FRAME_HEADER];
+	struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf)};
+
+	pb_frame_put_id(buf, c->cl_id);
+	return pb_net_sendv(c->cl_fd, &iov, 1) == (ssize_t)sizeof(buf) ? 0 : -1;
+}
+
+/*
+ * Makes the client findable and sends it its id, both under its lock, which
+ * every sender takes before writing to it: no frame can reach the client
+ * before its id, and none is dropped for want of it in the table once the
+ * client knows its id.
+ */
+static int client_publish(struct pb_client *c)
+{
+	struct pb_registry *reg = c->cl_reg;
+	int rc;
+
+	pthread_mutex_lock(&c->cl_lock);
+	rc = pb_registry_add(reg, c);
+	if (rc == 0 && client_send_id(c) < 0) {
+		pb_registry_remove(reg, c);
+		rc = -1;
+	}
+	if (rc < 0)
+		c->cl_closed = true;
+	pthread_mutex_unlock(&c->cl_lock);
+	if (rc < 0) {
+		log_info("client %u disconnected (%s): id not sent", c->cl_id,
+			 c->cl_addr);
+		atomic_fetch_sub(&reg->rg_clients, 1);
+		close(c->cl_fd);
+		c->cl_fd = -1;
+		return -1;
+	}
+	pb_stats_add(PB_STAT_ACCEPTED, 1);
+	log_info("client %u connected from %s", c->cl_id, c->cl_addr);
+	return 0;
+}
+
 static void *client_thread(void *arg)
 {
 	struct pb_client *c = arg;
 	struct pb_registry *reg = c->cl_reg;
 
 	pb_wake_attach(&c->cl_wake);
-	while (client_round(c))
-		;
+	if (client_publish(c) == 0)
+		while (client_round(c))
+			;
 	pb_wake_detach(&c->cl_wake);
 	client_free_rbuf(c);
 	pb_deliver_release(c);

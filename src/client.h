@@ -61,6 +61,7 @@ struct pb_client {
 	struct pb_frame_parser cl_parser;
 	struct pb_client *cl_dests[PB_DEST_CACHE]; /* recent, referenced */
 	struct pb_route *cl_route; /* scratch space for routing */
+	uint64_t cl_read_ms;	   /* last read: idle buffers go back */
 };
 
 /* Why a client goes away. */

@@ -94,14 +94,33 @@ void pb_deliver_wake_waiters(struct pb_client **w, size_t n)
 	free(w);
 }
 
-static void deliver_park(struct pb_client *s, uint32_t dest,
-			 const struct iovec *iov, size_t n)
+/* Parks frames for dest behind what waits for it; returns how many frames
+ * could not be kept for want of memory (counted, logged by the caller). */
+static size_t deliver_park(struct pb_client *s, uint32_t dest,
+			   const struct iovec *iov, size_t n)
 {
-	if (pb_park_pushv(&s->cl_park, dest, iov, (int)n) < 0) {
-		pb_stats_add(PB_STAT_DROP_NOMEM, n);
-		log_warn("client %u: %zu frames to client %u dropped", s->cl_id,
-			 n, dest);
-	}
+	if (pb_park_pushv(&s->cl_park, dest, iov, (int)n) == 0)
+		return 0;
+	pb_stats_add(PB_STAT_DROP_NOMEM, n);
+	return n;
+}
+
+static void deliver_log_lost(struct pb_client *s, uint32_t dest, size_t n)
+{
+	if (n > 0)
+		log_warn("client %u: out of memory, %zu frames to client %u "
+			 "dropped",
+			 s->cl_id, n, dest);
+}
+
+/* Waits for room in d's outbox (d's lock is held) or, when it holds
+ * nothing that could drain (no memory for it), retries on our own. */
+static void deliver_wait_for_room(struct pb_client *d, struct pb_client *s)
+{
+	if (pb_outbox_empty(&d->cl_outbox))
+		pb_wake_signal(&s->cl_wake);
+	else
+		deliver_wait_on(d, s);
 }
 
 static ssize_t deliver_write(void *ctx, const struct iovec *iov, size_t n)
@@ -114,23 +133,26 @@ static ssize_t deliver_write(void *ctx, const struct iovec *iov, size_t n)
 /*
  * Hands frames iov[0 .. n) to d, whose lock is held; what its outbox has no
  * room for waits in the sender's waiting room. Returns true if d's outbox
- * went from empty to not empty (d must then be woken to write it).
+ * went from empty to not empty (d must then be woken to write it); *lost
+ * counts frames dropped for want of memory. Nothing here may block or log.
  */
 static bool deliver_locked(struct pb_client *s, struct pb_client *d,
-			   const struct iovec *iov, size_t n)
+			   const struct iovec *iov, size_t n, size_t *lost)
 {
 	struct pb_route_handoff h;
 
 	h = pb_route_handoff(&d->cl_outbox, iov, n, deliver_write, d);
 	if (h.rh_cut) {
-		log_warn("client %u: out of memory, frame cut", d->cl_id);
-		pb_stats_add(PB_STAT_DROP_NOMEM, n - h.rh_taken);
+		/* A frame was cut on the wire: d's stream cannot go on. */
+		*lost = n - h.rh_taken;
+		pb_stats_add(PB_STAT_DROP_NOMEM, *lost);
 		shutdown(d->cl_fd, SHUT_RDWR);
 		return false;
 	}
 	if (h.rh_taken < n) {
-		deliver_park(s, d->cl_id, iov + h.rh_taken, n - h.rh_taken);
-		deliver_wait_on(d, s);
+		*lost = deliver_park(s, d->cl_id, iov + h.rh_taken,
+				     n - h.rh_taken);
+		deliver_wait_for_room(d, s);
 	}
 	if (h.rh_started)
 		pb_client_outbox_changed(d, true);
@@ -142,11 +164,12 @@ static void deliver_run(void *arg, uint32_t dest, const struct iovec *iov,
 			size_t n)
 {
 	struct pb_client *s = arg, *d;
+	size_t lost = 0;
 	bool wake;
 
 	if (pb_park_find(&s->cl_park, dest) >= 0) {
 		/* Earlier frames to dest are waiting: these go behind. */
-		deliver_park(s, dest, iov, n);
+		deliver_log_lost(s, dest, deliver_park(s, dest, iov, n));
 		return;
 	}
 	d = deliver_dest(s, dest);
@@ -161,20 +184,16 @@ static void deliver_run(void *arg, uint32_t dest, const struct iovec *iov,
 		deliver_drop_unknown(s, dest, n);
 		return;
 	}
-	wake = deliver_locked(s, d, iov, n);
+	wake = deliver_locked(s, d, iov, n, &lost);
 	pthread_mutex_unlock(&d->cl_lock);
-	pb_stats_add(PB_STAT_FORWARDED, n);
+	deliver_log_lost(s, dest, lost);
+	pb_stats_add(PB_STAT_FORWARDED, n - lost);
 	if (wake)
 		pb_wake_signal(&d->cl_wake);
 }
 
 int pb_deliver_input(struct pb_client *s)
 {
-	if (s->cl_route == NULL) {
-		s->cl_route = malloc(sizeof(*s->cl_route));
-		if (s->cl_route == NULL)
-			return 0; /* keep the bytes; retried on next read */
-	}
 	return pb_route_input(s->cl_route, &s->cl_parser, s->cl_rbuf,
 			      &s->cl_rlen, deliver_run, s);
 }
@@ -203,7 +222,7 @@ void pb_deliver_retry(struct pb_client *s)
 		(void)pb_park_flush(pk, i, &d->cl_outbox);
 		/* Dests are unique per lane: still there means still full. */
 		if (i < pk->pk_nlanes && pk->pk_lanes[i].pl_dest == dest)
-			deliver_wait_on(d, s);
+			deliver_wait_for_room(d, s);
 		wake = was_empty && !pb_outbox_empty(&d->cl_outbox);
 		if (wake)
 			pb_client_outbox_changed(d, true);
@@ -219,6 +238,4 @@ void pb_deliver_release(struct pb_client *s)
 
 	for (i = 0; i < PB_DEST_CACHE; i++)
 		deliver_forget_dest(s, i);
-	free(s->cl_route);
-	s->cl_route = NULL;
 }

@@ -30,7 +30,7 @@ void pb_deliver_retry(struct pb_client *s);
 struct pb_client **pb_deliver_take_waiters(struct pb_client *d, size_t *n);
 void pb_deliver_wake_waiters(struct pb_client **w, size_t n);
 
-/* Frees the sender's scratch space and destination reference. */
+/* Drops the sender's references to recent destinations. */
 void pb_deliver_release(struct pb_client *s);
 
 #endif

@@ -106,7 +106,8 @@ static void main_wait_signal(const sigset_t *set)
 
 static int main_run(struct pb_options *op, int lfd)
 {
-	struct pb_registry reg;
+	/* Static: threads still running after the grace period use it. */
+	static struct pb_registry reg;
 	struct pb_acceptor ac;
 	sigset_t set;
 

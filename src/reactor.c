@@ -41,6 +41,7 @@
 #define RC_TICK_MS	  100 /* slow consumer checks */
 #define RC_GRACE_MS	  2000
 #define RC_EVENTS	  256
+#define RC_IDLE_MS	  1000 /* buffers of a client idle this long go back */
 
 struct rc_conn {
 	uint32_t rc_id;
@@ -53,6 +54,7 @@ struct rc_conn {
 	struct rc_conn *rc_next_ready;
 	struct rc_conn *rc_next_dead;
 	uint64_t rc_progress_ms;
+	uint64_t rc_read_ms; /* last read: idle buffers go back */
 	struct pb_outbox rc_outbox;
 	struct pb_park rc_park;
 	uint32_t *rc_waiters; /* ids of senders parked on rc_outbox */
@@ -329,6 +331,7 @@ static void rc_read(struct rc_server *sv, struct rc_conn *c)
 			return;
 		}
 		c->rc_rlen += (size_t)n;
+		c->rc_read_ms = rc_now_ms();
 		if (pb_route_input(&sv->sv_route, &c->rc_parser, c->rc_rbuf,
 				   &c->rc_rlen, rc_deliver, &rs) < 0) {
 			log_notice("client %u protocol error: frame longer "
@@ -446,9 +449,13 @@ static void rc_tick_one(void *value, void *arg)
 		rc_leave(sv, c, RC_SLOW); /* leaves the table as it is */
 	else if (c->rc_readable)
 		rc_make_ready(sv, c); /* input stalled by the budget */
+	else if (c->rc_rbuf != NULL && c->rc_rlen == 0 &&
+		 rc_now_ms() - c->rc_read_ms >= RC_IDLE_MS)
+		rc_free_rbuf(sv, c); /* idle: its memory goes back */
 }
 
-/* Every tick: slow consumers go, input stalled by the budget resumes. */
+/* Every tick: slow consumers go, input stalled by the budget resumes,
+ * idle buffers go back. */
 static void rc_tick(struct rc_server *sv)
 {
 	pb_table_foreach(&sv->sv_table, rc_tick_one, sv);

@@ -51,20 +51,14 @@ int pb_registry_add(struct pb_registry *reg, struct pb_client *c)
 	pthread_mutex_lock(&reg->rg_lock);
 	rc = pb_table_insert(&reg->rg_table, c->cl_id, c);
 	pthread_mutex_unlock(&reg->rg_lock);
-	if (rc == 0)
-		atomic_fetch_add(&reg->rg_clients, 1);
 	return rc;
 }
 
 void pb_registry_remove(struct pb_registry *reg, struct pb_client *c)
 {
-	void *gone;
-
 	pthread_mutex_lock(&reg->rg_lock);
-	gone = pb_table_remove(&reg->rg_table, c->cl_id);
+	pb_table_remove(&reg->rg_table, c->cl_id);
 	pthread_mutex_unlock(&reg->rg_lock);
-	if (gone != NULL)
-		atomic_fetch_sub(&reg->rg_clients, 1);
 }
 
 struct pb_client *pb_registry_get(struct pb_registry *reg, uint32_t id)

@@ -29,7 +29,7 @@ struct pb_registry {
 	struct pb_table rg_table;
 	unsigned long rg_threads; /* client threads running */
 
-	atomic_ulong rg_clients;      /* clients in the table */
+	atomic_ulong rg_clients;      /* clients connected, for --max-clients */
 	atomic_bool rg_stopping;      /* shutting down */
 	atomic_ullong rg_deadline_ms; /* when shutting down: give up then */
 };

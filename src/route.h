@@ -21,9 +21,9 @@
 #include "frame.h"
 #include "outbox.h"
 
-/* Frames grouped at a time: bounds the scratch space, and is Linux's
- * IOV_MAX, so one group always fits in one writev. */
-#define PB_ROUTE_BATCH 1024
+/* Frames grouped at a time: bounds the scratch space (10 KiB), and is
+ * below Linux's IOV_MAX, so one group always fits in one writev. */
+#define PB_ROUTE_BATCH 256
 
 /* Up to this many destinations in a batch are grouped without sorting. */
 #define PB_ROUTE_FEW 8

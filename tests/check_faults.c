@@ -344,6 +344,39 @@ static void exits_0_on(int sig)
 	pbt_free(d);
 }
 
+/*
+ * Clients holding a partial frame hold only a small buffer, so a few of
+ * them cannot spend a small memory budget and stop everyone's reading.
+ */
+START_TEST(test_partial_frames_do_not_spend_the_memory_budget)
+{
+	struct pbt_daemon *d = pbt_start("-m", "256K", (char *)NULL);
+	uint32_t ida, idb, idx;
+	int a = pbt_connect(d, &ida);
+	int b = pbt_connect(d, &idb);
+	int x[8];
+	size_t i;
+
+	/* Each x is known to have been read once its frame reaches b. */
+	for (i = 0; i < 8; i++) {
+		x[i] = pbt_connect(d, &idx);
+		pbt_send_frame(x[i], idb, "x", PBT_IO_MS);
+		pbt_send_all(x[i], "\0", 1, PBT_IO_MS); /* a header begun */
+		pbt_expect_msg(b, "x", PBT_IO_MS);
+	}
+	/* a's thread goes back to sleep after each of these. */
+	pbt_send_frame(a, idb, "still flowing", PBT_IO_MS);
+	pbt_expect_msg(b, "still flowing", PBT_IO_MS);
+	pbt_send_frame(a, idb, "and again", PBT_IO_MS);
+	pbt_expect_msg(b, "and again", PBT_IO_MS);
+	for (i = 0; i < 8; i++)
+		close(x[i]);
+	close(a);
+	close(b);
+	pbt_free(d);
+}
+END_TEST
+
 START_TEST(test_sigterm_exits_0)
 {
 	exits_0_on(SIGTERM);
@@ -575,6 +608,7 @@ static Suite *faults_suite(void)
 	pbt_add_test(s, test_max_clients_refuses_then_accepts_again, 30);
 	pbt_add_test(s, test_slow_consumer_is_disconnected_sender_carries_on,
 		     30);
+	pbt_add_test(s, test_partial_frames_do_not_spend_the_memory_budget, 30);
 	pbt_add_test(s, test_sigterm_exits_0, 30);
 	pbt_add_test(s, test_sigint_exits_0, 30);
 	pbt_add_test(s, test_bad_option_exits_2_with_one_line, 30);
