@@ -10,7 +10,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +19,7 @@
 
 #include "acceptor.h"
 #include "client.h"
+#include "detach.h"
 #include "log.h"
 #include "net.h"
 #include "options.h"
@@ -65,29 +65,6 @@ static void main_fit_clients(struct pb_options *op)
 	op->op_max_clients = most;
 }
 
-/* The pidfile's path made absolute, as --daemon changes to "/". */
-static const char *main_pidfile_path(const char *path)
-{
-	static char abs[PATH_MAX];
-	char cwd[PATH_MAX];
-
-	if (path[0] == '/' || getcwd(cwd, sizeof(cwd)) == NULL ||
-	    (size_t)snprintf(abs, sizeof(abs), "%s/%s", cwd, path) >=
-		    sizeof(abs))
-		return path;
-	return abs;
-}
-
-static int main_pidfile(const char *path)
-{
-	FILE *f = fopen(path, "w");
-
-	if (f == NULL)
-		return -1;
-	fprintf(f, "%ld\n", (long)getpid());
-	return fclose(f);
-}
-
 /* Waits for SIGTERM or SIGINT; other blocked signals are ignored. */
 static void main_wait_signal(const sigset_t *set)
 {
@@ -104,7 +81,7 @@ static void main_wait_signal(const sigset_t *set)
 	}
 }
 
-static int main_run(struct pb_options *op, int lfd)
+static int main_run(struct pb_options *op, int lfd, int *ready)
 {
 	/* Static: threads still running after the grace period use it. */
 	static struct pb_registry reg;
@@ -125,7 +102,11 @@ static int main_run(struct pb_options *op, int lfd)
 		log_warn("cannot start the acceptor");
 		return 1;
 	}
+	pb_detach_ready(ready);
 	main_wait_signal(&set);
+	/* Gone from the pidfile first: it names a daemon that serves. */
+	if (op->op_pidfile != NULL)
+		unlink(op->op_pidfile);
 	pb_acceptor_stop(&ac);
 	log_notice("%lu clients connected, flushing for up to %d ms",
 		   pb_registry_clients(&reg), PB_GRACE_MS);
@@ -144,7 +125,7 @@ int main(int argc, char **argv)
 {
 	char err[256], addr[PB_NET_ADDRLEN];
 	struct pb_options op;
-	int lfd, rc;
+	int lfd, ready = -1, pidfd = -1;
 
 	pb_options_defaults(&op);
 	switch (pb_options_parse(&op, argc, argv, err, sizeof(err))) {
@@ -165,17 +146,21 @@ int main(int argc, char **argv)
 	}
 	pb_net_local(lfd, addr);
 	log_notice("listening on %s", addr);
-	if (op.op_pidfile != NULL)
-		op.op_pidfile = main_pidfile_path(op.op_pidfile);
+	if (op.op_pidfile != NULL) {
+		op.op_pidfile = pb_pidfile_path(op.op_pidfile);
+		pidfd = pb_pidfile_open(op.op_pidfile);
+		if (pidfd < 0) {
+			fprintf(stderr, "patchbayd: cannot write %s: %s\n",
+				op.op_pidfile, strerror(errno));
+			return 1;
+		}
+	}
 	if (op.op_daemon) {
-		if (daemon(0, 0) < 0)
+		if (pb_detach(&ready) < 0)
 			fatal("cannot detach");
 		log_to_syslog("patchbayd");
 	}
-	if (op.op_pidfile != NULL && main_pidfile(op.op_pidfile) < 0)
+	if (pidfd >= 0 && pb_pidfile_write(pidfd) < 0)
 		fatal("cannot write %s", op.op_pidfile);
-	rc = main_run(&op, lfd);
-	if (op.op_pidfile != NULL)
-		unlink(op.op_pidfile);
-	return rc;
+	return main_run(&op, lfd, &ready);
 }

@@ -377,6 +377,45 @@ START_TEST(test_partial_frames_do_not_spend_the_memory_budget)
 }
 END_TEST
 
+/*
+ * --daemon returns once the daemon serves and its pidfile names it; the
+ * pidfile goes as soon as the daemon is told to stop, before it lets its
+ * clients go.
+ */
+START_TEST(test_daemon_mode_writes_and_removes_its_pidfile)
+{
+	char path[] = "/tmp/pbt-pidfile-XXXXXX";
+	int tmp = mkstemp(path), a, b, st;
+	struct pbt_daemon *d;
+	uint32_t ida, idb;
+	long pid = 0;
+	FILE *f;
+
+	ck_assert_int_ge(tmp, 0);
+	close(tmp);
+	d = pbt_start("-d", "-P", path, (char *)NULL);
+	st = pbt_wait_exit(d, PBT_EXIT_MS);
+	ck_assert_msg(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+		      "patchbayd -d: the foreground process did not exit 0");
+	f = fopen(path, "r");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(fscanf(f, "%ld", &pid), 1);
+	fclose(f);
+	ck_assert_int_gt(pid, 1);
+	ck_assert_int_ne(pid, pbt_pid(d));
+	a = pbt_connect(d, &ida);
+	b = pbt_connect(d, &idb);
+	pbt_send_frame(a, idb, "from the background", PBT_IO_MS);
+	pbt_expect_msg(b, "from the background", PBT_IO_MS);
+	ck_assert_int_eq(kill((pid_t)pid, SIGTERM), 0);
+	pbt_recv_end(a, PBT_EXIT_MS);
+	ck_assert_msg(access(path, F_OK) != 0, "%s is still there", path);
+	close(a);
+	close(b);
+	pbt_free(d);
+}
+END_TEST
+
 START_TEST(test_sigterm_exits_0)
 {
 	exits_0_on(SIGTERM);
@@ -609,6 +648,7 @@ static Suite *faults_suite(void)
 	pbt_add_test(s, test_slow_consumer_is_disconnected_sender_carries_on,
 		     30);
 	pbt_add_test(s, test_partial_frames_do_not_spend_the_memory_budget, 30);
+	pbt_add_test(s, test_daemon_mode_writes_and_removes_its_pidfile, 30);
 	pbt_add_test(s, test_sigterm_exits_0, 30);
 	pbt_add_test(s, test_sigint_exits_0, 30);
 	pbt_add_test(s, test_bad_option_exits_2_with_one_line, 30);
