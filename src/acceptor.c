@@ -58,6 +58,9 @@ static int acceptor_drain(struct pb_acceptor *ac)
 	for (;;) {
 		fd = pb_net_accept(ac->ac_fd, peer);
 		if (fd >= 0) {
+			if (ac->ac_paused)
+				log_notice("accepting connections again");
+			ac->ac_paused = false;
 			acceptor_admit(ac, fd, peer);
 			continue;
 		}
@@ -75,7 +78,12 @@ static int acceptor_drain(struct pb_acceptor *ac)
 		case ENFILE:
 		case ENOBUFS:
 		case ENOMEM:
-			log_warn("accept: pausing %d ms", PB_ACCEPT_PAUSE_MS);
+			/* Said once: it is retried every pause until it works.
+			 */
+			if (!ac->ac_paused)
+				log_warn("accept: retrying every %d ms",
+					 PB_ACCEPT_PAUSE_MS);
+			ac->ac_paused = true;
 			return PB_ACCEPT_PAUSE_MS;
 		default:
 			log_warn("accept");
@@ -112,6 +120,7 @@ int pb_acceptor_start(struct pb_acceptor *ac, int fd, struct pb_registry *reg)
 
 	ac->ac_fd = fd;
 	ac->ac_reg = reg;
+	ac->ac_paused = false;
 	pb_wake_init(&ac->ac_stop);
 	rc = pthread_create(&ac->ac_thread, NULL, acceptor_thread, ac);
 	if (rc != 0) {

@@ -12,6 +12,7 @@
 #define PB_ACCEPTOR_H
 
 #include <pthread.h>
+#include <stdbool.h>
 
 #include "wake.h"
 
@@ -22,6 +23,7 @@ struct pb_acceptor {
 	struct pb_registry *ac_reg;
 	struct pb_wake ac_stop; /* signalled to stop accepting */
 	pthread_t ac_thread;
+	bool ac_paused; /* accept() ran out of resources: retrying */
 };
 
 int pb_acceptor_start(struct pb_acceptor *ac, int fd, struct pb_registry *reg);

@@ -19,6 +19,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -416,6 +418,63 @@ START_TEST(test_daemon_mode_writes_and_removes_its_pidfile)
 }
 END_TEST
 
+/* The lowest descriptor number that process pid does not use. */
+static int lowest_free_fd(pid_t pid)
+{
+	char dir[64], used[4096] = {0};
+	struct dirent *e;
+	DIR *dp;
+	int n;
+
+	snprintf(dir, sizeof(dir), "/proc/%ld/fd", (long)pid);
+	dp = opendir(dir);
+	ck_assert_ptr_nonnull(dp);
+	while ((e = readdir(dp)) != NULL) {
+		n = atoi(e->d_name);
+		if (e->d_name[0] != '.' && n >= 0 && n < (int)sizeof(used))
+			used[n] = 1;
+	}
+	closedir(dp);
+	for (n = 0; n < (int)sizeof(used) && used[n]; n++)
+		;
+	return n;
+}
+
+/*
+ * When accept() runs out of descriptors, the daemon says so once, keeps
+ * serving its clients, retries, and takes the waiting connection once
+ * descriptors are back.
+ */
+START_TEST(test_out_of_descriptors_pauses_accepting_only)
+{
+	struct pbt_daemon *d = pbt_start(NULL);
+	pid_t pid = pbt_pid(d);
+	struct rlimit low, old;
+	uint32_t ida, idb;
+	unsigned char id[4];
+	int a = pbt_connect(d, &ida);
+	int b = pbt_connect(d, &idb);
+	int c;
+
+	ck_assert_int_eq(prlimit(pid, RLIMIT_NOFILE, NULL, &old), 0);
+	low = old;
+	low.rlim_cur = (rlim_t)lowest_free_fd(pid);
+	ck_assert_int_eq(prlimit(pid, RLIMIT_NOFILE, &low, NULL), 0);
+	c = pbt_connect_port(pbt_port(d));
+	pbt_log_expect(d, "accept: retrying every", PBT_IO_MS);
+	pbt_send_frame(a, idb, "still served", PBT_IO_MS);
+	pbt_expect_msg(b, "still served", PBT_IO_MS);
+	ck_assert_int_eq(prlimit(pid, RLIMIT_NOFILE, &old, NULL), 0);
+	pbt_recv_exact(c, id, sizeof(id), PBT_IO_MS);
+	ck_assert_uint_eq(pbt_get_u32(id), 2);
+	pbt_log_expect(d, "accepting connections again", PBT_IO_MS);
+	close(a);
+	close(b);
+	close(c);
+	pbt_free(d);
+}
+END_TEST
+
 START_TEST(test_sigterm_exits_0)
 {
 	exits_0_on(SIGTERM);
@@ -649,6 +708,7 @@ static Suite *faults_suite(void)
 		     30);
 	pbt_add_test(s, test_partial_frames_do_not_spend_the_memory_budget, 30);
 	pbt_add_test(s, test_daemon_mode_writes_and_removes_its_pidfile, 30);
+	pbt_add_test(s, test_out_of_descriptors_pauses_accepting_only, 30);
 	pbt_add_test(s, test_sigterm_exits_0, 30);
 	pbt_add_test(s, test_sigint_exits_0, 30);
 	pbt_add_test(s, test_bad_option_exits_2_with_one_line, 30);
