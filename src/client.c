@@ -22,16 +22,13 @@
 #include "budget.h"
 #include "client.h"
 #include "deliver.h"
+#include "input.h"
 #include "log.h"
 #include "registry.h"
-#include "route.h"
 #include "stats.h"
 
-#define PB_READ_SIZE	   (64 * 1024) /* the read buffer grows to this at least */
-#define PB_READ_MIN	   4096	       /* and starts at this */
-#define PB_BUDGET_RETRY_MS 50	       /* recheck of a spent memory budget */
+#define PB_BUDGET_RETRY_MS 50	/* recheck of a spent memory budget */
 #define PB_IDLE_MS	   1000 /* buffers of a client idle this long go back */
-#define PB_READS_PER_WAKE  4	/* reads in a row while they come full */
 
 uint64_t pb_client_now_ms(void)
 {
@@ -86,21 +83,6 @@ void pb_client_unref(struct pb_client *c)
 	pthread_mutex_destroy(&c->cl_lock);
 	pb_wake_destroy(&c->cl_wake);
 	free(c);
-}
-
-/* Frees the read buffer and the routing scratch space: a client that
- * leaves or stays idle gives them back. */
-static void client_free_rbuf(struct pb_client *c)
-{
-	if (c->cl_route == NULL)
-		return;
-	free(c->cl_rbuf);
-	free(c->cl_route);
-	pb_budget_release(c->cl_park.pk_budget,
-			  c->cl_rcap + sizeof(*c->cl_route));
-	c->cl_rbuf = NULL;
-	c->cl_route = NULL;
-	c->cl_rcap = c->cl_rlen = 0;
 }
 
 static const char *const client_leave_text[] = {
@@ -163,7 +145,7 @@ static void client_leave(struct pb_client *c, enum pb_leave why)
 					  : PB_STAT_DROP_LEFT,
 		     dropped);
 	client_log_leave(c, why, dropped);
-	client_free_rbuf(c);
+	pb_input_free(c);
 }
 
 /* Writes what the outbox holds, as much as the socket takes now. */
@@ -194,114 +176,12 @@ static int client_flush(struct pb_client *c)
 	return 0;
 }
 
-/* The largest the read buffer grows: a whole frame, or PB_READ_SIZE. */
-static size_t client_rbuf_max(const struct pb_client *c)
-{
-	size_t cap = c->cl_reg->rg_opts->op_max_frame + PB_FRAME_HEADER;
-
-	return cap < PB_READ_SIZE ? PB_READ_SIZE : cap;
-}
-
-/* How many bytes the next read may take: all complete frames in the read
- * buffer must fit in the waiting room should every destination be full. */
-static size_t client_read_allowance(const struct pb_client *c)
-{
-	size_t cap = client_rbuf_max(c);
-	size_t park = pb_park_room(&c->cl_park) + PB_FRAME_HEADER;
-	size_t limit = cap < park ? cap : park;
-
-	return limit > c->cl_rlen ? limit - c->cl_rlen : 0;
-}
-
-/*
- * Makes room to read into: the buffer starts small (an idle or slow client
- * holds little) and doubles, up to client_rbuf_max, whenever it is full or
- * the last read filled it (more was waiting). The routing scratch space
- * comes with the first buffer.
- */
-static int client_reserve_rbuf(struct pb_client *c, bool grow)
-{
-	struct pb_budget *budget = c->cl_park.pk_budget;
-	size_t cap = c->cl_rcap ? c->cl_rcap : PB_READ_MIN;
-	char *buf;
-
-	if (c->cl_route == NULL) {
-		c->cl_route = malloc(sizeof(*c->cl_route));
-		if (c->cl_route == NULL)
-			return -1;
-		pb_budget_charge(budget, sizeof(*c->cl_route));
-	}
-	if (c->cl_rbuf != NULL && !grow && c->cl_rlen < c->cl_rcap)
-		return 0;
-	if (c->cl_rbuf != NULL && (grow || c->cl_rlen == c->cl_rcap))
-		cap *= 2;
-	if (cap > client_rbuf_max(c))
-		cap = client_rbuf_max(c);
-	if (cap == c->cl_rcap)
-		return 0;
-	buf = realloc(c->cl_rbuf, cap);
-	if (buf == NULL)
-		return -1;
-	pb_budget_release(budget, c->cl_rcap);
-	pb_budget_charge(budget, cap);
-	c->cl_rbuf = buf;
-	c->cl_rcap = cap;
-	return 0;
-}
-
-/* Reads and delivers what the socket has; 0, or the reason to leave. A
- * read that fills what was asked for is followed by another at once (more
- * is likely waiting), up to PB_READS_PER_WAKE; a short one means drained. */
-static int client_read(struct pb_client *c, enum pb_leave *why)
-{
-	bool grow = false;
-	int turn;
-
-	c->cl_read_ms = pb_client_now_ms();
-	for (turn = 0; turn < PB_READS_PER_WAKE; turn++) {
-		size_t want = client_read_allowance(c);
-		ssize_t n;
-
-		if (want == 0)
-			return 0;
-		if (client_reserve_rbuf(c, grow) < 0) {
-			log_warn("client %u: no memory for its input",
-				 c->cl_id);
-			*why = PB_LEAVE_RESET;
-			return -1;
-		}
-		if (want > c->cl_rcap - c->cl_rlen)
-			want = c->cl_rcap - c->cl_rlen;
-		do
-			n = recv(c->cl_fd, c->cl_rbuf + c->cl_rlen, want, 0);
-		while (n < 0 && errno == EINTR);
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			return 0;
-		if (n <= 0) {
-			*why = n == 0 ? PB_LEAVE_CLOSED : PB_LEAVE_RESET;
-			return -1;
-		}
-		c->cl_rlen += (size_t)n;
-		if (pb_deliver_input(c) < 0) {
-			log_notice("client %u protocol error: frame longer "
-				   "than %zu bytes",
-				   c->cl_id, c->cl_reg->rg_opts->op_max_frame);
-			*why = PB_LEAVE_PROTOCOL;
-			return -1;
-		}
-		if ((size_t)n < want)
-			return 0;
-		grow = true; /* filled: more is likely waiting */
-	}
-	return 0;
-}
-
 static bool client_want_read(struct pb_client *c)
 {
 	struct pb_registry *reg = c->cl_reg;
 
 	return !c->cl_left && !pb_registry_stopping(reg) &&
-	       client_read_allowance(c) > 0 && !pb_budget_over(&reg->rg_budget);
+	       pb_input_allowance(c) > 0 && !pb_budget_over(&reg->rg_budget);
 }
 
 static int client_min_timeout(int a, uint64_t at_ms, uint64_t now_ms)
@@ -399,7 +279,7 @@ static bool client_round(struct pb_client *c)
 		return true;
 	}
 	if ((pfd[0].revents & (POLLIN | POLLERR | POLLHUP)) &&
-	    (pfd[0].events & POLLIN) && client_read(c, &why) < 0) {
+	    (pfd[0].events & POLLIN) && pb_input_read(c, &why) < 0) {
 		client_leave(c, why);
 		return true;
 	}
@@ -407,7 +287,7 @@ static bool client_round(struct pb_client *c)
 		client_leave(c, PB_LEAVE_SLOW);
 	else if (c->cl_rbuf != NULL && c->cl_rlen == 0 &&
 		 pb_client_now_ms() - c->cl_read_ms >= PB_IDLE_MS)
-		client_free_rbuf(c); /* idle: its memory goes back */
+		pb_input_free(c); /* idle: its memory goes back */
 	return true;
 }
 
@@ -476,7 +356,7 @@ static void *client_thread(void *arg)
 		while (client_round(c))
 			;
 	pb_wake_detach(&c->cl_wake);
-	client_free_rbuf(c);
+	pb_input_free(c);
 	pb_deliver_release(c);
 	client_drop_park(c);
 	pb_client_unref(c);
