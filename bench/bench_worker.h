@@ -35,7 +35,8 @@ struct bench_worker {
 	size_t w_trnext;
 	double w_trickle_rate; /* messages/s for this worker's tricklers */
 	uint64_t w_trickle_due;
-	uint64_t w_pending; /* checked messages built, not yet received */
+	uint64_t w_trickle_flush; /* when queued trickles are next sent */
+	uint64_t w_pending;	  /* checked messages built, not yet received */
 	uint64_t w_now;
 	uint64_t w_rx_measured;
 	uint64_t w_rx_total;
