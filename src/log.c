@@ -27,11 +27,6 @@ void log_to_syslog(const char *ident)
 	log_syslog = 1;
 }
 
-int log_level(void)
-{
-	return log_verbosity;
-}
-
 static void log_vwrite(int level, const char *err, const char *fmt, va_list ap)
 	PB_PRINTF(3, 0);
 

@@ -22,7 +22,6 @@ enum pb_log_level {
 
 void log_init(int level);
 void log_to_syslog(const char *ident);
-int log_level(void);
 void log_warn(const char *fmt, ...) PB_PRINTF(1, 2);
 void log_warnx(const char *fmt, ...) PB_PRINTF(1, 2);
 void log_notice(const char *fmt, ...) PB_PRINTF(1, 2);

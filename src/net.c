@@ -51,7 +51,9 @@ static int net_split(const char *spec, char *host, size_t hostlen,
 	return 0;
 }
 
-int pb_net_parse(const char *spec, struct sockaddr_storage *ss, socklen_t *len)
+/* Parses "HOST:PORT" or "[V6HOST]:PORT" (numeric host) into ss. */
+static int net_parse(const char *spec, struct sockaddr_storage *ss,
+		     socklen_t *len)
 {
 	struct sockaddr_in *sin = (struct sockaddr_in *)ss;
 	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
@@ -85,7 +87,7 @@ int pb_net_listen(const char *spec, int *fd, char *err, size_t errlen)
 	socklen_t len;
 	int s, one = 1;
 
-	if (pb_net_parse(spec, &ss, &len) < 0) {
+	if (net_parse(spec, &ss, &len) < 0) {
 		snprintf(err, errlen, "bad listen address '%s'", spec);
 		return -1;
 	}
@@ -108,7 +110,8 @@ fail:
 	return -1;
 }
 
-void pb_net_format(const struct sockaddr *sa, char out[PB_NET_ADDRLEN])
+/* Formats an address as "1.2.3.4:80" or "[::1]:80". */
+static void net_format(const struct sockaddr *sa, char out[PB_NET_ADDRLEN])
 {
 	char host[INET6_ADDRSTRLEN];
 	struct sockaddr_in sin;
@@ -138,7 +141,7 @@ void pb_net_local(int fd, char out[PB_NET_ADDRLEN])
 	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
 		snprintf(out, PB_NET_ADDRLEN, "(unknown)");
 	else
-		pb_net_format((struct sockaddr *)&ss, out);
+		net_format((struct sockaddr *)&ss, out);
 }
 
 int pb_net_accept(int lfd, char peer[PB_NET_ADDRLEN])
@@ -162,7 +165,7 @@ int pb_net_accept(int lfd, char peer[PB_NET_ADDRLEN])
 		return -1;
 	/* Frames are batched by the daemon already; Nagle only adds delay. */
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	pb_net_format((struct sockaddr *)&ss, peer);
+	net_format((struct sockaddr *)&ss, peer);
 	return fd;
 }
 

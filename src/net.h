@@ -14,15 +14,9 @@
 
 #define PB_NET_ADDRLEN 64 /* "[ipv6]:port" and a NUL */
 
-/* Parses "HOST:PORT" or "[V6HOST]:PORT" (numeric host) into ss. */
-int pb_net_parse(const char *spec, struct sockaddr_storage *ss, socklen_t *len);
-
 /* Opens a non-blocking listening socket on spec; on failure err says
  * what ("cannot listen on X: reason"). */
 int pb_net_listen(const char *spec, int *fd, char *err, size_t errlen);
-
-/* Formats an address as "1.2.3.4:80" or "[::1]:80". */
-void pb_net_format(const struct sockaddr *sa, char out[PB_NET_ADDRLEN]);
 
 /* Formats the address a socket is bound to. */
 void pb_net_local(int fd, char out[PB_NET_ADDRLEN]);

@@ -31,7 +31,7 @@ void pb_stats_add(enum pb_stat s, unsigned long long n)
 	atomic_fetch_add_explicit(&pb_stats[s], n, memory_order_relaxed);
 }
 
-unsigned long long pb_stats_get(enum pb_stat s)
+static unsigned long long stats_get(enum pb_stat s)
 {
 	return atomic_load_explicit(&pb_stats[s], memory_order_relaxed);
 }
@@ -45,7 +45,7 @@ void pb_stats_log(void)
 	for (i = 0; i < PB_STAT_COUNT && off < sizeof(line); i++) {
 		int n = snprintf(line + off, sizeof(line) - off, "%s%s=%llu",
 				 i ? " " : "", pb_stat_names[i],
-				 pb_stats_get((enum pb_stat)i));
+				 stats_get((enum pb_stat)i));
 		if (n < 0)
 			break;
 		off += (size_t)n;

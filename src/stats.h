@@ -28,7 +28,6 @@ enum pb_stat {
 };
 
 void pb_stats_add(enum pb_stat s, unsigned long long n);
-unsigned long long pb_stats_get(enum pb_stat s);
 
 /* Logs every counter on one line. */
 void pb_stats_log(void);
