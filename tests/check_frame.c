@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "frame.h"
+#include "run.h"
 
 #define READER_BUF 8192 /* bytes a test reader can hold */
 #define OUT_BUF	   8192 /* bytes of parsed frames a test reader records */
@@ -524,11 +525,5 @@ static Suite *frame_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(frame_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed > 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+	return pbt_run(frame_suite());
 }

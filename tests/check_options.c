@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "options.h"
+#include "run.h"
 
 static char err[256];
 
@@ -140,11 +141,5 @@ static Suite *options_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(options_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return pbt_run(options_suite());
 }

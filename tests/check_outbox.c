@@ -18,6 +18,7 @@
 
 #include "budget.h"
 #include "outbox.h"
+#include "run.h"
 
 #define BIG 4096 /* larger than any outbox in these tests */
 
@@ -637,11 +638,5 @@ static Suite *outbox_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(outbox_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed > 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+	return pbt_run(outbox_suite());
 }

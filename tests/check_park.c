@@ -20,6 +20,7 @@
 #include "budget.h"
 #include "outbox.h"
 #include "park.h"
+#include "run.h"
 
 #define BIG 4096 /* larger than anything parked in these tests */
 
@@ -446,11 +447,5 @@ static Suite *park_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(park_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed > 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+	return pbt_run(park_suite());
 }

@@ -14,6 +14,7 @@
 #include "frame.h"
 #include "outbox.h"
 #include "route.h"
+#include "run.h"
 
 #define MAX_CALLS 64
 
@@ -237,11 +238,5 @@ static Suite *route_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(route_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return pbt_run(route_suite());
 }

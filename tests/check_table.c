@@ -16,6 +16,7 @@
 #include <stdlib.h>
 
 #include "table.h"
+#include "run.h"
 
 #define FLAT_CAP 64 /* most slots a table with a few ids alive may hold */
 
@@ -481,11 +482,5 @@ static Suite *table_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(table_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed > 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+	return pbt_run(table_suite());
 }

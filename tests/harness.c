@@ -1187,17 +1187,6 @@ void pbt_add_test(Suite *s, const TTest *t, double seconds)
 	suite_add_tcase(s, tc);
 }
 
-int pbt_run(Suite *s)
-{
-	SRunner *sr = srunner_create(s);
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
-
 /* --- misc --------------------------------------------------------------- */
 
 void pbt_need_fds(size_t n)

@@ -12,6 +12,8 @@
 #define PATCHBAY_TESTS_HARNESS_H
 
 #include <check.h>
+
+#include "run.h"
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -215,9 +217,6 @@ void pbt_pump(struct pbt_stream *s, size_t n, int timeout_ms);
  * too short for a daemon under load).
  */
 void pbt_add_test(Suite *s, const TTest *t, double seconds);
-
-/* Runs the suite (CK_NORMAL) and returns the exit status for main(). */
-int pbt_run(Suite *s);
 
 /* --- misc --------------------------------------------------------------- */
 
