@@ -1,0 +1,20 @@
+# src/daemon/local.mk: patchbayd, the thread-per-client daemon. Its pieces
+# other than main.c go into libpbdaemon.a so that the tests can link them.
+noinst_LIBRARIES += %D%/libpbdaemon.a
+%C%_libpbdaemon_a_CPPFLAGS = $(DAEMON_CPPFLAGS)
+%C%_libpbdaemon_a_CFLAGS = $(AM_CFLAGS) $(PTHREAD_CFLAGS)
+%C%_libpbdaemon_a_SOURCES = \
+	%D%/acceptor.c %D%/acceptor.h \
+	%D%/client.c %D%/client.h \
+	%D%/deliver.c %D%/deliver.h \
+	%D%/detach.c %D%/detach.h \
+	%D%/input.c %D%/input.h \
+	%D%/registry.c %D%/registry.h \
+	%D%/wake.c %D%/wake.h
+
+# Built as src/patchbayd, where the quick start and the scripts run it.
+sbin_PROGRAMS += src/patchbayd
+src_patchbayd_SOURCES = %D%/main.c
+src_patchbayd_CPPFLAGS = $(DAEMON_CPPFLAGS)
+src_patchbayd_CFLAGS = $(AM_CFLAGS) $(PTHREAD_CFLAGS)
+src_patchbayd_LDADD = %D%/libpbdaemon.a $(COMMON_LIBS) $(PTHREAD_LIBS)
