@@ -13,6 +13,7 @@
 #include "log.h"
 #include "net.h"
 #include "registry.h"
+#include "session.h"
 #include "stats.h"
 
 #define PB_ACCEPT_PAUSE_MS 100 /* after EMFILE and the like */
@@ -31,7 +32,7 @@ static void acceptor_admit(struct pb_acceptor *ac, int fd, const char *peer)
 		close(fd);
 		return;
 	}
-	c = pb_client_new(reg, fd, peer);
+	c = pb_client_new(reg, op, &reg->rg_budget, fd, peer);
 	if (c == NULL) {
 		log_warn("connection from %s refused", peer);
 		close(fd);
@@ -39,7 +40,7 @@ static void acceptor_admit(struct pb_acceptor *ac, int fd, const char *peer)
 	}
 	c->cl_id = pb_registry_next_id(reg);
 	atomic_fetch_add(&reg->rg_clients, 1);
-	if (pb_client_start(c, op->op_stack) < 0) {
+	if (pb_session_start(c, op->op_stack) < 0) {
 		atomic_fetch_sub(&reg->rg_clients, 1);
 		pb_stats_add(PB_STAT_REFUSED_THREAD, 1);
 		log_warn("connection from %s refused: cannot start a thread",

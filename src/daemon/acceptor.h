@@ -3,7 +3,7 @@
  *
  * It refuses connections beyond --max-clients before giving an id, gives
  * every other one the next id and starts its thread, which publishes the
- * client and sends it its id (client.c): a client that never had a thread
+ * client and sends it its id (session.c): a client that never had a thread
  * is never visible to anyone. When accept
  * fails for want of descriptors it pauses instead of spinning, and the
  * clients already connected carry on.

@@ -1,12 +1,13 @@
 /*
- * client.h: one connected client and the thread that serves it.
+ * client.h: one connected client, as every thread sees it.
  *
- * Each client has its own thread, which reads the client's socket, parses
- * frames, delivers them (deliver.h) and drains the client's own outbox.
- * Other threads touch a client only through its lock: they append to its
- * outbox, or write to its socket directly when the outbox is empty, and
- * register themselves as waiters when the outbox is full. A reference count
- * keeps the structure alive while anyone holds a pointer to it.
+ * Each client has its own thread (session.h), which reads the client's
+ * socket, parses frames, delivers them (deliver.h) and drains the client's
+ * own outbox. Other threads touch a client only through its lock: they
+ * append to its outbox, or write to its socket directly when the outbox is
+ * empty, and register themselves as waiters when the outbox is full. A
+ * reference count keeps the structure alive while anyone holds a pointer
+ * to it. Nothing here knows the registry or the thread's loop.
  */
 #ifndef PB_CLIENT_H
 #define PB_CLIENT_H
@@ -24,6 +25,8 @@
 
 #define PB_DEST_CACHE 8 /* recent destinations kept per sender */
 
+struct pb_budget;
+struct pb_options;
 struct pb_registry;
 struct pb_route;
 
@@ -73,18 +76,27 @@ enum pb_leave {
 	PB_LEAVE_SHUTDOWN,
 };
 
-/* A new client for an accepted socket, with one reference (the thread's). */
-struct pb_client *pb_client_new(struct pb_registry *reg, int fd,
+/* A new client for an accepted socket, with one reference (the thread's).
+ * reg is only kept, for the client's thread. */
+struct pb_client *pb_client_new(struct pb_registry *reg,
+				const struct pb_options *op,
+				struct pb_budget *budget, int fd,
 				const char *addr);
 void pb_client_ref(struct pb_client *c);
 void pb_client_unref(struct pb_client *c);
 
-/* Starts the client's thread, which owns the first reference. */
-int pb_client_start(struct pb_client *c, size_t stack);
-
 /* Under c's lock, after its outbox changed: republishes cl_pending, and
  * stamps write progress (a write, or data where there was none). */
 void pb_client_outbox_changed(struct pb_client *c, bool progress);
+
+/* Registers s as waiting for room in d's outbox; d's lock is held. When
+ * that takes memory there is none of, s is woken to retry on its own. */
+void pb_client_wait_on(struct pb_client *d, struct pb_client *s);
+
+/* Takes d's waiters (under its lock) and wakes them (outside it): when its
+ * outbox drained or it left. */
+struct pb_client **pb_client_take_waiters(struct pb_client *d, size_t *n);
+void pb_client_wake_waiters(struct pb_client **w, size_t n);
 
 /* Milliseconds on the monotonic clock. */
 uint64_t pb_client_now_ms(void);

@@ -48,52 +48,6 @@ static void deliver_drop_unknown(struct pb_client *s, uint32_t dest, size_t n)
 		  s->cl_id, n, dest);
 }
 
-/* Registers s as waiting for room in d's outbox; d's lock is held. */
-static void deliver_wait_on(struct pb_client *d, struct pb_client *s)
-{
-	size_t i;
-
-	for (i = 0; i < d->cl_nwaiters; i++)
-		if (d->cl_waiters[i] == s)
-			return;
-	if (d->cl_nwaiters == d->cl_waiters_alloc) {
-		size_t n = d->cl_waiters_alloc ? d->cl_waiters_alloc * 2 : 4;
-		struct pb_client **w;
-
-		w = reallocarray(d->cl_waiters, n, sizeof(*w));
-		if (w == NULL) {
-			/* Cannot wait to be woken: retry on our own. */
-			pb_wake_signal(&s->cl_wake);
-			return;
-		}
-		d->cl_waiters = w;
-		d->cl_waiters_alloc = n;
-	}
-	pb_client_ref(s);
-	d->cl_waiters[d->cl_nwaiters++] = s;
-}
-
-struct pb_client **pb_deliver_take_waiters(struct pb_client *d, size_t *n)
-{
-	struct pb_client **w = d->cl_waiters;
-
-	*n = d->cl_nwaiters;
-	d->cl_waiters = NULL;
-	d->cl_nwaiters = d->cl_waiters_alloc = 0;
-	return w;
-}
-
-void pb_deliver_wake_waiters(struct pb_client **w, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		pb_wake_signal(&w[i]->cl_wake);
-		pb_client_unref(w[i]);
-	}
-	free(w);
-}
-
 /* Parks frames for dest behind what waits for it; returns how many frames
  * could not be kept for want of memory (counted, logged by the caller). */
 static size_t deliver_park(struct pb_client *s, uint32_t dest,
@@ -120,7 +74,7 @@ static void deliver_wait_for_room(struct pb_client *d, struct pb_client *s)
 	if (pb_outbox_empty(&d->cl_outbox))
 		pb_wake_signal(&s->cl_wake);
 	else
-		deliver_wait_on(d, s);
+		pb_client_wait_on(d, s);
 }
 
 static ssize_t deliver_write(void *ctx, const struct iovec *iov, size_t n)

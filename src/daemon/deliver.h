@@ -25,11 +25,6 @@ int pb_deliver_input(struct pb_client *s);
  * whose destination left. */
 void pb_deliver_retry(struct pb_client *s);
 
-/* Takes a destination's waiters (under its lock) and wakes them (outside
- * it): used when its outbox drained or it left. */
-struct pb_client **pb_deliver_take_waiters(struct pb_client *d, size_t *n);
-void pb_deliver_wake_waiters(struct pb_client **w, size_t n);
-
 /* Drops the sender's references to recent destinations. */
 void pb_deliver_release(struct pb_client *s);
 

@@ -10,6 +10,7 @@ noinst_LIBRARIES += %D%/libpbdaemon.a
 	%D%/detach.c %D%/detach.h \
 	%D%/input.c %D%/input.h \
 	%D%/registry.c %D%/registry.h \
+	%D%/session.c %D%/session.h \
 	%D%/wake.c %D%/wake.h
 
 # Built as src/patchbayd, where the quick start and the scripts run it.

@@ -1,0 +1,332 @@
+/*
+ * session.c: the thread that serves one client (see session.h).
+ *
+ * The thread polls its client's socket (for reading while its waiting room
+ * has room, for writing while its outbox holds data) and can be woken from
+ * that sleep (wake.h) when another thread queued data for it, a destination
+ * it waits on drained or left, or the daemon is stopping. Whatever it
+ * waits for, it keeps draining its own outbox, so two clients that fill
+ * each other's outboxes never deadlock.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "budget.h"
+#include "client.h"
+#include "deliver.h"
+#include "input.h"
+#include "log.h"
+#include "registry.h"
+#include "session.h"
+#include "stats.h"
+
+#define PB_BUDGET_RETRY_MS 50	/* recheck of a spent memory budget */
+#define PB_IDLE_MS	   1000 /* buffers of a client idle this long go back */
+
+static const char *const session_leave_text[] = {
+	[PB_LEAVE_CLOSED] = "peer closed",
+	[PB_LEAVE_RESET] = "connection reset",
+	[PB_LEAVE_PROTOCOL] = "protocol error",
+	[PB_LEAVE_SLOW] = "slow consumer",
+	[PB_LEAVE_SHUTDOWN] = "shutdown",
+};
+
+static const enum pb_stat session_leave_stat[] = {
+	[PB_LEAVE_CLOSED] = PB_STAT_DISC_CLOSED,
+	[PB_LEAVE_RESET] = PB_STAT_DISC_RESET,
+	[PB_LEAVE_PROTOCOL] = PB_STAT_DISC_PROTOCOL,
+	[PB_LEAVE_SLOW] = PB_STAT_DISC_SLOW,
+	[PB_LEAVE_SHUTDOWN] = PB_STAT_DISC_SHUTDOWN,
+};
+
+static void session_log_leave(struct pb_client *c, enum pb_leave why,
+			      size_t dropped)
+{
+	const struct pb_options *op = c->cl_reg->rg_opts;
+
+	if (why == PB_LEAVE_SLOW)
+		log_notice("client %u disconnected as slow consumer (%s): "
+			   "no write progress for %.1f s, %zu frames dropped",
+			   c->cl_id, c->cl_addr, op->op_slow_ms / 1000.0,
+			   dropped);
+	else
+		log_info("client %u disconnected (%s): %s", c->cl_id,
+			 c->cl_addr, session_leave_text[why]);
+}
+
+/*
+ * Takes the client out of the daemon: out of the table so nobody finds it,
+ * marked closed so nobody queues for it, its outbox dropped and its socket
+ * closed, and whoever waited on it woken. Its own waiting room stays: the
+ * thread lingers to deliver the frames the client completed before leaving.
+ */
+static void session_leave(struct pb_client *c, enum pb_leave why)
+{
+	struct pb_client **waiters;
+	size_t nwaiters, dropped;
+
+	pb_registry_remove(c->cl_reg, c);
+	atomic_fetch_sub(&c->cl_reg->rg_clients, 1);
+	pthread_mutex_lock(&c->cl_lock);
+	c->cl_closed = true;
+	dropped = pb_outbox_count_frames(&c->cl_outbox);
+	pb_outbox_free(&c->cl_outbox);
+	pb_client_outbox_changed(c, false);
+	waiters = pb_client_take_waiters(c, &nwaiters);
+	pthread_mutex_unlock(&c->cl_lock);
+	close(c->cl_fd);
+	c->cl_fd = -1;
+	c->cl_left = true;
+	pb_client_wake_waiters(waiters, nwaiters);
+	pb_stats_add(session_leave_stat[why], 1);
+	pb_stats_add(why == PB_LEAVE_SLOW ? PB_STAT_DROP_SLOW
+					  : PB_STAT_DROP_LEFT,
+		     dropped);
+	session_log_leave(c, why, dropped);
+	pb_input_free(c);
+}
+
+/* Writes what the outbox holds, as much as the socket takes now. */
+static int session_flush(struct pb_client *c)
+{
+	struct pb_client **waiters = NULL;
+	struct iovec iov[2];
+	size_t nwaiters = 0;
+	ssize_t r = 0;
+	int n;
+
+	pthread_mutex_lock(&c->cl_lock);
+	n = pb_outbox_peek(&c->cl_outbox, iov);
+	if (n > 0)
+		r = pb_net_sendv(c->cl_fd, iov, (size_t)n);
+	if (r > 0) {
+		pb_outbox_consume(&c->cl_outbox, (size_t)r);
+		pb_client_outbox_changed(c, true);
+		/* Wake waiters once there is room worth moving into. */
+		if (c->cl_nwaiters > 0 &&
+		    pb_outbox_len(&c->cl_outbox) <= c->cl_outbox.ob_limit / 2)
+			waiters = pb_client_take_waiters(c, &nwaiters);
+	}
+	pthread_mutex_unlock(&c->cl_lock);
+	pb_client_wake_waiters(waiters, nwaiters);
+	if (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+		return -1;
+	return 0;
+}
+
+static bool session_want_read(struct pb_client *c)
+{
+	struct pb_registry *reg = c->cl_reg;
+
+	return !c->cl_left && !pb_registry_stopping(reg) &&
+	       pb_input_allowance(c) > 0 && !pb_budget_over(&reg->rg_budget);
+}
+
+static int session_min_timeout(int a, uint64_t at_ms, uint64_t now_ms)
+{
+	int b = at_ms > now_ms ? (int)(at_ms - now_ms) : 0;
+
+	return a < 0 || b < a ? b : a;
+}
+
+/* Fills pfd[0] (socket) for this round; returns the poll timeout. */
+static int session_poll_setup(struct pb_client *c, struct pollfd *pfd,
+			      bool *pending)
+{
+	struct pb_registry *reg = c->cl_reg;
+	uint64_t now = pb_client_now_ms(), progress;
+	bool reading = session_want_read(c);
+	int timeout = -1;
+
+	*pending = atomic_load_explicit(&c->cl_pending, memory_order_acquire);
+	progress =
+		atomic_load_explicit(&c->cl_progress_ms, memory_order_relaxed);
+
+	pfd->events =
+		(short)((reading ? POLLIN : 0) | (*pending ? POLLOUT : 0));
+	/* A socket we ask nothing of is left out, or a hang-up would spin. */
+	pfd->fd = pfd->events != 0 ? c->cl_fd : -1;
+	pfd->revents = 0;
+	if (*pending)
+		timeout = session_min_timeout(
+			timeout, progress + reg->rg_opts->op_slow_ms, now);
+	if (!reading && !c->cl_left && pb_budget_over(&reg->rg_budget))
+		timeout = session_min_timeout(timeout, now + PB_BUDGET_RETRY_MS,
+					      now);
+	if (c->cl_rbuf != NULL && c->cl_rlen == 0)
+		timeout = session_min_timeout(timeout,
+					      c->cl_read_ms + PB_IDLE_MS, now);
+	if (pb_registry_stopping(reg))
+		timeout = session_min_timeout(
+			timeout, atomic_load(&reg->rg_deadline_ms), now);
+	return timeout;
+}
+
+/* True when, during shutdown, there is nothing left worth waiting for. */
+static bool session_stop_done(struct pb_client *c, bool pending)
+{
+	struct pb_registry *reg = c->cl_reg;
+	bool waited_on;
+
+	if (pb_client_now_ms() >= atomic_load(&reg->rg_deadline_ms))
+		return true;
+	pthread_mutex_lock(&c->cl_lock);
+	waited_on = c->cl_nwaiters > 0;
+	pthread_mutex_unlock(&c->cl_lock);
+	return !pending && !waited_on && pb_park_bytes(&c->cl_park) == 0;
+}
+
+static bool session_is_slow(struct pb_client *c)
+{
+	uint64_t progress =
+		atomic_load_explicit(&c->cl_progress_ms, memory_order_relaxed);
+
+	return atomic_load_explicit(&c->cl_pending, memory_order_acquire) &&
+	       pb_client_now_ms() - progress >= c->cl_reg->rg_opts->op_slow_ms;
+}
+
+/* One round of the thread's loop; false when the thread should end. */
+static bool session_round(struct pb_client *c)
+{
+	struct pollfd pfd[1];
+	enum pb_leave why;
+	bool pending;
+	int timeout;
+
+	timeout = session_poll_setup(c, &pfd[0], &pending);
+	if (pb_registry_stopping(c->cl_reg) && session_stop_done(c, pending)) {
+		if (!c->cl_left)
+			session_leave(c, PB_LEAVE_SHUTDOWN);
+		return false;
+	}
+	if (c->cl_left && pb_park_bytes(&c->cl_park) == 0)
+		return false;
+	if (pb_wake_poll(&c->cl_wake, pfd, 1, timeout) < 0) {
+		log_warn("client %u: poll", c->cl_id);
+		if (!c->cl_left)
+			session_leave(c, PB_LEAVE_RESET);
+		return false;
+	}
+	if (pb_wake_consume(&c->cl_wake))
+		pb_deliver_retry(c);
+	if (c->cl_left)
+		return true;
+	if ((pfd[0].revents & (POLLOUT | POLLERR | POLLHUP)) && pending &&
+	    session_flush(c) < 0) {
+		session_leave(c, PB_LEAVE_RESET);
+		return true;
+	}
+	if ((pfd[0].revents & (POLLIN | POLLERR | POLLHUP)) &&
+	    (pfd[0].events & POLLIN) && pb_input_read(c, &why) < 0) {
+		session_leave(c, why);
+		return true;
+	}
+	if (session_is_slow(c))
+		session_leave(c, PB_LEAVE_SLOW);
+	else if (c->cl_rbuf != NULL && c->cl_rlen == 0 &&
+		 pb_client_now_ms() - c->cl_read_ms >= PB_IDLE_MS)
+		pb_input_free(c); /* idle: its memory goes back */
+	return true;
+}
+
+/* Drops what still waits in the waiting room: it has nowhere to go. */
+static void session_drop_park(struct pb_client *c)
+{
+	struct pb_park *pk = &c->cl_park;
+	size_t frames = 0;
+
+	while (pk->pk_nlanes > 0)
+		frames += pb_park_drop(pk, pk->pk_nlanes - 1);
+	pb_stats_add(PB_STAT_DROP_LEFT, frames);
+}
+
+/* Sends the new client its id. A new socket's send buffer is empty, so the
+ * 4 bytes go at once unless the peer is already gone. */
+static int session_send_id(struct pb_client *c)
+{
+	char buf[PB_FRAME_HEADER];
+	struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf)};
+
+	pb_frame_put_id(buf, c->cl_id);
+	return pb_net_sendv(c->cl_fd, &iov, 1) == (ssize_t)sizeof(buf) ? 0 : -1;
+}
+
+/*
+ * Makes the client findable and sends it its id, both under its lock, which
+ * every sender takes before writing to it: no frame can reach the client
+ * before its id, and none is dropped for want of it in the table once the
+ * client knows its id.
+ */
+static int session_publish(struct pb_client *c)
+{
+	struct pb_registry *reg = c->cl_reg;
+	int rc;
+
+	pthread_mutex_lock(&c->cl_lock);
+	rc = pb_registry_add(reg, c);
+	if (rc == 0 && session_send_id(c) < 0) {
+		pb_registry_remove(reg, c);
+		rc = -1;
+	}
+	if (rc < 0)
+		c->cl_closed = true;
+	pthread_mutex_unlock(&c->cl_lock);
+	if (rc < 0) {
+		log_info("client %u disconnected (%s): id not sent", c->cl_id,
+			 c->cl_addr);
+		atomic_fetch_sub(&reg->rg_clients, 1);
+		close(c->cl_fd);
+		c->cl_fd = -1;
+		return -1;
+	}
+	pb_stats_add(PB_STAT_ACCEPTED, 1);
+	log_info("client %u connected from %s", c->cl_id, c->cl_addr);
+	return 0;
+}
+
+static void *session_thread(void *arg)
+{
+	struct pb_client *c = arg;
+	struct pb_registry *reg = c->cl_reg;
+
+	pb_wake_attach(&c->cl_wake);
+	if (session_publish(c) == 0)
+		while (session_round(c))
+			;
+	pb_wake_detach(&c->cl_wake);
+	pb_input_free(c);
+	pb_deliver_release(c);
+	session_drop_park(c);
+	pb_client_unref(c);
+	pb_registry_thread_exit(reg);
+	return NULL;
+}
+
+int pb_session_start(struct pb_client *c, size_t stack)
+{
+	pthread_attr_t attr;
+	pthread_t tid;
+	int rc;
+
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	rc = pthread_attr_setstacksize(&attr, stack);
+	if (rc == 0) {
+		pb_registry_thread_start(c->cl_reg);
+		rc = pthread_create(&tid, &attr, session_thread, c);
+		if (rc != 0)
+			pb_registry_thread_exit(c->cl_reg);
+	}
+	pthread_attr_destroy(&attr);
+	if (rc != 0) {
+		errno = rc;
+		return -1;
+	}
+	return 0;
+}

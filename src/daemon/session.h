@@ -1,0 +1,20 @@
+/*
+ * session.h: the thread that serves one client.
+ *
+ * It makes the client findable and sends it its id, then loops: polls the
+ * client's socket, reads and delivers its frames (input.h, deliver.h),
+ * flushes its outbox, retries its waiting room when woken, and takes the
+ * client out of the daemon when it leaves, lingering while frames it sent
+ * still wait for room elsewhere.
+ */
+#ifndef PB_SESSION_H
+#define PB_SESSION_H
+
+#include <stddef.h>
+
+struct pb_client;
+
+/* Starts the client's thread, which owns the first reference. */
+int pb_session_start(struct pb_client *c, size_t stack);
+
+#endif
