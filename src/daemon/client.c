@@ -6,23 +6,15 @@
 
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include "client.h"
+#include "clock.h"
 #include "options.h"
-
-uint64_t pb_client_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 void pb_client_outbox_changed(struct pb_client *c, bool progress)
 {
 	if (progress)
-		atomic_store_explicit(&c->cl_progress_ms, pb_client_now_ms(),
+		atomic_store_explicit(&c->cl_progress_ms, pb_now_ms(),
 				      memory_order_relaxed);
 	atomic_store_explicit(&c->cl_pending, !pb_outbox_empty(&c->cl_outbox),
 			      memory_order_release);

@@ -98,7 +98,4 @@ void pb_client_wait_on(struct pb_client *d, struct pb_client *s);
 struct pb_client **pb_client_take_waiters(struct pb_client *d, size_t *n);
 void pb_client_wake_waiters(struct pb_client **w, size_t n);
 
-/* Milliseconds on the monotonic clock. */
-uint64_t pb_client_now_ms(void);
-
 #endif

@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 
 #include "budget.h"
+#include "clock.h"
 #include "deliver.h"
 #include "input.h"
 #include "log.h"
@@ -98,7 +99,7 @@ int pb_input_read(struct pb_client *c, enum pb_leave *why)
 	bool grow = false;
 	int turn;
 
-	c->cl_read_ms = pb_client_now_ms();
+	c->cl_read_ms = pb_now_ms();
 	for (turn = 0; turn < PB_READS_PER_WAKE; turn++) {
 		size_t want = pb_input_allowance(c);
 		ssize_t n;

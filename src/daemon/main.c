@@ -19,6 +19,7 @@
 
 #include "acceptor.h"
 #include "client.h"
+#include "clock.h"
 #include "detach.h"
 #include "log.h"
 #include "net.h"
@@ -110,10 +111,10 @@ static int main_run(struct pb_options *op, int lfd, int *ready)
 	pb_acceptor_stop(&ac);
 	log_notice("%lu clients connected, flushing for up to %d ms",
 		   pb_registry_clients(&reg), PB_GRACE_MS);
-	pb_registry_stop(&reg, pb_client_now_ms() + PB_GRACE_MS);
+	pb_registry_stop(&reg, pb_now_ms() + PB_GRACE_MS);
 	/* Threads still running past the grace period are left to exit(). */
-	if (pb_registry_wait_idle(&reg, pb_client_now_ms() + PB_GRACE_MS +
-						PB_GRACE_MS / 2))
+	if (pb_registry_wait_idle(&reg,
+				  pb_now_ms() + PB_GRACE_MS + PB_GRACE_MS / 2))
 		pb_registry_destroy(&reg);
 	else
 		log_notice("grace period over, exiting anyway");

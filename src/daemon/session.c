@@ -19,6 +19,7 @@
 
 #include "budget.h"
 #include "client.h"
+#include "clock.h"
 #include "deliver.h"
 #include "input.h"
 #include "log.h"
@@ -140,7 +141,7 @@ static int session_poll_setup(struct pb_client *c, struct pollfd *pfd,
 			      bool *pending)
 {
 	struct pb_registry *reg = c->cl_reg;
-	uint64_t now = pb_client_now_ms(), progress;
+	uint64_t now = pb_now_ms(), progress;
 	bool reading = session_want_read(c);
 	int timeout = -1;
 
@@ -174,7 +175,7 @@ static bool session_stop_done(struct pb_client *c, bool pending)
 	struct pb_registry *reg = c->cl_reg;
 	bool waited_on;
 
-	if (pb_client_now_ms() >= atomic_load(&reg->rg_deadline_ms))
+	if (pb_now_ms() >= atomic_load(&reg->rg_deadline_ms))
 		return true;
 	pthread_mutex_lock(&c->cl_lock);
 	waited_on = c->cl_nwaiters > 0;
@@ -188,7 +189,7 @@ static bool session_is_slow(struct pb_client *c)
 		atomic_load_explicit(&c->cl_progress_ms, memory_order_relaxed);
 
 	return atomic_load_explicit(&c->cl_pending, memory_order_acquire) &&
-	       pb_client_now_ms() - progress >= c->cl_reg->rg_opts->op_slow_ms;
+	       pb_now_ms() - progress >= c->cl_reg->rg_opts->op_slow_ms;
 }
 
 /* One round of the thread's loop; false when the thread should end. */
@@ -230,7 +231,7 @@ static bool session_round(struct pb_client *c)
 	if (session_is_slow(c))
 		session_leave(c, PB_LEAVE_SLOW);
 	else if (c->cl_rbuf != NULL && c->cl_rlen == 0 &&
-		 pb_client_now_ms() - c->cl_read_ms >= PB_IDLE_MS)
+		 pb_now_ms() - c->cl_read_ms >= PB_IDLE_MS)
 		pb_input_free(c); /* idle: its memory goes back */
 	return true;
 }

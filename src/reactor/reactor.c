@@ -22,10 +22,10 @@
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "budget.h"
+#include "clock.h"
 #include "frame.h"
 #include "log.h"
 #include "net.h"
@@ -82,14 +82,6 @@ struct rc_server {
 };
 
 enum rc_leave { RC_CLOSED, RC_RESET, RC_PROTOCOL, RC_SLOW, RC_SHUTDOWN };
-
-static uint64_t rc_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static void rc_make_ready(struct rc_server *sv, struct rc_conn *c)
 {
@@ -198,7 +190,7 @@ static void rc_flush(struct rc_server *sv, struct rc_conn *c)
 			break;
 		}
 		pb_outbox_consume(&c->rc_outbox, (size_t)r);
-		c->rc_progress_ms = rc_now_ms();
+		c->rc_progress_ms = pb_now_ms();
 	}
 	if (c->rc_nwaiters > 0 &&
 	    pb_outbox_len(&c->rc_outbox) <= c->rc_outbox.ob_limit / 2)
@@ -257,7 +249,7 @@ static void rc_deliver(void *arg, uint32_t dest, const struct iovec *iov,
 	}
 	/* The socket took less than offered: an EPOLLOUT edge will follow. */
 	if (h.rh_started)
-		d->rc_progress_ms = rc_now_ms();
+		d->rc_progress_ms = pb_now_ms();
 }
 
 /* Moves s's parked frames into outboxes with room again. */
@@ -280,7 +272,7 @@ static void rc_retry(struct rc_server *sv, struct rc_conn *s)
 		if (i < pk->pk_nlanes && pk->pk_lanes[i].pl_dest == dest)
 			rc_wait_on(d, s);
 		if (was_empty && !pb_outbox_empty(&d->rc_outbox)) {
-			d->rc_progress_ms = rc_now_ms();
+			d->rc_progress_ms = pb_now_ms();
 			rc_flush(sv, d); /* no edge may be coming */
 		}
 	}
@@ -331,7 +323,7 @@ static void rc_read(struct rc_server *sv, struct rc_conn *c)
 			return;
 		}
 		c->rc_rlen += (size_t)n;
-		c->rc_read_ms = rc_now_ms();
+		c->rc_read_ms = pb_now_ms();
 		if (pb_route_input(&sv->sv_route, &c->rc_parser, c->rc_rbuf,
 				   &c->rc_rlen, rc_deliver, &rs) < 0) {
 			log_notice("client %u protocol error: frame longer "
@@ -445,12 +437,12 @@ static void rc_tick_one(void *value, void *arg)
 	if (c->rc_left)
 		return;
 	if (!pb_outbox_empty(&c->rc_outbox) &&
-	    rc_now_ms() - c->rc_progress_ms >= sv->sv_opts->op_slow_ms)
+	    pb_now_ms() - c->rc_progress_ms >= sv->sv_opts->op_slow_ms)
 		rc_leave(sv, c, RC_SLOW); /* leaves the table as it is */
 	else if (c->rc_readable)
 		rc_make_ready(sv, c); /* input stalled by the budget */
 	else if (c->rc_rbuf != NULL && c->rc_rlen == 0 &&
-		 rc_now_ms() - c->rc_read_ms >= RC_IDLE_MS)
+		 pb_now_ms() - c->rc_read_ms >= RC_IDLE_MS)
 		rc_free_rbuf(sv, c); /* idle: its memory goes back */
 }
 
@@ -481,7 +473,7 @@ static void rc_free_dead(struct rc_server *sv)
 /* True once, while stopping, nothing is left to flush. */
 static bool rc_flushed(struct rc_server *sv)
 {
-	return sv->sv_connected == 0 || rc_now_ms() >= sv->sv_deadline_ms;
+	return sv->sv_connected == 0 || pb_now_ms() >= sv->sv_deadline_ms;
 }
 
 static void rc_stop_one(void *value, void *arg)
@@ -498,7 +490,7 @@ static void rc_stop(struct rc_server *sv)
 	log_notice("%lu clients connected, flushing for up to %d ms",
 		   sv->sv_connected, RC_GRACE_MS);
 	sv->sv_stopping = true;
-	sv->sv_deadline_ms = rc_now_ms() + RC_GRACE_MS;
+	sv->sv_deadline_ms = pb_now_ms() + RC_GRACE_MS;
 	close(sv->sv_listen);
 	sv->sv_listen = -1;
 }
@@ -506,9 +498,9 @@ static void rc_stop(struct rc_server *sv)
 static void rc_loop(struct rc_server *sv)
 {
 	struct epoll_event ev[RC_EVENTS];
-	uint64_t next_tick = rc_now_ms() + RC_TICK_MS;
+	uint64_t next_tick = pb_now_ms() + RC_TICK_MS;
 	while (!sv->sv_stopping || !rc_flushed(sv)) {
-		uint64_t now = rc_now_ms();
+		uint64_t now = pb_now_ms();
 		int timeout = next_tick > now ? (int)(next_tick - now) : 0;
 		int i, n;
 
@@ -525,11 +517,11 @@ static void rc_loop(struct rc_server *sv)
 				rc_conn_event(sv, ev[i].data.ptr, ev[i].events);
 		}
 		rc_serve_ready(sv);
-		if (rc_now_ms() >= next_tick) {
+		if (pb_now_ms() >= next_tick) {
 			rc_tick(sv);
 			rc_accept(sv); /* after EMFILE, no new edge comes */
 			rc_serve_ready(sv);
-			next_tick = rc_now_ms() + RC_TICK_MS;
+			next_tick = pb_now_ms() + RC_TICK_MS;
 		}
 		if (sv->sv_stopping)
 			pb_table_foreach(&sv->sv_table, rc_stop_one, sv);
