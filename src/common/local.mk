@@ -4,6 +4,7 @@
 noinst_LIBRARIES += %D%/libpbcommon.a
 %C%_libpbcommon_a_CPPFLAGS = $(COMMON_CPPFLAGS)
 %C%_libpbcommon_a_SOURCES = \
+	%D%/account.c %D%/account.h \
 	%D%/clock.c %D%/clock.h \
 	%D%/log.c %D%/log.h \
 	%D%/net.c %D%/net.h \

@@ -181,21 +181,37 @@ long pb_outbox_move_frames(struct pb_outbox *to, struct pb_outbox *from)
 	return (long)n;
 }
 
-size_t pb_outbox_count_frames(const struct pb_outbox *ob)
+/* The 0x00 bytes among the first 'len' queued bytes. */
+static size_t outbox_count_within(const struct pb_outbox *ob, size_t len)
 {
 	struct iovec iov[2];
 	size_t frames = 0;
 	int n, i;
 
 	n = pb_outbox_peek(ob, iov);
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < n && len > 0; i++) {
 		const char *p = iov[i].iov_base;
-		const char *end = p + iov[i].iov_len;
+		size_t piece = iov[i].iov_len < len ? iov[i].iov_len : len;
+		const char *end = p + piece;
 
 		while ((p = memchr(p, 0, (size_t)(end - p))) != NULL) {
 			frames++;
 			p++;
 		}
+		len -= piece;
 	}
+	return frames;
+}
+
+size_t pb_outbox_count_frames(const struct pb_outbox *ob)
+{
+	return outbox_count_within(ob, ob->ob_len);
+}
+
+size_t pb_outbox_written(struct pb_outbox *ob, size_t n)
+{
+	size_t frames = outbox_count_within(ob, n);
+
+	pb_outbox_consume(ob, n);
 	return frames;
 }

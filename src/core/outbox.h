@@ -70,6 +70,18 @@ void pb_outbox_consume(struct pb_outbox *ob, size_t n);
  */
 long pb_outbox_move_frames(struct pb_outbox *to, struct pb_outbox *from);
 
+/* pb_outbox_consume for n bytes written to the destination: returns how
+ * many frames they finished (the 0x00 bytes among them), which is what
+ * both servers count as forwarded. */
+size_t pb_outbox_written(struct pb_outbox *ob, size_t n);
+
+/* Whether the outbox has drained far enough (to half its limit) that
+ * senders waiting for room in it are worth waking. */
+static inline bool pb_outbox_has_room_for_waiters(const struct pb_outbox *ob)
+{
+	return ob->ob_len <= ob->ob_limit / 2;
+}
+
 /* Counts the 0x00 bytes queued: the frames that would be lost if the
  * outbox were dropped now (a partly written frame counts as one). */
 size_t pb_outbox_count_frames(const struct pb_outbox *ob);

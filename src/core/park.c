@@ -115,3 +115,34 @@ size_t pb_park_drop(struct pb_park *pk, size_t i)
 	park_remove_lane(pk, i);
 	return n;
 }
+
+size_t pb_park_drop_all(struct pb_park *pk)
+{
+	size_t frames = 0;
+
+	while (pk->pk_nlanes > 0)
+		frames += pb_park_drop(pk, pk->pk_nlanes - 1);
+	return frames;
+}
+
+enum pb_park_wait pb_park_wait_for(const struct pb_park *pk, uint32_t dest,
+				   const struct pb_outbox *to)
+{
+	if (pb_park_find(pk, dest) < 0)
+		return PB_PARK_GO;
+	return pb_outbox_empty(to) ? PB_PARK_RETRY : PB_PARK_WAIT;
+}
+
+struct pb_park_retry pb_park_retry(struct pb_park *pk, size_t i,
+				   struct pb_outbox *to)
+{
+	struct pb_park_retry r = {.pr_wait = PB_PARK_GO};
+	uint32_t dest = pk->pk_lanes[i].pl_dest;
+	bool was_empty = pb_outbox_empty(to);
+
+	/* On failure (no memory) the lane stays, to be retried. */
+	(void)pb_park_flush(pk, i, to);
+	r.pr_started = was_empty && !pb_outbox_empty(to);
+	r.pr_wait = pb_park_wait_for(pk, dest, to);
+	return r;
+}

@@ -12,6 +12,7 @@
 #ifndef PB_PARK_H
 #define PB_PARK_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -63,5 +64,32 @@ long pb_park_flush(struct pb_park *pk, size_t i, struct pb_outbox *to);
 
 /* Drops lane i and everything in it; returns how many frames it held. */
 size_t pb_park_drop(struct pb_park *pk, size_t i);
+
+/* Drops every lane (the sender is gone and so is its last chance to
+ * deliver); returns how many frames they held. */
+size_t pb_park_drop_all(struct pb_park *pk);
+
+/* What a sender must do about a destination after handing it frames. */
+enum pb_park_wait {
+	PB_PARK_GO,    /* nothing new waits for it */
+	PB_PARK_WAIT,  /* frames wait: be woken when its outbox drains */
+	PB_PARK_RETRY, /* frames wait, but its outbox is empty and so will
+			  not drain (memory ran out): retry on our own */
+};
+
+/* The wait for dest, whose outbox is 'to', given what is parked now. */
+enum pb_park_wait pb_park_wait_for(const struct pb_park *pk, uint32_t dest,
+				   const struct pb_outbox *to);
+
+struct pb_park_retry {
+	enum pb_park_wait pr_wait;
+	bool pr_started; /* 'to' went from empty to not empty */
+};
+
+/* Retries lane i into its destination's outbox 'to': moves the whole
+ * frames that fit (pb_park_flush) and says whether the sender must go on
+ * waiting. Lane indexes above i may change. */
+struct pb_park_retry pb_park_retry(struct pb_park *pk, size_t i,
+				   struct pb_outbox *to);
 
 #endif

@@ -79,6 +79,7 @@ int pb_route_input(struct pb_route *rt, struct pb_frame_parser *p, char *buf,
 	enum pb_frame_status st = PB_FRAME_OK;
 	size_t off = 0;
 
+	rt->rt_frames = 0;
 	while (st == PB_FRAME_OK) {
 		uint32_t dests[PB_ROUTE_FEW];
 		size_t n = 0, ndests = 0, used;
@@ -95,6 +96,7 @@ int pb_route_input(struct pb_route *rt, struct pb_frame_parser *p, char *buf,
 			it[n].ri_len = f.fr_len;
 			few = few && route_note_dest(dests, &ndests, f.fr_dest);
 		}
+		rt->rt_frames += n;
 		if (n > 0 && few) {
 			route_few(rt, n, dests, ndests, fn, arg);
 		} else if (n > 0) {
@@ -121,6 +123,7 @@ struct pb_route_handoff pb_route_handoff(struct pb_outbox *ob,
 
 		while (i < n && sent >= iov[i].iov_len)
 			sent -= iov[i++].iov_len;
+		h.rh_sent = i;
 		if (sent > 0) {
 			const char *rest = (const char *)iov[i].iov_base + sent;
 
@@ -141,4 +144,42 @@ struct pb_route_handoff pb_route_handoff(struct pb_outbox *ob,
 	h.rh_taken = j;
 	h.rh_started = was_empty && !pb_outbox_empty(ob);
 	return h;
+}
+
+/* Parks iov[0 .. n) for dest; on failure they count as lost. */
+static void route_park(struct pb_park *pk, uint32_t dest,
+		       const struct iovec *iov, size_t n,
+		       struct pb_route_result *r)
+{
+	if (n > 0 && pb_park_pushv(pk, dest, iov, (int)n) < 0)
+		r->rr_lost += n;
+}
+
+struct pb_route_result pb_route_deliver(struct pb_outbox *ob,
+					struct pb_park *pk, uint32_t dest,
+					const struct iovec *iov, size_t n,
+					pb_route_write_fn write, void *ctx)
+{
+	struct pb_route_result r = {.rr_wait = PB_PARK_GO};
+	struct pb_route_handoff h = pb_route_handoff(ob, iov, n, write, ctx);
+
+	r.rr_sent = h.rh_sent;
+	r.rr_started = h.rh_started;
+	if (h.rh_cut) {
+		r.rr_cut = true;
+		r.rr_lost = n - h.rh_taken;
+		return r;
+	}
+	route_park(pk, dest, iov + h.rh_taken, n - h.rh_taken, &r);
+	r.rr_wait = pb_park_wait_for(pk, dest, ob);
+	return r;
+}
+
+struct pb_route_result pb_route_behind(struct pb_park *pk, uint32_t dest,
+				       const struct iovec *iov, size_t n)
+{
+	struct pb_route_result r = {.rr_wait = PB_PARK_GO};
+
+	route_park(pk, dest, iov, n, &r);
+	return r;
 }

@@ -20,6 +20,7 @@
 
 #include "frame.h"
 #include "outbox.h"
+#include "park.h"
 
 /* Frames grouped at a time: bounds the scratch space (10 KiB), and is
  * below Linux's IOV_MAX, so one group always fits in one writev. */
@@ -39,6 +40,7 @@ struct pb_route_item {
 struct pb_route {
 	struct pb_route_item rt_items[PB_ROUTE_BATCH];
 	struct iovec rt_iov[PB_ROUTE_BATCH];
+	size_t rt_frames; /* complete frames the last pb_route_input routed */
 };
 
 /* Called with the frames iov[0 .. n) for dest, in the order sent. The
@@ -60,6 +62,7 @@ typedef ssize_t (*pb_route_write_fn)(void *ctx, const struct iovec *iov,
 
 struct pb_route_handoff {
 	size_t rh_taken; /* frames written or queued: iov[0 .. taken) */
+	size_t rh_sent;	 /* of those, frames written whole by write */
 	bool rh_started; /* the outbox went from empty to not empty */
 	bool rh_cut;	 /* a frame was cut and its rest not queued */
 };
@@ -75,5 +78,32 @@ struct pb_route_handoff {
 struct pb_route_handoff pb_route_handoff(struct pb_outbox *ob,
 					 const struct iovec *iov, size_t n,
 					 pb_route_write_fn write, void *ctx);
+
+/* What became of frames a sender handed to one destination. */
+struct pb_route_result {
+	size_t rr_sent;		   /* frames written whole: forwarded */
+	size_t rr_lost;		   /* frames dropped: no memory for them */
+	bool rr_started;	   /* the outbox went from empty to not */
+	bool rr_cut;		   /* the stream was cut: shut it down */
+	enum pb_park_wait rr_wait; /* what the sender must do now */
+};
+
+/*
+ * Delivers frames iov[0 .. n), from a sender whose waiting room is pk, to
+ * dest, whose outbox is ob: pb_route_handoff, then what the outbox has no
+ * room for goes into the waiting room. Frames that find no memory there
+ * are lost (rr_lost). When a frame was cut (rr_cut), the rest of the
+ * destination's stream cannot follow: the caller shuts it down.
+ */
+struct pb_route_result pb_route_deliver(struct pb_outbox *ob,
+					struct pb_park *pk, uint32_t dest,
+					const struct iovec *iov, size_t n,
+					pb_route_write_fn write, void *ctx);
+
+/* Frames for a dest that earlier frames already wait for go behind them,
+ * in the waiting room, whatever its outbox holds now: order per
+ * destination is kept. */
+struct pb_route_result pb_route_behind(struct pb_park *pk, uint32_t dest,
+				       const struct iovec *iov, size_t n);
 
 #endif

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "account.h"
 #include "acceptor.h"
 #include "client.h"
 #include "log.h"
@@ -24,11 +25,8 @@ static void acceptor_admit(struct pb_acceptor *ac, int fd, const char *peer)
 	const struct pb_options *op = reg->rg_opts;
 	struct pb_client *c;
 
-	if (pb_registry_clients(reg) >= op->op_max_clients) {
-		pb_stats_add(PB_STAT_REFUSED_MAX, 1);
-		log_notice("connection from %s refused: %lu clients connected "
-			   "(--max-clients)",
-			   peer, pb_registry_clients(reg));
+	if (pb_account_refuse_full(pb_registry_clients(reg), op->op_max_clients,
+				   peer)) {
 		close(fd);
 		return;
 	}

@@ -36,7 +36,9 @@ struct pb_client *pb_client_new(struct pb_registry *reg,
 	atomic_init(&c->cl_refs, 1);
 	pthread_mutex_init(&c->cl_lock, NULL);
 	pb_outbox_init(&c->cl_outbox, op->op_outbox, budget);
+	pb_waiters_init(&c->cl_waiters);
 	pb_park_init(&c->cl_park, op->op_park, budget);
+	pb_rbuf_init(&c->cl_rbuf, op->op_max_frame, budget);
 	pb_frame_parser_init(&c->cl_parser, op->op_max_frame);
 	return c;
 }
@@ -53,54 +55,41 @@ void pb_client_unref(struct pb_client *c)
 		return;
 	pb_outbox_free(&c->cl_outbox);
 	pb_park_free(&c->cl_park);
-	free(c->cl_waiters);
+	pb_waiters_free(&c->cl_waiters);
 	pthread_mutex_destroy(&c->cl_lock);
 	pb_wake_destroy(&c->cl_wake);
 	free(c);
 }
 
-/* Registers s as waiting for room in d's outbox; d's lock is held. */
 void pb_client_wait_on(struct pb_client *d, struct pb_client *s)
 {
-	size_t i;
-
-	for (i = 0; i < d->cl_nwaiters; i++)
-		if (d->cl_waiters[i] == s)
-			return;
-	if (d->cl_nwaiters == d->cl_waiters_alloc) {
-		size_t n = d->cl_waiters_alloc ? d->cl_waiters_alloc * 2 : 4;
-		struct pb_client **w;
-
-		w = reallocarray(d->cl_waiters, n, sizeof(*w));
-		if (w == NULL) {
-			/* Cannot wait to be woken: retry on our own. */
-			pb_wake_signal(&s->cl_wake);
-			return;
-		}
-		d->cl_waiters = w;
-		d->cl_waiters_alloc = n;
+	switch (pb_waiters_add(&d->cl_waiters, (uintptr_t)s)) {
+	case 1:
+		pb_client_ref(s); /* held by d's waiter list */
+		break;
+	case 0:
+		break;
+	default:
+		/* Cannot wait to be woken: retry on our own. */
+		pb_wake_signal(&s->cl_wake);
+		break;
 	}
-	pb_client_ref(s);
-	d->cl_waiters[d->cl_nwaiters++] = s;
 }
 
-struct pb_client **pb_client_take_waiters(struct pb_client *d, size_t *n)
+void pb_client_take_waiters(struct pb_client *d, struct pb_waiters *w)
 {
-	struct pb_client **w = d->cl_waiters;
-
-	*n = d->cl_nwaiters;
-	d->cl_waiters = NULL;
-	d->cl_nwaiters = d->cl_waiters_alloc = 0;
-	return w;
+	pb_waiters_take(&d->cl_waiters, w);
 }
 
-void pb_client_wake_waiters(struct pb_client **w, size_t n)
+void pb_client_wake_waiters(struct pb_waiters *w)
 {
 	size_t i;
 
-	for (i = 0; i < n; i++) {
-		pb_wake_signal(&w[i]->cl_wake);
-		pb_client_unref(w[i]);
+	for (i = 0; i < w->wt_n; i++) {
+		struct pb_client *s = (struct pb_client *)w->wt_list[i];
+
+		pb_wake_signal(&s->cl_wake);
+		pb_client_unref(s);
 	}
-	free(w);
+	pb_waiters_free(w);
 }

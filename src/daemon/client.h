@@ -21,6 +21,8 @@
 #include "net.h"
 #include "outbox.h"
 #include "park.h"
+#include "rbuf.h"
+#include "waiters.h"
 #include "wake.h"
 
 #define PB_DEST_CACHE 8 /* recent destinations kept per sender */
@@ -43,10 +45,9 @@ struct pb_client {
 	/* Guarded by cl_lock; cl_fd is written to only under it. */
 	pthread_mutex_t cl_lock;
 	struct pb_outbox cl_outbox;
-	struct pb_client **cl_waiters; /* senders parked on our outbox */
-	size_t cl_nwaiters;
-	size_t cl_waiters_alloc;
-	bool cl_closed; /* left: nothing may be queued any more */
+	struct pb_waiters cl_waiters; /* senders parked on our outbox,
+					 referenced */
+	bool cl_closed;		      /* left: nothing may be queued any more */
 
 	/* Written under cl_lock, read without it by the client's own thread,
 	 * so that its loop takes no lock while nothing is queued: whether the
@@ -58,22 +59,11 @@ struct pb_client {
 	/* Owned by the client's thread alone. */
 	bool cl_left;		/* socket closed, lingering to flush */
 	struct pb_park cl_park; /* frames waiting for full outboxes */
-	char *cl_rbuf;		/* bytes read, not yet delivered */
-	size_t cl_rlen;
-	size_t cl_rcap;
+	struct pb_rbuf cl_rbuf; /* bytes read: the start of a frame */
 	struct pb_frame_parser cl_parser;
 	struct pb_client *cl_dests[PB_DEST_CACHE]; /* recent, referenced */
 	struct pb_route *cl_route; /* scratch space for routing */
 	uint64_t cl_read_ms;	   /* last read: idle buffers go back */
-};
-
-/* Why a client goes away. */
-enum pb_leave {
-	PB_LEAVE_CLOSED,
-	PB_LEAVE_RESET,
-	PB_LEAVE_PROTOCOL,
-	PB_LEAVE_SLOW,
-	PB_LEAVE_SHUTDOWN,
 };
 
 /* A new client for an accepted socket, with one reference (the thread's).
@@ -93,9 +83,9 @@ void pb_client_outbox_changed(struct pb_client *c, bool progress);
  * that takes memory there is none of, s is woken to retry on its own. */
 void pb_client_wait_on(struct pb_client *d, struct pb_client *s);
 
-/* Takes d's waiters (under its lock) and wakes them (outside it): when its
- * outbox drained or it left. */
-struct pb_client **pb_client_take_waiters(struct pb_client *d, size_t *n);
-void pb_client_wake_waiters(struct pb_client **w, size_t n);
+/* Takes d's waiters into *w (under its lock) and wakes them (outside it):
+ * when its outbox drained or it left. */
+void pb_client_take_waiters(struct pb_client *d, struct pb_waiters *w);
+void pb_client_wake_waiters(struct pb_waiters *w);
 
 #endif

@@ -1,11 +1,10 @@
 /*
  * input.h: reading a client's socket.
  *
- * The read buffer starts small (an idle or slow client holds little),
- * doubles while reads come back full, and goes back once the client is
- * idle. A read never takes more than the client's waiting room could hold
- * should every destination be full, so every complete frame read can be
- * placed somewhere and back-pressure never loses a frame.
+ * Into the client's read buffer (rbuf.h: it grows while reads come back
+ * full and goes back once the client is idle), never more than its waiting
+ * room could hold should every destination be full; then the complete
+ * frames go to their destinations (deliver.h).
  */
 #ifndef PB_INPUT_H
 #define PB_INPUT_H
@@ -13,6 +12,7 @@
 #include <stddef.h>
 
 #include "client.h"
+#include "leave.h"
 
 /* Reads and delivers what the socket has: 0, or -1 with *why set when the
  * client must leave. */

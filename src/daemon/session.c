@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "account.h"
 #include "budget.h"
 #include "client.h"
 #include "clock.h"
@@ -25,41 +26,8 @@
 #include "log.h"
 #include "registry.h"
 #include "session.h"
-#include "stats.h"
 
-#define PB_BUDGET_RETRY_MS 50	/* recheck of a spent memory budget */
-#define PB_IDLE_MS	   1000 /* buffers of a client idle this long go back */
-
-static const char *const session_leave_text[] = {
-	[PB_LEAVE_CLOSED] = "peer closed",
-	[PB_LEAVE_RESET] = "connection reset",
-	[PB_LEAVE_PROTOCOL] = "protocol error",
-	[PB_LEAVE_SLOW] = "slow consumer",
-	[PB_LEAVE_SHUTDOWN] = "shutdown",
-};
-
-static const enum pb_stat session_leave_stat[] = {
-	[PB_LEAVE_CLOSED] = PB_STAT_DISC_CLOSED,
-	[PB_LEAVE_RESET] = PB_STAT_DISC_RESET,
-	[PB_LEAVE_PROTOCOL] = PB_STAT_DISC_PROTOCOL,
-	[PB_LEAVE_SLOW] = PB_STAT_DISC_SLOW,
-	[PB_LEAVE_SHUTDOWN] = PB_STAT_DISC_SHUTDOWN,
-};
-
-static void session_log_leave(struct pb_client *c, enum pb_leave why,
-			      size_t dropped)
-{
-	const struct pb_options *op = c->cl_reg->rg_opts;
-
-	if (why == PB_LEAVE_SLOW)
-		log_notice("client %u disconnected as slow consumer (%s): "
-			   "no write progress for %.1f s, %zu frames dropped",
-			   c->cl_id, c->cl_addr, op->op_slow_ms / 1000.0,
-			   dropped);
-	else
-		log_info("client %u disconnected (%s): %s", c->cl_id,
-			 c->cl_addr, session_leave_text[why]);
-}
+#define PB_BUDGET_RETRY_MS 50 /* recheck of a spent memory budget */
 
 /*
  * Takes the client out of the daemon: out of the table so nobody finds it,
@@ -69,8 +37,8 @@ static void session_log_leave(struct pb_client *c, enum pb_leave why,
  */
 static void session_leave(struct pb_client *c, enum pb_leave why)
 {
-	struct pb_client **waiters;
-	size_t nwaiters, dropped;
+	struct pb_waiters waiters;
+	size_t dropped;
 
 	pb_registry_remove(c->cl_reg, c);
 	atomic_fetch_sub(&c->cl_reg->rg_clients, 1);
@@ -79,26 +47,23 @@ static void session_leave(struct pb_client *c, enum pb_leave why)
 	dropped = pb_outbox_count_frames(&c->cl_outbox);
 	pb_outbox_free(&c->cl_outbox);
 	pb_client_outbox_changed(c, false);
-	waiters = pb_client_take_waiters(c, &nwaiters);
+	pb_client_take_waiters(c, &waiters);
 	pthread_mutex_unlock(&c->cl_lock);
 	close(c->cl_fd);
 	c->cl_fd = -1;
 	c->cl_left = true;
-	pb_client_wake_waiters(waiters, nwaiters);
-	pb_stats_add(session_leave_stat[why], 1);
-	pb_stats_add(why == PB_LEAVE_SLOW ? PB_STAT_DROP_SLOW
-					  : PB_STAT_DROP_LEFT,
-		     dropped);
-	session_log_leave(c, why, dropped);
+	pb_client_wake_waiters(&waiters);
+	pb_account_leave(c->cl_id, c->cl_addr, why, dropped,
+			 c->cl_reg->rg_opts->op_slow_ms);
 	pb_input_free(c);
 }
 
 /* Writes what the outbox holds, as much as the socket takes now. */
 static int session_flush(struct pb_client *c)
 {
-	struct pb_client **waiters = NULL;
+	struct pb_waiters waiters = {.wt_list = NULL};
 	struct iovec iov[2];
-	size_t nwaiters = 0;
+	size_t frames = 0;
 	ssize_t r = 0;
 	int n;
 
@@ -107,15 +72,15 @@ static int session_flush(struct pb_client *c)
 	if (n > 0)
 		r = pb_net_sendv(c->cl_fd, iov, (size_t)n);
 	if (r > 0) {
-		pb_outbox_consume(&c->cl_outbox, (size_t)r);
+		frames = pb_outbox_written(&c->cl_outbox, (size_t)r);
 		pb_client_outbox_changed(c, true);
 		/* Wake waiters once there is room worth moving into. */
-		if (c->cl_nwaiters > 0 &&
-		    pb_outbox_len(&c->cl_outbox) <= c->cl_outbox.ob_limit / 2)
-			waiters = pb_client_take_waiters(c, &nwaiters);
+		if (pb_outbox_has_room_for_waiters(&c->cl_outbox))
+			pb_client_take_waiters(c, &waiters);
 	}
 	pthread_mutex_unlock(&c->cl_lock);
-	pb_client_wake_waiters(waiters, nwaiters);
+	pb_client_wake_waiters(&waiters);
+	pb_account_forwarded(frames);
 	if (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
 		return -1;
 	return 0;
@@ -160,9 +125,9 @@ static int session_poll_setup(struct pb_client *c, struct pollfd *pfd,
 	if (!reading && !c->cl_left && pb_budget_over(&reg->rg_budget))
 		timeout = session_min_timeout(timeout, now + PB_BUDGET_RETRY_MS,
 					      now);
-	if (c->cl_rbuf != NULL && c->cl_rlen == 0)
-		timeout = session_min_timeout(timeout,
-					      c->cl_read_ms + PB_IDLE_MS, now);
+	if (c->cl_rbuf.rb_data != NULL && c->cl_rbuf.rb_len == 0)
+		timeout = session_min_timeout(
+			timeout, c->cl_read_ms + PB_RBUF_IDLE_MS, now);
 	if (pb_registry_stopping(reg))
 		timeout = session_min_timeout(
 			timeout, atomic_load(&reg->rg_deadline_ms), now);
@@ -178,7 +143,7 @@ static bool session_stop_done(struct pb_client *c, bool pending)
 	if (pb_now_ms() >= atomic_load(&reg->rg_deadline_ms))
 		return true;
 	pthread_mutex_lock(&c->cl_lock);
-	waited_on = c->cl_nwaiters > 0;
+	waited_on = c->cl_waiters.wt_n > 0;
 	pthread_mutex_unlock(&c->cl_lock);
 	return !pending && !waited_on && pb_park_bytes(&c->cl_park) == 0;
 }
@@ -230,21 +195,9 @@ static bool session_round(struct pb_client *c)
 	}
 	if (session_is_slow(c))
 		session_leave(c, PB_LEAVE_SLOW);
-	else if (c->cl_rbuf != NULL && c->cl_rlen == 0 &&
-		 pb_now_ms() - c->cl_read_ms >= PB_IDLE_MS)
+	else if (pb_rbuf_idle(&c->cl_rbuf, c->cl_read_ms, pb_now_ms()))
 		pb_input_free(c); /* idle: its memory goes back */
 	return true;
-}
-
-/* Drops what still waits in the waiting room: it has nowhere to go. */
-static void session_drop_park(struct pb_client *c)
-{
-	struct pb_park *pk = &c->cl_park;
-	size_t frames = 0;
-
-	while (pk->pk_nlanes > 0)
-		frames += pb_park_drop(pk, pk->pk_nlanes - 1);
-	pb_stats_add(PB_STAT_DROP_LEFT, frames);
 }
 
 /* Sends the new client its id. A new socket's send buffer is empty, so the
@@ -286,8 +239,7 @@ static int session_publish(struct pb_client *c)
 		c->cl_fd = -1;
 		return -1;
 	}
-	pb_stats_add(PB_STAT_ACCEPTED, 1);
-	log_info("client %u connected from %s", c->cl_id, c->cl_addr);
+	pb_account_connected(c->cl_id, c->cl_addr);
 	return 0;
 }
 
@@ -303,7 +255,8 @@ static void *session_thread(void *arg)
 	pb_wake_detach(&c->cl_wake);
 	pb_input_free(c);
 	pb_deliver_release(c);
-	session_drop_park(c);
+	/* What still waits in the waiting room has nowhere to go. */
+	pb_account_left(pb_park_drop_all(&c->cl_park));
 	pb_client_unref(c);
 	pb_registry_thread_exit(reg);
 	return NULL;

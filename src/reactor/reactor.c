@@ -24,24 +24,26 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "account.h"
 #include "budget.h"
 #include "clock.h"
 #include "frame.h"
+#include "leave.h"
 #include "log.h"
 #include "net.h"
 #include "options.h"
 #include "outbox.h"
 #include "park.h"
+#include "rbuf.h"
 #include "route.h"
 #include "stats.h"
 #include "table.h"
+#include "waiters.h"
 
-#define RC_READ_SIZE	  (64 * 1024)
 #define RC_READS_PER_TURN 16  /* then others get a turn */
 #define RC_TICK_MS	  100 /* slow consumer checks */
 #define RC_GRACE_MS	  2000
 #define RC_EVENTS	  256
-#define RC_IDLE_MS	  1000 /* buffers of a client idle this long go back */
 
 struct rc_conn {
 	uint32_t rc_id;
@@ -51,18 +53,15 @@ struct rc_conn {
 	bool rc_dead;	  /* to be freed at the end of the round */
 	bool rc_readable; /* input may be waiting (edge seen, not drained) */
 	bool rc_ready;	  /* on the ready list */
+	bool rc_retry;	  /* parked frames to retry at the next tick */
 	struct rc_conn *rc_next_ready;
 	struct rc_conn *rc_next_dead;
 	uint64_t rc_progress_ms;
 	uint64_t rc_read_ms; /* last read: idle buffers go back */
 	struct pb_outbox rc_outbox;
 	struct pb_park rc_park;
-	uint32_t *rc_waiters; /* ids of senders parked on rc_outbox */
-	size_t rc_nwaiters;
-	size_t rc_waiters_alloc;
-	char *rc_rbuf;
-	size_t rc_rlen;
-	size_t rc_rcap;
+	struct pb_waiters rc_waiters; /* ids of senders parked on rc_outbox */
+	struct pb_rbuf rc_rbuf;
 	struct pb_frame_parser rc_parser;
 };
 
@@ -81,8 +80,6 @@ struct rc_server {
 	uint64_t sv_deadline_ms;
 };
 
-enum rc_leave { RC_CLOSED, RC_RESET, RC_PROTOCOL, RC_SLOW, RC_SHUTDOWN };
-
 static void rc_make_ready(struct rc_server *sv, struct rc_conn *c)
 {
 	if (c->rc_ready || c->rc_dead)
@@ -95,35 +92,32 @@ static void rc_make_ready(struct rc_server *sv, struct rc_conn *c)
 /* Puts the senders parked on c's outbox on the ready list. */
 static void rc_wake_waiters(struct rc_server *sv, struct rc_conn *c)
 {
+	struct pb_waiters w;
 	size_t i;
 
-	for (i = 0; i < c->rc_nwaiters; i++) {
-		struct rc_conn *w =
-			pb_table_get(&sv->sv_table, c->rc_waiters[i]);
+	pb_waiters_take(&c->rc_waiters, &w);
+	for (i = 0; i < w.wt_n; i++) {
+		struct rc_conn *s =
+			pb_table_get(&sv->sv_table, (uint32_t)w.wt_list[i]);
 
-		if (w != NULL)
-			rc_make_ready(sv, w);
+		if (s != NULL)
+			rc_make_ready(sv, s);
 	}
-	c->rc_nwaiters = 0;
+	pb_waiters_free(&w);
 }
 
-static void rc_wait_on(struct rc_conn *d, struct rc_conn *s)
+/*
+ * Does what a hand-off or retry asks of sender s about d. Where the daemon
+ * retries at once when nothing can drain d's outbox (no memory), the
+ * reactor retries at the next tick: its one thread would spin otherwise.
+ */
+static void rc_wait(struct rc_conn *d, struct rc_conn *s, enum pb_park_wait w)
 {
-	size_t i;
-
-	for (i = 0; i < d->rc_nwaiters; i++)
-		if (d->rc_waiters[i] == s->rc_id)
-			return;
-	if (d->rc_nwaiters == d->rc_waiters_alloc) {
-		size_t n = d->rc_waiters_alloc ? d->rc_waiters_alloc * 2 : 4;
-		uint32_t *w = reallocarray(d->rc_waiters, n, sizeof(*w));
-
-		if (w == NULL)
-			fatal("waiters");
-		d->rc_waiters = w;
-		d->rc_waiters_alloc = n;
-	}
-	d->rc_waiters[d->rc_nwaiters++] = s->rc_id;
+	if (w == PB_PARK_WAIT &&
+	    pb_waiters_add(&d->rc_waiters, (uintptr_t)s->rc_id) < 0)
+		w = PB_PARK_RETRY; /* cannot be woken: retry on our own */
+	if (w == PB_PARK_RETRY)
+		s->rc_retry = true;
 }
 
 static void rc_bury(struct rc_server *sv, struct rc_conn *c)
@@ -135,22 +129,8 @@ static void rc_bury(struct rc_server *sv, struct rc_conn *c)
 	sv->sv_dead = c;
 }
 
-static void rc_free_rbuf(struct rc_server *sv, struct rc_conn *c)
+static void rc_leave(struct rc_server *sv, struct rc_conn *c, enum pb_leave why)
 {
-	free(c->rc_rbuf);
-	pb_budget_release(&sv->sv_budget, c->rc_rcap);
-	c->rc_rbuf = NULL;
-	c->rc_rlen = c->rc_rcap = 0;
-}
-
-static void rc_leave(struct rc_server *sv, struct rc_conn *c, enum rc_leave why)
-{
-	static const char *const text[] = {"peer closed", "connection reset",
-					   "protocol error", "slow consumer",
-					   "shutdown"};
-	static const enum pb_stat stat[] = {
-		PB_STAT_DISC_CLOSED, PB_STAT_DISC_RESET, PB_STAT_DISC_PROTOCOL,
-		PB_STAT_DISC_SLOW, PB_STAT_DISC_SHUTDOWN};
 	size_t dropped = pb_outbox_count_frames(&c->rc_outbox);
 
 	if (c->rc_left)
@@ -159,20 +139,11 @@ static void rc_leave(struct rc_server *sv, struct rc_conn *c, enum rc_leave why)
 	sv->sv_connected--;
 	close(c->rc_fd); /* also takes it out of the epoll set */
 	pb_outbox_free(&c->rc_outbox);
-	rc_free_rbuf(sv, c);
+	pb_rbuf_free(&c->rc_rbuf);
 	rc_wake_waiters(sv, c);
-	pb_stats_add(stat[why], 1);
-	pb_stats_add(why == RC_SLOW ? PB_STAT_DROP_SLOW : PB_STAT_DROP_LEFT,
-		     dropped);
-	if (why == RC_SLOW)
-		log_notice("client %u disconnected as slow consumer (%s): "
-			   "no write progress for %.1f s, %zu frames dropped",
-			   c->rc_id, c->rc_addr,
-			   sv->sv_opts->op_slow_ms / 1000.0, dropped);
-	else
-		log_info("client %u disconnected (%s): %s", c->rc_id,
-			 c->rc_addr, text[why]);
-	if (pb_park_bytes(&c->rc_park) == 0 || why == RC_SHUTDOWN)
+	pb_account_leave(c->rc_id, c->rc_addr, why, dropped,
+			 sv->sv_opts->op_slow_ms);
+	if (pb_park_bytes(&c->rc_park) == 0 || why == PB_LEAVE_SHUTDOWN)
 		rc_bury(sv, c);
 }
 
@@ -186,14 +157,15 @@ static void rc_flush(struct rc_server *sv, struct rc_conn *c)
 		ssize_t r = pb_net_sendv(c->rc_fd, iov, (size_t)n);
 		if (r < 0) {
 			if (errno != EAGAIN && errno != EWOULDBLOCK)
-				rc_leave(sv, c, RC_RESET);
+				rc_leave(sv, c, PB_LEAVE_RESET);
 			break;
 		}
-		pb_outbox_consume(&c->rc_outbox, (size_t)r);
+		pb_account_forwarded(
+			pb_outbox_written(&c->rc_outbox, (size_t)r));
 		c->rc_progress_ms = pb_now_ms();
 	}
-	if (c->rc_nwaiters > 0 &&
-	    pb_outbox_len(&c->rc_outbox) <= c->rc_outbox.ob_limit / 2)
+	if (c->rc_waiters.wt_n > 0 &&
+	    pb_outbox_has_room_for_waiters(&c->rc_outbox))
 		rc_wake_waiters(sv, c);
 }
 
@@ -202,16 +174,6 @@ static ssize_t rc_write(void *ctx, const struct iovec *iov, size_t n)
 	const struct rc_conn *d = ctx;
 
 	return pb_net_sendv(d->rc_fd, iov, n);
-}
-
-static void rc_park(struct rc_conn *s, uint32_t dest, const struct iovec *iov,
-		    size_t n)
-{
-	if (pb_park_pushv(&s->rc_park, dest, iov, (int)n) < 0) {
-		pb_stats_add(PB_STAT_DROP_NOMEM, n);
-		log_warn("client %u: %zu frames to client %u dropped", s->rc_id,
-			 n, dest);
-	}
 }
 
 struct rc_sender {
@@ -225,30 +187,27 @@ static void rc_deliver(void *arg, uint32_t dest, const struct iovec *iov,
 {
 	struct rc_sender *rs = arg;
 	struct rc_conn *s = rs->rs_conn, *d;
-	struct pb_route_handoff h;
+	struct pb_route_result r;
 
 	if (pb_park_find(&s->rc_park, dest) >= 0) {
-		rc_park(s, dest, iov, n);
+		r = pb_route_behind(&s->rc_park, dest, iov, n);
+		pb_account_delivered(s->rc_id, dest, &r);
 		return;
 	}
 	d = pb_table_get(&rs->rs_sv->sv_table, dest);
 	if (d == NULL || d->rc_left) {
-		pb_stats_add(PB_STAT_DROP_UNKNOWN, n);
+		pb_account_unknown(s->rc_id, dest, n);
 		return;
 	}
-	h = pb_route_handoff(&d->rc_outbox, iov, n, rc_write, d);
-	pb_stats_add(PB_STAT_FORWARDED, n);
-	if (h.rh_cut) {
-		pb_stats_add(PB_STAT_DROP_NOMEM, n - h.rh_taken);
-		shutdown(d->rc_fd, SHUT_RDWR);
-		return;
-	}
-	if (h.rh_taken < n) {
-		rc_park(s, dest, iov + h.rh_taken, n - h.rh_taken);
-		rc_wait_on(d, s);
-	}
+	r = pb_route_deliver(&d->rc_outbox, &s->rc_park, dest, iov, n, rc_write,
+			     d);
+	pb_account_delivered(s->rc_id, dest, &r);
+	if (r.rr_cut)
+		shutdown(d->rc_fd, SHUT_RDWR); /* d's stream cannot go on */
+	else
+		rc_wait(d, s, r.rr_wait);
 	/* The socket took less than offered: an EPOLLOUT edge will follow. */
-	if (h.rh_started)
+	if (r.rr_started)
 		d->rc_progress_ms = pb_now_ms();
 }
 
@@ -261,17 +220,15 @@ static void rc_retry(struct rc_server *sv, struct rc_conn *s)
 	while (i-- > 0) {
 		uint32_t dest = pk->pk_lanes[i].pl_dest;
 		struct rc_conn *d = pb_table_get(&sv->sv_table, dest);
-		bool was_empty;
+		struct pb_park_retry r;
 
 		if (d == NULL || d->rc_left) {
-			pb_stats_add(PB_STAT_DROP_LEFT, pb_park_drop(pk, i));
+			pb_account_left(pb_park_drop(pk, i));
 			continue;
 		}
-		was_empty = pb_outbox_empty(&d->rc_outbox);
-		(void)pb_park_flush(pk, i, &d->rc_outbox);
-		if (i < pk->pk_nlanes && pk->pk_lanes[i].pl_dest == dest)
-			rc_wait_on(d, s);
-		if (was_empty && !pb_outbox_empty(&d->rc_outbox)) {
+		r = pb_park_retry(pk, i, &d->rc_outbox);
+		rc_wait(d, s, r.pr_wait);
+		if (r.pr_started) {
 			d->rc_progress_ms = pb_now_ms();
 			rc_flush(sv, d); /* no edge may be coming */
 		}
@@ -280,38 +237,31 @@ static void rc_retry(struct rc_server *sv, struct rc_conn *s)
 		rc_bury(sv, s);
 }
 
-static size_t rc_read_allowance(const struct rc_conn *c)
-{
-	size_t park = pb_park_room(&c->rc_park) + PB_FRAME_HEADER;
-	size_t limit = c->rc_rcap < park ? c->rc_rcap : park;
-
-	return limit > c->rc_rlen ? limit - c->rc_rlen : 0;
-}
-
 /* Reads and routes until the socket is drained, the waiting room could
  * not take more, or this connection had its turn. */
 static void rc_read(struct rc_server *sv, struct rc_conn *c)
 {
 	struct rc_sender rs = {.rs_sv = sv, .rs_conn = c};
-	int turn;
+	struct pb_rbuf *rb = &c->rc_rbuf;
+	bool grow = false;
+	int rc, turn;
 
-	if (c->rc_rbuf == NULL) {
-		size_t cap = sv->sv_opts->op_max_frame + PB_FRAME_HEADER;
-
-		c->rc_rcap = cap < RC_READ_SIZE ? RC_READ_SIZE : cap;
-		c->rc_rbuf = malloc(c->rc_rcap);
-		if (c->rc_rbuf == NULL)
-			fatal("read buffer");
-		pb_budget_charge(&sv->sv_budget, c->rc_rcap);
-	}
 	for (turn = 0; turn < RC_READS_PER_TURN; turn++) {
-		size_t want = rc_read_allowance(c);
+		size_t want = pb_rbuf_allowance(rb, &c->rc_park);
 		ssize_t n;
 
 		if (want == 0 || sv->sv_stopping ||
 		    pb_budget_over(&sv->sv_budget))
 			return; /* rc_readable stays: resumed when possible */
-		n = recv(c->rc_fd, c->rc_rbuf + c->rc_rlen, want, 0);
+		if (pb_rbuf_reserve(rb, grow) < 0) {
+			log_warn("client %u: no memory for its input",
+				 c->rc_id);
+			rc_leave(sv, c, PB_LEAVE_RESET);
+			return;
+		}
+		if (want > rb->rb_cap - rb->rb_len)
+			want = rb->rb_cap - rb->rb_len;
+		n = recv(c->rc_fd, rb->rb_data + rb->rb_len, want, 0);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
@@ -319,19 +269,22 @@ static void rc_read(struct rc_server *sv, struct rc_conn *c)
 			return;
 		}
 		if (n <= 0) {
-			rc_leave(sv, c, n == 0 ? RC_CLOSED : RC_RESET);
+			rc_leave(sv, c,
+				 n == 0 ? PB_LEAVE_CLOSED : PB_LEAVE_RESET);
 			return;
 		}
-		c->rc_rlen += (size_t)n;
+		rb->rb_len += (size_t)n;
 		c->rc_read_ms = pb_now_ms();
-		if (pb_route_input(&sv->sv_route, &c->rc_parser, c->rc_rbuf,
-				   &c->rc_rlen, rc_deliver, &rs) < 0) {
-			log_notice("client %u protocol error: frame longer "
-				   "than %zu bytes",
-				   c->rc_id, sv->sv_opts->op_max_frame);
-			rc_leave(sv, c, RC_PROTOCOL);
+		rc = pb_route_input(&sv->sv_route, &c->rc_parser, rb->rb_data,
+				    &rb->rb_len, rc_deliver, &rs);
+		pb_account_received(sv->sv_route.rt_frames);
+		if (rc < 0) {
+			pb_account_protocol_error(c->rc_id,
+						  sv->sv_opts->op_max_frame);
+			rc_leave(sv, c, PB_LEAVE_PROTOCOL);
 			return;
 		}
+		grow = (size_t)n == want; /* filled: more is likely waiting */
 	}
 	rc_make_ready(sv, c); /* more may wait: after the others */
 }
@@ -344,11 +297,8 @@ static void rc_accept_one(struct rc_server *sv, int fd, const char *peer)
 	struct iovec iov = {.iov_base = idbuf, .iov_len = sizeof(idbuf)};
 	struct rc_conn *c;
 
-	if (sv->sv_connected >= sv->sv_opts->op_max_clients) {
-		pb_stats_add(PB_STAT_REFUSED_MAX, 1);
-		log_notice("connection from %s refused: %lu clients connected "
-			   "(--max-clients)",
-			   peer, sv->sv_connected);
+	if (pb_account_refuse_full(sv->sv_connected,
+				   sv->sv_opts->op_max_clients, peer)) {
 		close(fd);
 		return;
 	}
@@ -362,6 +312,8 @@ static void rc_accept_one(struct rc_server *sv, int fd, const char *peer)
 	c->rc_id = pb_table_next_id(&sv->sv_table);
 	pb_outbox_init(&c->rc_outbox, sv->sv_opts->op_outbox, &sv->sv_budget);
 	pb_park_init(&c->rc_park, sv->sv_opts->op_park, &sv->sv_budget);
+	pb_waiters_init(&c->rc_waiters);
+	pb_rbuf_init(&c->rc_rbuf, sv->sv_opts->op_max_frame, &sv->sv_budget);
 	pb_frame_parser_init(&c->rc_parser, sv->sv_opts->op_max_frame);
 	pb_frame_put_id(idbuf, c->rc_id);
 	ev.data.ptr = c;
@@ -378,8 +330,7 @@ static void rc_accept_one(struct rc_server *sv, int fd, const char *peer)
 		return;
 	}
 	sv->sv_connected++;
-	pb_stats_add(PB_STAT_ACCEPTED, 1);
-	log_info("client %u connected from %s", c->rc_id, peer);
+	pb_account_connected(c->rc_id, peer);
 }
 
 static void rc_accept(struct rc_server *sv)
@@ -434,16 +385,19 @@ static void rc_tick_one(void *value, void *arg)
 	struct rc_server *sv = arg;
 	struct rc_conn *c = value;
 
+	if (c->rc_retry) {
+		c->rc_retry = false;
+		rc_make_ready(sv, c); /* parked frames to retry */
+	}
 	if (c->rc_left)
 		return;
 	if (!pb_outbox_empty(&c->rc_outbox) &&
 	    pb_now_ms() - c->rc_progress_ms >= sv->sv_opts->op_slow_ms)
-		rc_leave(sv, c, RC_SLOW); /* leaves the table as it is */
+		rc_leave(sv, c, PB_LEAVE_SLOW); /* leaves the table as it is */
 	else if (c->rc_readable)
 		rc_make_ready(sv, c); /* input stalled by the budget */
-	else if (c->rc_rbuf != NULL && c->rc_rlen == 0 &&
-		 pb_now_ms() - c->rc_read_ms >= RC_IDLE_MS)
-		rc_free_rbuf(sv, c); /* idle: its memory goes back */
+	else if (pb_rbuf_idle(&c->rc_rbuf, c->rc_read_ms, pb_now_ms()))
+		pb_rbuf_free(&c->rc_rbuf); /* idle: its memory goes back */
 }
 
 /* Every tick: slow consumers go, input stalled by the budget resumes,
@@ -460,12 +414,9 @@ static void rc_free_dead(struct rc_server *sv)
 
 		sv->sv_dead = c->rc_next_dead;
 		pb_table_remove(&sv->sv_table, c->rc_id);
-		while (c->rc_park.pk_nlanes > 0)
-			pb_stats_add(PB_STAT_DROP_LEFT,
-				     pb_park_drop(&c->rc_park,
-						  c->rc_park.pk_nlanes - 1));
+		pb_account_left(pb_park_drop_all(&c->rc_park));
 		pb_park_free(&c->rc_park);
-		free(c->rc_waiters);
+		pb_waiters_free(&c->rc_waiters);
 		free(c);
 	}
 }
@@ -481,8 +432,8 @@ static void rc_stop_one(void *value, void *arg)
 	struct rc_conn *c = value;
 
 	if (!c->rc_left && pb_outbox_empty(&c->rc_outbox) &&
-	    pb_park_bytes(&c->rc_park) == 0 && c->rc_nwaiters == 0)
-		rc_leave(arg, c, RC_SHUTDOWN);
+	    pb_park_bytes(&c->rc_park) == 0 && c->rc_waiters.wt_n == 0)
+		rc_leave(arg, c, PB_LEAVE_SHUTDOWN);
 }
 
 static void rc_stop(struct rc_server *sv)

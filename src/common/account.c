@@ -1,0 +1,80 @@
+/*
+ * account.c: counting and logging the events both servers share (see
+ * account.h).
+ */
+#include "config.h"
+
+#include "account.h"
+#include "log.h"
+#include "stats.h"
+
+bool pb_account_refuse_full(unsigned long connected, unsigned long max,
+			    const char *peer)
+{
+	if (connected < max)
+		return false;
+	pb_stats_add(PB_STAT_REFUSED_MAX, 1);
+	log_notice("connection from %s refused: %lu clients connected "
+		   "(--max-clients)",
+		   peer, connected);
+	return true;
+}
+
+void pb_account_connected(uint32_t id, const char *addr)
+{
+	pb_stats_add(PB_STAT_ACCEPTED, 1);
+	log_info("client %u connected from %s", id, addr);
+}
+
+void pb_account_leave(uint32_t id, const char *addr, enum pb_leave why,
+		      size_t dropped, unsigned long slow_ms)
+{
+	pb_stats_add(pb_leave_stat(why), 1);
+	pb_stats_add(pb_leave_drop_stat(why), dropped);
+	if (why == PB_LEAVE_SLOW)
+		log_notice("client %u disconnected as slow consumer (%s): "
+			   "no write progress for %.1f s, %zu frames dropped",
+			   id, addr, slow_ms / 1000.0, dropped);
+	else
+		log_info("client %u disconnected (%s): %s", id, addr,
+			 pb_leave_text(why));
+}
+
+void pb_account_protocol_error(uint32_t id, size_t max_frame)
+{
+	log_notice("client %u protocol error: frame longer than %zu bytes", id,
+		   max_frame);
+}
+
+void pb_account_received(size_t n)
+{
+	pb_stats_add(PB_STAT_RECEIVED, n);
+}
+
+void pb_account_unknown(uint32_t sender, uint32_t dest, size_t n)
+{
+	pb_stats_add(PB_STAT_DROP_UNKNOWN, n);
+	log_debug("client %u: %zu frames to unknown client %u dropped", sender,
+		  n, dest);
+}
+
+void pb_account_delivered(uint32_t sender, uint32_t dest,
+			  const struct pb_route_result *r)
+{
+	pb_stats_add(PB_STAT_FORWARDED, r->rr_sent);
+	if (r->rr_lost == 0)
+		return;
+	pb_stats_add(PB_STAT_DROP_NOMEM, r->rr_lost);
+	log_warnx("client %u: out of memory, %zu frames to client %u dropped",
+		  sender, r->rr_lost, dest);
+}
+
+void pb_account_forwarded(size_t n)
+{
+	pb_stats_add(PB_STAT_FORWARDED, n);
+}
+
+void pb_account_left(size_t n)
+{
+	pb_stats_add(PB_STAT_DROP_LEFT, n);
+}

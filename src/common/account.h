@@ -1,0 +1,52 @@
+/*
+ * account.h: what both servers count and log the same way.
+ *
+ * A connection admitted or refused, frames routed, dropped or lost, a
+ * client leaving: each is one call here that bumps its counters (stats.h)
+ * and writes its log line, so that the daemon and the reactor report the
+ * same events in the same words. Never call these under a lock that
+ * senders take: logging may block.
+ */
+#ifndef PB_ACCOUNT_H
+#define PB_ACCOUNT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "leave.h"
+#include "route.h"
+
+/* True (counted and logged) when a connection from peer must be refused
+ * because 'connected' clients are already at --max-clients. */
+bool pb_account_refuse_full(unsigned long connected, unsigned long max,
+			    const char *peer);
+
+/* A client was given its id. */
+void pb_account_connected(uint32_t id, const char *addr);
+
+/* A client left for 'why', 'dropped' frames still queued for it;
+ * slow_ms is the --slow-timeout, which the slow consumer's line gives. */
+void pb_account_leave(uint32_t id, const char *addr, enum pb_leave why,
+		      size_t dropped, unsigned long slow_ms);
+
+/* A client sent a frame longer than max_frame. */
+void pb_account_protocol_error(uint32_t id, size_t max_frame);
+
+/* n complete frames were read from a client. */
+void pb_account_received(size_t n);
+
+/* n frames from sender to dest, an id nobody holds, were dropped. */
+void pb_account_unknown(uint32_t sender, uint32_t dest, size_t n);
+
+/* Frames from sender were handed to dest: what was sent, what was lost. */
+void pb_account_delivered(uint32_t sender, uint32_t dest,
+			  const struct pb_route_result *r);
+
+/* n frames were written whole from an outbox to its client. */
+void pb_account_forwarded(size_t n);
+
+/* n frames that waited for clients that left were dropped. */
+void pb_account_left(size_t n);
+
+#endif

@@ -1,0 +1,38 @@
+/*
+ * leave.c: the reasons a client leaves, their words and counters (see
+ * leave.h).
+ */
+#include "config.h"
+
+#include "leave.h"
+
+static const char *const leave_text[] = {
+	[PB_LEAVE_CLOSED] = "peer closed",
+	[PB_LEAVE_RESET] = "connection reset",
+	[PB_LEAVE_PROTOCOL] = "protocol error",
+	[PB_LEAVE_SLOW] = "slow consumer",
+	[PB_LEAVE_SHUTDOWN] = "shutdown",
+};
+
+static const enum pb_stat leave_stat[] = {
+	[PB_LEAVE_CLOSED] = PB_STAT_DISC_CLOSED,
+	[PB_LEAVE_RESET] = PB_STAT_DISC_RESET,
+	[PB_LEAVE_PROTOCOL] = PB_STAT_DISC_PROTOCOL,
+	[PB_LEAVE_SLOW] = PB_STAT_DISC_SLOW,
+	[PB_LEAVE_SHUTDOWN] = PB_STAT_DISC_SHUTDOWN,
+};
+
+const char *pb_leave_text(enum pb_leave why)
+{
+	return leave_text[why];
+}
+
+enum pb_stat pb_leave_stat(enum pb_leave why)
+{
+	return leave_stat[why];
+}
+
+enum pb_stat pb_leave_drop_stat(enum pb_leave why)
+{
+	return why == PB_LEAVE_SLOW ? PB_STAT_DROP_SLOW : PB_STAT_DROP_LEFT;
+}

@@ -1,0 +1,31 @@
+/*
+ * leave.h: why a client goes away, and what that means.
+ *
+ * Both servers end a client for the same reasons, say so in the same
+ * words and count it in the same counters: the disconnect, and the frames
+ * that were still queued for it (a slow consumer's are its own drop
+ * reason, everyone else's are "destination left").
+ */
+#ifndef PB_LEAVE_H
+#define PB_LEAVE_H
+
+#include "stat.h"
+
+enum pb_leave {
+	PB_LEAVE_CLOSED,   /* the peer closed its end */
+	PB_LEAVE_RESET,	   /* connection reset, or a socket error */
+	PB_LEAVE_PROTOCOL, /* it sent a frame longer than --max-frame */
+	PB_LEAVE_SLOW,	   /* nothing could be written to it for too long */
+	PB_LEAVE_SHUTDOWN, /* the server is stopping */
+};
+
+/* The reason as the log gives it: "peer closed", "slow consumer"... */
+const char *pb_leave_text(enum pb_leave why);
+
+/* The disconnect counter for the reason. */
+enum pb_stat pb_leave_stat(enum pb_leave why);
+
+/* The drop counter for the frames still queued for a client that left. */
+enum pb_stat pb_leave_drop_stat(enum pb_leave why);
+
+#endif

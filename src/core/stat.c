@@ -1,0 +1,29 @@
+/*
+ * stat.c: the names of the counters (see stat.h). Operators' scripts read
+ * them: a name, once given, is never changed; new counters come after.
+ */
+#include "config.h"
+
+#include "stat.h"
+
+static const char *const stat_names[PB_STAT_COUNT] = {
+	[PB_STAT_ACCEPTED] = "accepted",
+	[PB_STAT_FORWARDED] = "forwarded",
+	[PB_STAT_DROP_UNKNOWN] = "dropped_unknown_destination",
+	[PB_STAT_DROP_LEFT] = "dropped_destination_left",
+	[PB_STAT_DROP_SLOW] = "dropped_slow_consumer",
+	[PB_STAT_DROP_NOMEM] = "dropped_no_memory",
+	[PB_STAT_DISC_CLOSED] = "disconnect_peer_closed",
+	[PB_STAT_DISC_RESET] = "disconnect_reset",
+	[PB_STAT_DISC_PROTOCOL] = "disconnect_protocol_error",
+	[PB_STAT_DISC_SLOW] = "disconnect_slow_consumer",
+	[PB_STAT_DISC_SHUTDOWN] = "disconnect_shutdown",
+	[PB_STAT_REFUSED_MAX] = "refused_max_clients",
+	[PB_STAT_REFUSED_THREAD] = "refused_no_thread",
+	[PB_STAT_RECEIVED] = "received",
+};
+
+const char *pb_stat_name(enum pb_stat s)
+{
+	return stat_names[s];
+}

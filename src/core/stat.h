@@ -1,0 +1,35 @@
+/*
+ * stat.h: what the servers count.
+ *
+ * One counter per outcome, so that nothing is lost silently and the
+ * counters reconcile: every connection accepted leaves through exactly one
+ * disconnect reason, and every complete frame received is forwarded
+ * (written whole to its destination's socket), dropped for exactly one
+ * reason, or still queued. The core only names them; src/common/stats.c
+ * keeps the live values.
+ */
+#ifndef PB_STAT_H
+#define PB_STAT_H
+
+enum pb_stat {
+	PB_STAT_ACCEPTED,	/* connections given an id */
+	PB_STAT_FORWARDED,	/* frames written whole to their destination */
+	PB_STAT_DROP_UNKNOWN,	/* frames for an id nobody holds */
+	PB_STAT_DROP_LEFT,	/* frames queued for a client that left */
+	PB_STAT_DROP_SLOW,	/* frames queued for a slow consumer */
+	PB_STAT_DROP_NOMEM,	/* frames the server had no memory for */
+	PB_STAT_DISC_CLOSED,	/* disconnects: peer closed */
+	PB_STAT_DISC_RESET,	/* disconnects: connection reset or error */
+	PB_STAT_DISC_PROTOCOL,	/* disconnects: protocol error */
+	PB_STAT_DISC_SLOW,	/* disconnects: slow consumer */
+	PB_STAT_DISC_SHUTDOWN,	/* disconnects: server shutting down */
+	PB_STAT_REFUSED_MAX,	/* connections refused: --max-clients */
+	PB_STAT_REFUSED_THREAD, /* connections refused: no thread */
+	PB_STAT_RECEIVED,	/* complete frames read from clients */
+	PB_STAT_COUNT,
+};
+
+/* The counter's name in the stats line, e.g. "dropped_slow_consumer". */
+const char *pb_stat_name(enum pb_stat s);
+
+#endif
