@@ -74,6 +74,25 @@ START_TEST(test_long_and_short_forms)
 }
 END_TEST
 
+START_TEST(test_given_says_which_options_were_given)
+{
+	struct pb_options op;
+	const char *args[] = {"-d", "--stack-size", "64", "-v", NULL};
+	const char *none[] = {NULL};
+
+	ck_assert_int_eq(parse(&op, args), PB_OPTIONS_RUN);
+	ck_assert(pb_options_given(&op, "daemon"));
+	ck_assert(
+		pb_options_given(&op, "stack-size")); /* even at its default */
+	ck_assert(pb_options_given(&op, "verbose"));
+	ck_assert(!pb_options_given(&op, "pidfile"));
+	ck_assert(!pb_options_given(&op, "listen"));
+	ck_assert(!pb_options_given(&op, "no-such-option"));
+	ck_assert_int_eq(parse(&op, none), PB_OPTIONS_RUN);
+	ck_assert(!pb_options_given(&op, "daemon"));
+}
+END_TEST
+
 START_TEST(test_sizes)
 {
 	size_t v;
@@ -132,6 +151,7 @@ static Suite *options_suite(void)
 
 	tcase_add_test(tc, test_defaults);
 	tcase_add_test(tc, test_long_and_short_forms);
+	tcase_add_test(tc, test_given_says_which_options_were_given);
 	tcase_add_test(tc, test_sizes);
 	tcase_add_loop_test(tc, test_bad_usage, 0,
 			    (int)(sizeof(bad) / sizeof(bad[0])));

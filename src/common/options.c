@@ -201,6 +201,27 @@ static int options_check(const struct pb_options *op, char *err, size_t errlen)
 	return -1;
 }
 
+/* The bit of op_given for the option whose short form is c. */
+static unsigned long options_bit(int c)
+{
+	size_t i;
+
+	for (i = 0; long_options[i].name != NULL; i++)
+		if (long_options[i].val == c)
+			return 1ul << i;
+	return 0;
+}
+
+bool pb_options_given(const struct pb_options *op, const char *name)
+{
+	size_t i;
+
+	for (i = 0; long_options[i].name != NULL; i++)
+		if (strcmp(long_options[i].name, name) == 0)
+			return (op->op_given & (1ul << i)) != 0;
+	return false;
+}
+
 static const char *options_name(int c)
 {
 	const struct option *o;
@@ -220,6 +241,7 @@ enum pb_options_result pb_options_parse(struct pb_options *op, int argc,
 	optind = 0; /* glibc: also reset internal state, so tests can reparse */
 	while ((c = getopt_long(argc, argv, ":l:c:f:o:p:m:t:s:dP:vqhV",
 				long_options, NULL)) != -1) {
+		op->op_given |= options_bit(c);
 		switch (c) {
 		case 'd':
 			op->op_daemon = true;

@@ -21,7 +21,8 @@ struct pb_options {
 	size_t op_stack;	  /* per-client thread stack, bytes */
 	bool op_daemon;
 	const char *op_pidfile;
-	int op_verbosity; /* a pb_log_level */
+	int op_verbosity;	/* a pb_log_level */
+	unsigned long op_given; /* which options were given, by their bit */
 };
 
 enum pb_options_result {
@@ -36,6 +37,9 @@ void pb_options_defaults(struct pb_options *op);
  * the program name) saying which option or value is wrong. */
 enum pb_options_result pb_options_parse(struct pb_options *op, int argc,
 					char **argv, char *err, size_t errlen);
+
+/* Whether the option with this long name ("daemon") was given. */
+bool pb_options_given(const struct pb_options *op, const char *name);
 
 /* Parses a size with an optional K, M or G suffix (powers of 1024). */
 int pb_options_size(const char *s, size_t *out);

@@ -505,6 +505,25 @@ static int rc_setup(struct rc_server *sv, const struct pb_options *op, int lfd)
 	return epoll_ctl(sv->sv_epoll, EPOLL_CTL_ADD, sv->sv_signal, &ev);
 }
 
+/* The options only the daemon has: one thread, in the foreground. */
+static int reactor_refuse(const struct pb_options *op)
+{
+	static const char *const daemon_only[] = {"daemon", "pidfile",
+						  "stack-size"};
+	size_t i;
+
+	for (i = 0; i < sizeof(daemon_only) / sizeof(daemon_only[0]); i++) {
+		if (!pb_options_given(op, daemon_only[i]))
+			continue;
+		fprintf(stderr,
+			"patchbay-reactor: --%s: not supported by the reactor "
+			"(one thread, in the foreground)\n",
+			daemon_only[i]);
+		return -1;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	char err[256], addr[PB_NET_ADDRLEN];
@@ -523,6 +542,8 @@ int main(int argc, char **argv)
 	case PB_OPTIONS_RUN:
 		break;
 	}
+	if (reactor_refuse(&op) < 0)
+		return 2;
 	log_init(op.op_verbosity);
 	signal(SIGPIPE, SIG_IGN);
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
