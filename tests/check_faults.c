@@ -1,6 +1,6 @@
 /*
- * check_faults.c: end-to-end tests of the cases PROTOCOL.md section 4
- * decides, as clients and an operator see them: unknown and departed
+ * check_faults.c: end-to-end tests of the edge cases of doc/protocol.md
+ * ("Edge cases"), as clients and an operator see them: unknown and departed
  * destinations, oversized frames, garbage, disconnects mid-frame and by
  * reset, ids never reused, --max-clients, slow consumers, signals and the
  * command line's exit statuses. Each test starts its own patchbayd
@@ -567,8 +567,38 @@ START_TEST(test_version_exits_0)
 	pbt_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0,
 		   "-V: expected exit status 0");
 	pbt_assert(strlen(out) + strlen(err) > 0, "-V printed nothing");
+	pbt_assert(strcmp(out, "patchbayd " PACKAGE_VERSION "\n") == 0,
+		   "-V: expected \"patchbayd %s\" on stdout, got \"%s\"",
+		   PACKAGE_VERSION, out);
+	pbt_assert(err[0] == '\0', "-V: expected nothing on stderr, got \"%s\"",
+		   err);
 	free(err);
 	free(out);
+}
+END_TEST
+
+START_TEST(test_reactor_refuses_the_daemon_only_options)
+{
+	/* The reactor has one thread in the foreground: -d, -P and -s would
+	 * be silently ignored, so they are refused. */
+	static const char *const cases[][3] = {
+		{"-d", NULL},
+		{"--pidfile", "/nonexistent/reactor.pid"},
+		{"-s", "64"},
+	};
+	const char *reactor = getenv("PATCHBAY_REACTOR");
+	char *daemon = strdup(getenv("PATCHBAYD"));
+
+	pbt_assert(reactor != NULL, "PATCHBAY_REACTOR is not set");
+	setenv("PATCHBAYD", reactor, 1);
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		const char *args[] = {"-l", "127.0.0.1:0", cases[i][0],
+				      cases[i][1], NULL};
+
+		expect_usage_error(args, cases[i][0]);
+	}
+	setenv("PATCHBAYD", daemon, 1);
+	free(daemon);
 }
 END_TEST
 
@@ -714,6 +744,7 @@ static Suite *faults_suite(void)
 	pbt_add_test(s, test_bad_option_exits_2_with_one_line, 30);
 	pbt_add_test(s, test_bad_value_exits_2_with_one_line, 30);
 	pbt_add_test(s, test_version_exits_0, 30);
+	pbt_add_test(s, test_reactor_refuses_the_daemon_only_options, 30);
 	pbt_add_test(s, test_address_in_use_exits_1, 30);
 	return s;
 }

@@ -145,15 +145,17 @@ END_TEST
 START_TEST(test_non_reading_client_does_not_stop_a_healthy_pair)
 {
 	/*
-	 * a sends c (which never reads) several MB, far more than c's outbox
-	 * and a's waiting room together, interleaved with numbered messages
-	 * to b. b must get every one of them, in order. -t 2 keeps the test
-	 * short: once a's waiting room is full too, a's frames to b wait
-	 * for c to be disconnected as a slow consumer.
+	 * a sends c (which never reads) 6.4 MB, far more than the kernel
+	 * buffers and c's outbox (-o 64K) hold, interleaved with numbered
+	 * messages to b: the rest waits in a's waiting room (-p 16M, room
+	 * enough that a never stops reading). b must get every one of its
+	 * messages, in order, while c is still connected: -t 30 is longer
+	 * than the pump may take, so a pair that had to wait for c to be
+	 * cut as a slow consumer fails here.
 	 */
 	enum { ROUNDS = 200, TO_C = 32000 };
 	struct pbt_daemon *d =
-		pbt_start("-o", "256K", "-p", "256K", "-t", "2", (char *)NULL);
+		pbt_start("-o", "64K", "-p", "16M", "-t", "30", (char *)NULL);
 	unsigned char *payload = malloc(TO_C);
 	struct pbt_buf fa = {0}, wb = {0};
 	uint64_t seed = 5;
@@ -178,9 +180,12 @@ START_TEST(test_non_reading_client_does_not_stop_a_healthy_pair)
 	s[1].s_in = malloc(wb.b_len);
 	s[1].s_in_len = wb.b_len;
 	ck_assert_ptr_nonnull(s[1].s_in);
-	pbt_pump(s, 2, 40000);
+	pbt_pump(s, 2, 20000);
 	pbt_assert(memcmp(s[1].s_in, wb.b_data, wb.b_len) == 0,
 		   "b did not receive a's messages intact and in order");
+	pbt_assert(!pbt_log_has(d, "slow consumer"),
+		   "b's messages arrived only once c was cut as a slow "
+		   "consumer: the pair was not isolated from c");
 
 	/* The pair still works both ways. */
 	pbt_send_frame(b, ida, "b to a, after it all", PBT_IO_MS);

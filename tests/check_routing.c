@@ -1,6 +1,7 @@
 /*
  * check_routing.c: end-to-end tests of what a well-behaved client sees
- * (PROTOCOL.md sections 1-3 and 5): ids, exact forwarded bytes, reassembly
+ * (doc/protocol.md: connecting, sending, receiving, guarantees and the
+ * reference exchange): ids, exact forwarded bytes, reassembly
  * of split and coalesced frames, ordering, the --max-frame boundary and
  * frames from several senders never cut inside a payload. Each test starts
  * its own patchbayd ($PATCHBAYD) on a free port through harness.c.
@@ -18,7 +19,7 @@
 
 START_TEST(test_reference_exchange)
 {
-	/* The frames of PROTOCOL.md section 5, byte for byte. */
+	/* The frames of doc/protocol.md's reference exchange, byte for byte. */
 	static const unsigned char a_frame[] = "\0\0\0\1hello, number 2";
 	static const unsigned char b_frame[] = "\0\0\0\0hello back, number 1";
 	static const unsigned char id0[4] = {0, 0, 0, 0};

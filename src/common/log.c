@@ -90,9 +90,3 @@ void fatal(const char *fmt, ...)
 	LOG_BODY(PB_LOG_WARN, err);
 	exit(1);
 }
-
-void fatalx(const char *fmt, ...)
-{
-	LOG_BODY(PB_LOG_WARN, NULL);
-	exit(1);
-}

@@ -28,6 +28,5 @@ void log_notice(const char *fmt, ...) PB_PRINTF(1, 2);
 void log_info(const char *fmt, ...) PB_PRINTF(1, 2);
 void log_debug(const char *fmt, ...) PB_PRINTF(1, 2);
 void fatal(const char *fmt, ...) PB_PRINTF(1, 2) PB_NORETURN;
-void fatalx(const char *fmt, ...) PB_PRINTF(1, 2) PB_NORETURN;
 
 #endif
