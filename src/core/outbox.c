@@ -25,8 +25,22 @@ void pb_outbox_init(struct pb_outbox *ob, size_t limit,
 	ob->ob_budget = budget;
 }
 
+/* Adds n bytes to the shared total of queued bytes, or takes them off. */
+static void outbox_count(const struct pb_outbox *ob, size_t n, bool add)
+{
+	if (ob->ob_queued == NULL || n == 0)
+		return;
+	if (add)
+		atomic_fetch_add_explicit(ob->ob_queued, n,
+					  memory_order_relaxed);
+	else
+		atomic_fetch_sub_explicit(ob->ob_queued, n,
+					  memory_order_relaxed);
+}
+
 void pb_outbox_free(struct pb_outbox *ob)
 {
+	outbox_count(ob, ob->ob_len, false);
 	free(ob->ob_buf);
 	pb_budget_release(ob->ob_budget, ob->ob_cap);
 	ob->ob_buf = NULL;
@@ -97,6 +111,7 @@ int pb_outbox_appendv(struct pb_outbox *ob, const struct iovec *iov, int iovcnt)
 		return -1;
 	for (i = 0; i < iovcnt; i++)
 		outbox_put(ob, iov[i].iov_base, iov[i].iov_len);
+	outbox_count(ob, total, true);
 	return 0;
 }
 
@@ -127,6 +142,7 @@ int pb_outbox_peek(const struct pb_outbox *ob, struct iovec iov[2])
 
 void pb_outbox_consume(struct pb_outbox *ob, size_t n)
 {
+	outbox_count(ob, n, false);
 	ob->ob_len -= n;
 	if (ob->ob_len == 0) {
 		pb_outbox_free(ob);

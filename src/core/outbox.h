@@ -12,6 +12,7 @@
 #ifndef PB_OUTBOX_H
 #define PB_OUTBOX_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/uio.h>
@@ -25,6 +26,9 @@ struct pb_outbox {
 	size_t ob_len;		     /* queued bytes */
 	size_t ob_limit;	     /* most bytes ever queued */
 	struct pb_budget *ob_budget; /* charged for ob_cap, may be NULL */
+	atomic_size_t *ob_queued;    /* a total of bytes queued in many
+					outboxes, kept up to date for a
+					gauge; may be NULL (the default) */
 };
 
 void pb_outbox_init(struct pb_outbox *ob, size_t limit,

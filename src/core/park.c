@@ -27,6 +27,20 @@ void pb_park_free(struct pb_park *pk)
 	pk->pk_alloc = 0;
 }
 
+/* Keeps pk_bytes and the shared total in step. */
+static void park_count(struct pb_park *pk, size_t n, bool add)
+{
+	pk->pk_bytes = add ? pk->pk_bytes + n : pk->pk_bytes - n;
+	if (pk->pk_queued == NULL || n == 0)
+		return;
+	if (add)
+		atomic_fetch_add_explicit(pk->pk_queued, n,
+					  memory_order_relaxed);
+	else
+		atomic_fetch_sub_explicit(pk->pk_queued, n,
+					  memory_order_relaxed);
+}
+
 long pb_park_find(const struct pb_park *pk, uint32_t dest)
 {
 	size_t i;
@@ -88,7 +102,7 @@ int pb_park_pushv(struct pb_park *pk, uint32_t dest, const struct iovec *iov,
 			park_remove_lane(pk, (size_t)(lane - pk->pk_lanes));
 		return -1;
 	}
-	pk->pk_bytes += total;
+	park_count(pk, total, true);
 	return 0;
 }
 
@@ -100,7 +114,7 @@ long pb_park_flush(struct pb_park *pk, size_t i, struct pb_outbox *to)
 	moved = pb_outbox_move_frames(to, &lane->pl_frames);
 	if (moved < 0)
 		return -1;
-	pk->pk_bytes -= (size_t)moved;
+	park_count(pk, (size_t)moved, false);
 	if (pb_outbox_empty(&lane->pl_frames))
 		park_remove_lane(pk, i);
 	return moved;
@@ -111,7 +125,7 @@ size_t pb_park_drop(struct pb_park *pk, size_t i)
 	struct pb_outbox *frames = &pk->pk_lanes[i].pl_frames;
 	size_t n = pb_outbox_count_frames(frames);
 
-	pk->pk_bytes -= pb_outbox_len(frames);
+	park_count(pk, pb_outbox_len(frames), false);
 	park_remove_lane(pk, i);
 	return n;
 }

@@ -12,6 +12,7 @@
 #ifndef PB_PARK_H
 #define PB_PARK_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -32,6 +33,9 @@ struct pb_park {
 	size_t pk_bytes;	     /* frame bytes in all lanes */
 	size_t pk_limit;	     /* most frame bytes in all lanes */
 	struct pb_budget *pk_budget; /* may be NULL */
+	atomic_size_t *pk_queued;    /* a total of pk_bytes over many
+					waiting rooms, for a gauge; may be
+					NULL (the default) */
 };
 
 void pb_park_init(struct pb_park *pk, size_t limit, struct pb_budget *budget);
