@@ -6,7 +6,9 @@
  * or not at all, must keep bytes in order across the wrap of its ring,
  * must give its memory back (and the budget's charge) when it empties, and
  * must move only whole frames between queues. Each test checks the queued
- * bytes through pb_outbox_peek, the way the writer sees them.
+ * bytes through pb_outbox_peek, the way the writer sees them. A write must
+ * count exactly the frames it finished (what is counted as forwarded), and
+ * waiting senders are woken once the outbox is down to half its limit.
  */
 #include "config.h"
 
@@ -605,6 +607,137 @@ START_TEST(test_outbox_count_frames_counts_nuls)
 }
 END_TEST
 
+START_TEST(test_outbox_written_counts_frames_finished)
+{
+	struct pb_budget b;
+	struct pb_outbox ob;
+
+	pb_budget_init(&b, 1 << 20);
+	pb_outbox_init(&ob, 64, &b);
+	ob_append_ok(&ob, "aa\0bbb\0cc", 9);
+	/* Nothing written, nothing finished. */
+	ck_assert_uint_eq(pb_outbox_written(&ob, 0), 0);
+	ob_assert_holds(&ob, "aa\0bbb\0cc", 9);
+	/* Part of a frame finishes none; its 0x00 finishes it. */
+	ck_assert_uint_eq(pb_outbox_written(&ob, 2), 0);
+	ob_assert_holds(&ob, "\0bbb\0cc", 7);
+	ck_assert_uint_eq(pb_outbox_written(&ob, 1), 1);
+	ob_assert_holds(&ob, "bbb\0cc", 6);
+	/* A whole frame and the start of the next: one. */
+	ck_assert_uint_eq(pb_outbox_written(&ob, 5), 1);
+	ob_assert_holds(&ob, "c", 1);
+	ck_assert_uint_eq(pb_outbox_written(&ob, 1), 0);
+	ob_assert_holds(&ob, "", 0);
+	/* Emptied, it gives its memory back like pb_outbox_consume. */
+	ck_assert_ptr_null(ob.ob_buf);
+	ck_assert_uint_eq(pb_budget_used(&b), 0);
+
+	/* Several frames in one write, empty ones included. */
+	ob_append_ok(&ob, "a\0\0b\0cd\0\0", 10);
+	ck_assert_uint_eq(pb_outbox_written(&ob, 9), 5);
+	ob_assert_holds(&ob, "", 1);
+	ck_assert_uint_eq(pb_outbox_written(&ob, 1), 1);
+	ck_assert_ptr_null(ob.ob_buf);
+	ck_assert_uint_eq(pb_budget_used(&b), 0);
+	pb_outbox_free(&ob);
+}
+END_TEST
+
+START_TEST(test_outbox_written_counts_across_wrap)
+{
+	struct iovec iov[2];
+	struct pb_outbox ob;
+
+	/* A ring of its limit, 16, wrapped: "cde\0" + "fg\0hijk\0lm\0". */
+	pb_outbox_init(&ob, 16, NULL);
+	ob_append_ok(&ob, "0123456789abcde\0", 16);
+	ck_assert_uint_eq(ob.ob_cap, 16);
+	ck_assert_uint_eq(pb_outbox_written(&ob, 12), 0);
+	ob_append_ok(&ob, "fg\0hijk\0lm\0", 11);
+	ck_assert_int_eq(pb_outbox_peek(&ob, iov), 2);
+	ob_assert_holds(&ob, "cde\0fg\0hijk\0lm\0", 15);
+	/* The write ends past the wrap point, in "hijk". */
+	ck_assert_uint_eq(pb_outbox_written(&ob, 8), 2);
+	ob_assert_holds(&ob, "ijk\0lm\0", 7);
+	ck_assert_uint_eq(pb_outbox_written(&ob, 7), 2);
+	ck_assert(pb_outbox_empty(&ob));
+
+	/* And a single write over the whole wrapped ring. */
+	ob_append_ok(&ob, "0123456789ab\0\0\0\0", 16);
+	pb_outbox_consume(&ob, 12);
+	ob_append_ok(&ob, "x\0y\0z\0", 6);
+	ck_assert_int_eq(pb_outbox_peek(&ob, iov), 2);
+	ck_assert_uint_eq(pb_outbox_written(&ob, 10), 7);
+	ck_assert(pb_outbox_empty(&ob));
+	pb_outbox_free(&ob);
+}
+END_TEST
+
+START_TEST(test_outbox_written_matches_model)
+{
+	struct pb_outbox ob;
+	char model[BIG], fr[16];
+	size_t mlen = 0, n, i, want;
+	unsigned char next = 1;
+	int step;
+
+	/* Frames arrive and are written in random pieces, the ring wrapping
+	 * often: each write finishes exactly the 0x00 bytes it covers. */
+	rng_state = 0x2545f491u;
+	pb_outbox_init(&ob, 50, NULL);
+	for (step = 0; step < 5000; step++) {
+		if (rng() % 2 == 0) {
+			n = random_frame(fr, &next);
+			if (n <= pb_outbox_room(&ob)) {
+				ob_append_ok(&ob, fr, n);
+				memcpy(model + mlen, fr, n);
+				mlen += n;
+			}
+		} else if (mlen > 0) {
+			n = rng() % (mlen + 1);
+			for (i = want = 0; i < n; i++)
+				want += model[i] == '\0';
+			ck_assert_msg(pb_outbox_written(&ob, n) == want,
+				      "step %d: wrong count", step);
+			memmove(model, model + n, mlen - n);
+			mlen -= n;
+		}
+		ck_assert_uint_eq(pb_outbox_len(&ob), mlen);
+	}
+	pb_outbox_free(&ob);
+}
+END_TEST
+
+START_TEST(test_outbox_room_for_waiters_at_half)
+{
+	struct pb_outbox ob;
+
+	pb_outbox_init(&ob, 10, NULL);
+	ck_assert(pb_outbox_has_room_for_waiters(&ob));
+	ob_append_ok(&ob, "12345", 5);
+	ck_assert(pb_outbox_has_room_for_waiters(&ob)); /* exactly half */
+	ob_append_ok(&ob, "6", 1);
+	ck_assert(!pb_outbox_has_room_for_waiters(&ob));
+	ob_append_ok(&ob, "7890", 4);
+	ck_assert(!pb_outbox_has_room_for_waiters(&ob)); /* full */
+	pb_outbox_consume(&ob, 4);
+	ck_assert(!pb_outbox_has_room_for_waiters(&ob));
+	pb_outbox_consume(&ob, 1);
+	ck_assert(pb_outbox_has_room_for_waiters(&ob));
+	pb_outbox_consume(&ob, 5);
+	ck_assert(pb_outbox_has_room_for_waiters(&ob));
+	pb_outbox_free(&ob);
+
+	/* An odd limit: half of 9 rounds down. */
+	pb_outbox_init(&ob, 9, NULL);
+	ob_append_ok(&ob, "1234", 4);
+	ck_assert(pb_outbox_has_room_for_waiters(&ob));
+	ob_append_ok(&ob, "5", 1);
+	ck_assert(!pb_outbox_has_room_for_waiters(&ob));
+	pb_outbox_free(&ob);
+}
+END_TEST
+
 static Suite *outbox_suite(void)
 {
 	Suite *s = suite_create("outbox");
@@ -632,6 +765,13 @@ static Suite *outbox_suite(void)
 	tcase_add_test(tc, test_outbox_move_frames_leaves_partial_frame);
 	tcase_add_test(tc, test_outbox_move_frames_across_wrap);
 	tcase_add_test(tc, test_outbox_move_frames_matches_model);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("written");
+	tcase_add_test(tc, test_outbox_written_counts_frames_finished);
+	tcase_add_test(tc, test_outbox_written_counts_across_wrap);
+	tcase_add_test(tc, test_outbox_written_matches_model);
+	tcase_add_test(tc, test_outbox_room_for_waiters_at_half);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -6,7 +6,11 @@
  * must keep one lane per destination in order, refuse (without side
  * effects) anything over its limit, flush only whole frames into a
  * destination's outbox, forget a lane once it is empty, and count and free
- * what it drops when a destination goes away.
+ * what it drops when a destination goes away (its lane) or the sender does
+ * (every lane).
+ * After a hand-off or a retry it must also tell the sender rightly whether
+ * to go on, wait to be woken (the outbox holds data, so it will drain), or
+ * retry on its own (frames wait but the outbox is empty).
  */
 #include "config.h"
 
@@ -423,6 +427,220 @@ START_TEST(test_park_many_lanes_survive_removals)
 }
 END_TEST
 
+START_TEST(test_park_drop_all_counts_frames_and_leaves_nothing)
+{
+	struct pb_budget b;
+	struct pb_park pk;
+	struct iovec three[2] = {
+		{.iov_base = (void *)"x\0y", .iov_len = 3},
+		{.iov_base = (void *)"\0z", .iov_len = 3},
+	};
+
+	pb_budget_init(&b, 1 << 20);
+	pb_park_init(&pk, 100, &b);
+	/* Nothing parked: nothing dropped. */
+	ck_assert_uint_eq(pb_park_drop_all(&pk), 0);
+	ck_assert_int_eq(push1(&pk, 5, "a", 2), 0);
+	ck_assert_int_eq(push1(&pk, 6, "bb", 3), 0);
+	ck_assert_int_eq(pb_park_pushv(&pk, 7, three, 2), 0);
+	ck_assert_int_eq(push1(&pk, 5, "c", 2), 0);
+	ck_assert_int_eq(push1(&pk, 8, "", 1), 0);
+	ck_assert_uint_eq(pk.pk_nlanes, 4);
+	ck_assert_uint_gt(pb_budget_used(&b), 0);
+	/* 2 for 5, 1 for 6, 3 for 7, 1 for 8. */
+	ck_assert_uint_eq(pb_park_drop_all(&pk), 7);
+	ck_assert_uint_eq(pk.pk_nlanes, 0);
+	ck_assert_uint_eq(pb_park_bytes(&pk), 0);
+	ck_assert_uint_eq(pb_park_room(&pk), 100);
+	ck_assert_int_eq(pb_park_find(&pk, 5), -1);
+	ck_assert_int_eq(pb_park_find(&pk, 7), -1);
+	ck_assert_uint_eq(pb_budget_used(&b), 0);
+	ck_assert_uint_eq(pb_park_drop_all(&pk), 0);
+	/* The waiting room is usable again. */
+	ck_assert_int_eq(push1(&pk, 7, "again", 6), 0);
+	lane_assert_holds(&pk, 7, "again", 6);
+	ck_assert_uint_eq(pb_park_bytes(&pk), 6);
+	pb_park_free(&pk);
+	ck_assert_uint_eq(pb_budget_used(&b), 0);
+}
+END_TEST
+
+START_TEST(test_park_wait_for_go_when_nothing_parked_for_dest)
+{
+	struct pb_park pk;
+	struct pb_outbox empty, busy;
+
+	pb_park_init(&pk, 100, NULL);
+	pb_outbox_init(&empty, 100, NULL);
+	pb_outbox_init(&busy, 100, NULL);
+	ck_assert_int_eq(pb_outbox_append(&busy, "q", 2), 0);
+	ck_assert_int_eq(pb_park_wait_for(&pk, 5, &empty), PB_PARK_GO);
+	ck_assert_int_eq(pb_park_wait_for(&pk, 5, &busy), PB_PARK_GO);
+	/* Frames parked for another destination do not count. */
+	ck_assert_int_eq(push1(&pk, 6, "x", 2), 0);
+	ck_assert_int_eq(pb_park_wait_for(&pk, 5, &empty), PB_PARK_GO);
+	ck_assert_int_eq(pb_park_wait_for(&pk, 5, &busy), PB_PARK_GO);
+	pb_outbox_free(&busy);
+	pb_outbox_free(&empty);
+	pb_park_free(&pk);
+}
+END_TEST
+
+START_TEST(test_park_wait_for_wait_when_outbox_holds_data)
+{
+	struct pb_park pk;
+	struct pb_outbox to;
+
+	pb_park_init(&pk, 100, NULL);
+	pb_outbox_init(&to, 100, NULL);
+	ck_assert_int_eq(push1(&pk, 5, "x", 2), 0);
+	ck_assert_int_eq(pb_outbox_append(&to, "q", 2), 0);
+	ck_assert_int_eq(pb_park_wait_for(&pk, 5, &to), PB_PARK_WAIT);
+	/* Even a single byte queued will drain and wake the sender. */
+	pb_outbox_consume(&to, 1);
+	ck_assert_int_eq(pb_park_wait_for(&pk, 5, &to), PB_PARK_WAIT);
+	pb_outbox_free(&to);
+	pb_park_free(&pk);
+}
+END_TEST
+
+START_TEST(test_park_wait_for_retry_when_outbox_empty)
+{
+	struct pb_park pk;
+	struct pb_outbox to;
+
+	pb_park_init(&pk, 100, NULL);
+	pb_outbox_init(&to, 100, NULL);
+	ck_assert_int_eq(push1(&pk, 5, "x", 2), 0);
+	ck_assert_int_eq(pb_park_wait_for(&pk, 5, &to), PB_PARK_RETRY);
+	/* Drained to empty after having held data: still nothing to wait
+	 * for. */
+	ck_assert_int_eq(pb_outbox_append(&to, "q", 2), 0);
+	pb_outbox_consume(&to, 2);
+	ck_assert_int_eq(pb_park_wait_for(&pk, 5, &to), PB_PARK_RETRY);
+	/* Once the lane is gone, nothing waits. */
+	ck_assert_uint_eq(pb_park_drop(&pk, (size_t)pb_park_find(&pk, 5)), 1);
+	ck_assert_int_eq(pb_park_wait_for(&pk, 5, &to), PB_PARK_GO);
+	pb_outbox_free(&to);
+	pb_park_free(&pk);
+}
+END_TEST
+
+START_TEST(test_park_retry_moves_whole_frames_and_says_wait)
+{
+	struct pb_budget b;
+	struct pb_park pk;
+	struct pb_outbox to;
+	struct pb_park_retry r;
+
+	pb_budget_init(&b, 1 << 20);
+	pb_park_init(&pk, 100, &b);
+	pb_outbox_init(&to, 8, &b);
+	ck_assert_int_eq(push1(&pk, 5, "aa", 3), 0);
+	ck_assert_int_eq(push1(&pk, 9, "zz", 3), 0);
+	ck_assert_int_eq(push1(&pk, 5, "bbb", 4), 0);
+	ck_assert_int_eq(push1(&pk, 5, "cccc", 5), 0);
+
+	/* Room 8: two frames move into the empty outbox, one stays. */
+	r = pb_park_retry(&pk, (size_t)pb_park_find(&pk, 5), &to);
+	ck_assert(r.pr_started);
+	ck_assert_int_eq(r.pr_wait, PB_PARK_WAIT);
+	ob_assert_holds(&to, "aa\0bbb", 7);
+	lane_assert_holds(&pk, 5, "cccc", 5);
+	ck_assert_uint_eq(pb_park_bytes(&pk), 8);
+
+	/* Room 1: nothing moves; the outbox was not empty, so nothing
+	 * started, and the sender goes on waiting. */
+	r = pb_park_retry(&pk, (size_t)pb_park_find(&pk, 5), &to);
+	ck_assert(!r.pr_started);
+	ck_assert_int_eq(r.pr_wait, PB_PARK_WAIT);
+	ob_assert_holds(&to, "aa\0bbb", 7);
+	lane_assert_holds(&pk, 5, "cccc", 5);
+
+	/* Drained: the rest moves, the lane goes, nothing waits. */
+	pb_outbox_consume(&to, 7);
+	r = pb_park_retry(&pk, (size_t)pb_park_find(&pk, 5), &to);
+	ck_assert(r.pr_started);
+	ck_assert_int_eq(r.pr_wait, PB_PARK_GO);
+	ob_assert_holds(&to, "cccc", 5);
+	ck_assert_int_eq(pb_park_find(&pk, 5), -1);
+	ck_assert_uint_eq(pb_park_bytes(&pk), 3);
+	lane_assert_holds(&pk, 9, "zz", 3);
+
+	pb_outbox_free(&to);
+	pb_park_free(&pk);
+	ck_assert_uint_eq(pb_budget_used(&b), 0);
+}
+END_TEST
+
+START_TEST(test_park_retry_behind_data_does_not_start)
+{
+	struct pb_park pk;
+	struct pb_outbox to;
+	struct pb_park_retry r;
+
+	pb_park_init(&pk, 100, NULL);
+	pb_outbox_init(&to, 100, NULL);
+	ck_assert_int_eq(pb_outbox_append(&to, "q", 2), 0);
+	ck_assert_int_eq(push1(&pk, 4, "one", 4), 0);
+	ck_assert_int_eq(push1(&pk, 4, "two", 4), 0);
+	r = pb_park_retry(&pk, (size_t)pb_park_find(&pk, 4), &to);
+	ck_assert(!r.pr_started);
+	ck_assert_int_eq(r.pr_wait, PB_PARK_GO);
+	ob_assert_holds(&to, "q\0one\0two", 10);
+	ck_assert_uint_eq(pk.pk_nlanes, 0);
+	ck_assert_uint_eq(pb_park_bytes(&pk), 0);
+	pb_outbox_free(&to);
+	pb_park_free(&pk);
+}
+END_TEST
+
+START_TEST(test_park_retry_nothing_fits_empty_outbox_says_retry)
+{
+	struct pb_park pk;
+	struct pb_outbox to;
+	struct pb_park_retry r;
+
+	/* An outbox too small for the first frame stays empty: it will
+	 * never drain to wake the sender. */
+	pb_park_init(&pk, 100, NULL);
+	pb_outbox_init(&to, 3, NULL);
+	ck_assert_int_eq(push1(&pk, 4, "four", 5), 0);
+	r = pb_park_retry(&pk, (size_t)pb_park_find(&pk, 4), &to);
+	ck_assert(!r.pr_started);
+	ck_assert_int_eq(r.pr_wait, PB_PARK_RETRY);
+	ck_assert(pb_outbox_empty(&to));
+	lane_assert_holds(&pk, 4, "four", 5);
+	pb_outbox_free(&to);
+	pb_park_free(&pk);
+}
+END_TEST
+
+START_TEST(test_park_retry_of_one_lane_keeps_the_others)
+{
+	struct pb_park pk;
+	struct pb_outbox to;
+	struct pb_park_retry r;
+	uint32_t d;
+
+	/* Removing lane 0 moves another lane into its place. */
+	pb_park_init(&pk, 100, NULL);
+	pb_outbox_init(&to, 100, NULL);
+	for (d = 1; d <= 4; d++)
+		ck_assert_int_eq(push1(&pk, d, "f", 2), 0);
+	ck_assert_int_eq(push1(&pk, 1, "g", 2), 0);
+	r = pb_park_retry(&pk, (size_t)pb_park_find(&pk, 1), &to);
+	ck_assert(r.pr_started);
+	ck_assert_int_eq(r.pr_wait, PB_PARK_GO);
+	ob_assert_holds(&to, "f\0g", 4);
+	ck_assert_uint_eq(pk.pk_nlanes, 3);
+	for (d = 2; d <= 4; d++)
+		lane_assert_holds(&pk, d, "f", 2);
+	pb_outbox_free(&to);
+	pb_park_free(&pk);
+}
+END_TEST
+
 static Suite *park_suite(void)
 {
 	Suite *s = suite_create("park");
@@ -441,6 +659,18 @@ static Suite *park_suite(void)
 	tcase_add_test(tc, test_park_flush_behind_outbox_contents);
 	tcase_add_test(tc, test_park_drop_counts_frames_and_frees_bytes);
 	tcase_add_test(tc, test_park_many_lanes_survive_removals);
+	tcase_add_test(tc, test_park_drop_all_counts_frames_and_leaves_nothing);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("wait");
+	tcase_add_test(tc, test_park_wait_for_go_when_nothing_parked_for_dest);
+	tcase_add_test(tc, test_park_wait_for_wait_when_outbox_holds_data);
+	tcase_add_test(tc, test_park_wait_for_retry_when_outbox_empty);
+	tcase_add_test(tc, test_park_retry_moves_whole_frames_and_says_wait);
+	tcase_add_test(tc, test_park_retry_behind_data_does_not_start);
+	tcase_add_test(tc,
+		       test_park_retry_nothing_fits_empty_outbox_says_retry);
+	tcase_add_test(tc, test_park_retry_of_one_lane_keeps_the_others);
 	suite_add_tcase(s, tc);
 	return s;
 }

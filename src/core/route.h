@@ -102,7 +102,8 @@ struct pb_route_result pb_route_deliver(struct pb_outbox *ob,
 
 /* Frames for a dest that earlier frames already wait for go behind them,
  * in the waiting room, whatever its outbox holds now: order per
- * destination is kept. */
+ * destination is kept. rr_wait is PB_PARK_GO: the sender already waits
+ * for dest (or retries on its own), nothing new to do. */
 struct pb_route_result pb_route_behind(struct pb_park *pk, uint32_t dest,
 				       const struct iovec *iov, size_t n);
 

@@ -1,0 +1,150 @@
+/*
+ * check_leave.c: why a client leaves (leave.h) and the names of the
+ * counters (stat.h).
+ *
+ * Both servers log and count a departure through these tables, and the
+ * counters reconcile only if every reason has its own disconnect counter
+ * and its queued frames land in the right drop counter (a slow consumer's
+ * in dropped_slow_consumer, everyone else's in dropped_destination_left).
+ * The counter names are read by operators' scripts from the stats line
+ * ("name=value ..."): each must stay exactly as it was, distinct, and
+ * free of anything that would break that line.
+ */
+#include "config.h"
+
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "leave.h"
+#include "run.h"
+#include "stat.h"
+
+#define NLEAVE (PB_LEAVE_SHUTDOWN + 1) /* the reasons there are */
+
+START_TEST(test_leave_text_for_every_reason_distinct)
+{
+	int i, j;
+
+	for (i = 0; i < NLEAVE; i++) {
+		const char *t = pb_leave_text((enum pb_leave)i);
+
+		ck_assert_ptr_nonnull(t);
+		ck_assert_uint_gt(strlen(t), 0);
+		for (j = 0; j < i; j++)
+			ck_assert_str_ne(t, pb_leave_text((enum pb_leave)j));
+	}
+	/* The words leave.h promises for the log. */
+	ck_assert_str_eq(pb_leave_text(PB_LEAVE_CLOSED), "peer closed");
+	ck_assert_str_eq(pb_leave_text(PB_LEAVE_SLOW), "slow consumer");
+}
+END_TEST
+
+START_TEST(test_leave_disconnect_counter_per_reason)
+{
+	static const enum pb_stat want[NLEAVE] = {
+		[PB_LEAVE_CLOSED] = PB_STAT_DISC_CLOSED,
+		[PB_LEAVE_RESET] = PB_STAT_DISC_RESET,
+		[PB_LEAVE_PROTOCOL] = PB_STAT_DISC_PROTOCOL,
+		[PB_LEAVE_SLOW] = PB_STAT_DISC_SLOW,
+		[PB_LEAVE_SHUTDOWN] = PB_STAT_DISC_SHUTDOWN,
+	};
+	int i, j;
+
+	for (i = 0; i < NLEAVE; i++) {
+		enum pb_stat s = pb_leave_stat((enum pb_leave)i);
+
+		ck_assert_int_eq(s, want[i]);
+		/* One counter per reason: each disconnect is counted once,
+		 * in a counter no other reason shares. */
+		for (j = 0; j < i; j++)
+			ck_assert_int_ne(s, pb_leave_stat((enum pb_leave)j));
+	}
+}
+END_TEST
+
+START_TEST(test_leave_drop_counter_slow_or_left)
+{
+	int i;
+
+	for (i = 0; i < NLEAVE; i++) {
+		enum pb_stat s = pb_leave_drop_stat((enum pb_leave)i);
+
+		if (i == PB_LEAVE_SLOW)
+			ck_assert_int_eq(s, PB_STAT_DROP_SLOW);
+		else
+			ck_assert_int_eq(s, PB_STAT_DROP_LEFT);
+	}
+}
+END_TEST
+
+START_TEST(test_stat_names_are_the_published_ones)
+{
+	static const char *const want[PB_STAT_COUNT] = {
+		[PB_STAT_ACCEPTED] = "accepted",
+		[PB_STAT_FORWARDED] = "forwarded",
+		[PB_STAT_DROP_UNKNOWN] = "dropped_unknown_destination",
+		[PB_STAT_DROP_LEFT] = "dropped_destination_left",
+		[PB_STAT_DROP_SLOW] = "dropped_slow_consumer",
+		[PB_STAT_DROP_NOMEM] = "dropped_no_memory",
+		[PB_STAT_DISC_CLOSED] = "disconnect_peer_closed",
+		[PB_STAT_DISC_RESET] = "disconnect_reset",
+		[PB_STAT_DISC_PROTOCOL] = "disconnect_protocol_error",
+		[PB_STAT_DISC_SLOW] = "disconnect_slow_consumer",
+		[PB_STAT_DISC_SHUTDOWN] = "disconnect_shutdown",
+		[PB_STAT_REFUSED_MAX] = "refused_max_clients",
+		[PB_STAT_REFUSED_THREAD] = "refused_no_thread",
+		[PB_STAT_RECEIVED] = "received",
+	};
+	int i;
+
+	for (i = 0; i < PB_STAT_COUNT; i++) {
+		/* A counter added without a name here must be named. */
+		ck_assert_msg(want[i] != NULL, "counter %d: no expected name",
+			      i);
+		ck_assert_ptr_nonnull(pb_stat_name((enum pb_stat)i));
+		ck_assert_str_eq(pb_stat_name((enum pb_stat)i), want[i]);
+	}
+}
+END_TEST
+
+START_TEST(test_stat_names_distinct_and_fit_the_stats_line)
+{
+	int i, j;
+
+	for (i = 0; i < PB_STAT_COUNT; i++) {
+		const char *name = pb_stat_name((enum pb_stat)i);
+
+		ck_assert_msg(name != NULL, "counter %d has no name", i);
+		ck_assert_uint_gt(strlen(name), 0);
+		/* "name=value" pairs split on spaces: lower case and '_'. */
+		ck_assert_msg(strspn(name, "abcdefghijklmnopqrstuvwxyz_") ==
+				      strlen(name),
+			      "counter %d: name \"%s\"", i, name);
+		for (j = 0; j < i; j++)
+			ck_assert_str_ne(name, pb_stat_name((enum pb_stat)j));
+	}
+}
+END_TEST
+
+static Suite *leave_suite(void)
+{
+	Suite *s = suite_create("leave");
+	TCase *tc = tcase_create("leave");
+
+	tcase_add_test(tc, test_leave_text_for_every_reason_distinct);
+	tcase_add_test(tc, test_leave_disconnect_counter_per_reason);
+	tcase_add_test(tc, test_leave_drop_counter_slow_or_left);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("stat");
+	tcase_add_test(tc, test_stat_names_are_the_published_ones);
+	tcase_add_test(tc, test_stat_names_distinct_and_fit_the_stats_line);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	return pbt_run(leave_suite());
+}
