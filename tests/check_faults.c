@@ -721,6 +721,63 @@ START_TEST(test_slow_consumer_is_disconnected_sender_carries_on)
 }
 END_TEST
 
+START_TEST(test_sigusr1_logs_the_counters_and_goes_on)
+{
+	struct pbt_daemon *d = pbt_start(NULL);
+	uint32_t ida, idb;
+	int a = pbt_connect(d, &ida);
+	int b = pbt_connect(d, &idb);
+	char *line;
+
+	pbt_send_frame(a, idb, "counted", PBT_IO_MS);
+	pbt_expect_msg(b, "counted", PBT_IO_MS);
+	pbt_assert(kill(pbt_pid(d), SIGUSR1) == 0, "kill");
+	pbt_log_expect(d, "stats: ", PBT_LOG_MS);
+	line = pbt_log_line(d, "stats: ");
+	pbt_assert(strstr(line, " forwarded=1 ") != NULL &&
+			   strstr(line, " received=1") != NULL &&
+			   strstr(line, "accepted=2 ") != NULL,
+		   "SIGUSR1's stats line is \"%s\"", line);
+	free(line);
+	pbt_send_frame(b, ida, "and on", PBT_IO_MS);
+	pbt_expect_msg(a, "and on", PBT_IO_MS);
+	close(a);
+	close(b);
+	pbt_free(d);
+}
+END_TEST
+
+START_TEST(test_common_signals_do_not_kill_it)
+{
+	/* Each is handled or ignored; SIGQUIT then stops it cleanly. */
+	static const int sigs[] = {SIGHUP,  SIGUSR1,   SIGUSR2, SIGPIPE,
+				   SIGALRM, SIGVTALRM, SIGPROF, SIGXFSZ,
+				   SIGURG,  SIGCHLD,   SIGWINCH};
+	struct pbt_daemon *d = pbt_start(NULL);
+	uint32_t ida, idb;
+	int a = pbt_connect(d, &ida);
+	int b = pbt_connect(d, &idb);
+	int st;
+
+	for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
+		char m[64];
+
+		pbt_assert(kill(pbt_pid(d), sigs[i]) == 0, "kill");
+		snprintf(m, sizeof m, "after %s", strsignal(sigs[i]));
+		pbt_send_frame(a, idb, m, PBT_IO_MS);
+		pbt_expect_msg(b, m, PBT_IO_MS);
+	}
+	st = pbt_stop(d, SIGQUIT, PBT_EXIT_MS);
+	pbt_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+		   "SIGQUIT: expected exit status 0");
+	pbt_assert(pbt_log_count(d, "stats: ") >= 2,
+		   "no stats line at exit after SIGQUIT");
+	close(a);
+	close(b);
+	pbt_free(d);
+}
+END_TEST
+
 static Suite *faults_suite(void)
 {
 	Suite *s = suite_create("faults");
@@ -743,6 +800,8 @@ static Suite *faults_suite(void)
 	pbt_add_test(s, test_sigint_exits_0, 30);
 	pbt_add_test(s, test_bad_option_exits_2_with_one_line, 30);
 	pbt_add_test(s, test_bad_value_exits_2_with_one_line, 30);
+	pbt_add_test(s, test_sigusr1_logs_the_counters_and_goes_on, 30);
+	pbt_add_test(s, test_common_signals_do_not_kill_it, 30);
 	pbt_add_test(s, test_version_exits_0, 30);
 	pbt_add_test(s, test_reactor_refuses_the_daemon_only_options, 30);
 	pbt_add_test(s, test_address_in_use_exits_1, 30);

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,12 +14,12 @@
 
 #include "log.h"
 
-static int log_verbosity = PB_LOG_NOTICE;
+static atomic_int log_verbosity = PB_LOG_NOTICE; /* a reload sets it */
 static int log_syslog;
 
 void log_init(int level)
 {
-	log_verbosity = level;
+	atomic_store_explicit(&log_verbosity, level, memory_order_relaxed);
 }
 
 void log_to_syslog(const char *ident)
@@ -37,7 +38,7 @@ static void log_vwrite(int level, const char *err, const char *fmt, va_list ap)
 	char line[1024];
 	int n;
 
-	if (level > log_verbosity)
+	if (level > atomic_load_explicit(&log_verbosity, memory_order_relaxed))
 		return;
 	n = vsnprintf(line, sizeof(line), fmt, ap);
 	if (n >= 0 && err != NULL && (size_t)n < sizeof(line))

@@ -20,6 +20,7 @@ enum pb_log_level {
 #define PB_PRINTF(f, a) __attribute__((format(printf, f, a)))
 #define PB_NORETURN	__attribute__((noreturn))
 
+/* Sets the verbosity, a pb_log_level: at start, and at each reload. */
 void log_init(int level);
 void log_to_syslog(const char *ident);
 void log_warn(const char *fmt, ...) PB_PRINTF(1, 2);

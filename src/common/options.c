@@ -1,5 +1,6 @@
 /*
- * options.c: command line parsing and validation (see options.h).
+ * options.c: the table of options, their values and the command line (see
+ * options.h).
  */
 #include "config.h"
 
@@ -21,8 +22,12 @@ static const char usage_text[] =
 	"usage: patchbayd [options]\n"
 	"Routes NUL-terminated messages between TCP clients by id.\n"
 	"\n"
+	"  -C, --config FILE          read options from FILE first (the\n"
+	"                             command line overrides it)\n"
+	"  -n, --check-config         print the configuration and exit\n"
 	"  -l, --listen ADDR:PORT     listen address (default 127.0.0.1:8080;\n"
 	"                             IPv6 as [::1]:8080; port 0 picks one)\n"
+	"      --metrics ADDR:PORT    serve Prometheus metrics at /metrics\n"
 	"  -c, --max-clients N        most clients connected (default 10000)\n"
 	"  -f, --max-frame BYTES      longest payload, its 0x00 included\n"
 	"                             (default 64K)\n"
@@ -43,28 +48,65 @@ static const char usage_text[] =
 	"  -V, --version              show the version and exit\n"
 	"Sizes take a K, M or G suffix.\n";
 
-static const struct option long_options[] = {
-	{"listen", required_argument, NULL, 'l'},
-	{"max-clients", required_argument, NULL, 'c'},
-	{"max-frame", required_argument, NULL, 'f'},
-	{"outbox", required_argument, NULL, 'o'},
-	{"park", required_argument, NULL, 'p'},
-	{"max-memory", required_argument, NULL, 'm'},
-	{"slow-timeout", required_argument, NULL, 't'},
-	{"stack-size", required_argument, NULL, 's'},
-	{"daemon", no_argument, NULL, 'd'},
-	{"pidfile", required_argument, NULL, 'P'},
-	{"verbose", no_argument, NULL, 'v'},
-	{"quiet", no_argument, NULL, 'q'},
-	{"help", no_argument, NULL, 'h'},
-	{"version", no_argument, NULL, 'V'},
-	{NULL, 0, NULL, 0},
+/* What an option's value is, which decides how it is parsed and written. */
+enum options_kind {
+	OK_ADDR,    /* ADDR:PORT, into a char array */
+	OK_PATH,    /* a file name, into a char array */
+	OK_COUNT,   /* a number */
+	OK_SIZE,    /* bytes, with K, M or G */
+	OK_SECONDS, /* seconds, decimals allowed, stored in ms */
+	OK_KIB,	    /* KiB, stored in bytes */
+	OK_FLAG,    /* no value on the command line; yes or no in the file */
+	OK_VERBOSE, /* -v adds one; in the file, how many */
+	OK_QUIET,   /* -q; in the file, yes or no */
+	OK_ACTION,  /* command line only: --help, --version */
 };
+
+#define OPT_METRICS 256 /* no short form */
+
+struct options_def {
+	const char *od_name;
+	int od_val; /* its short form, or OPT_METRICS */
+	enum options_kind od_kind;
+	size_t od_offset; /* of its field in struct pb_options */
+	bool od_in_file;  /* the configuration file may set it */
+	bool od_fixed;	  /* a running daemon cannot change it */
+};
+
+#define OFF(f) offsetof(struct pb_options, f)
+
+static const struct options_def options_defs[] = {
+	{"config", 'C', OK_PATH, OFF(op_config), false, true},
+	{"check-config", 'n', OK_FLAG, OFF(op_check_config), false, true},
+	{"listen", 'l', OK_ADDR, OFF(op_listen), true, true},
+	{"metrics", OPT_METRICS, OK_ADDR, OFF(op_metrics), true, true},
+	{"max-clients", 'c', OK_COUNT, OFF(op_max_clients), true, false},
+	{"max-frame", 'f', OK_SIZE, OFF(op_max_frame), true, true},
+	{"outbox", 'o', OK_SIZE, OFF(op_outbox), true, false},
+	{"park", 'p', OK_SIZE, OFF(op_park), true, false},
+	{"max-memory", 'm', OK_SIZE, OFF(op_max_memory), true, false},
+	{"slow-timeout", 't', OK_SECONDS, OFF(op_slow_ms), true, false},
+	{"stack-size", 's', OK_KIB, OFF(op_stack), true, true},
+	{"daemon", 'd', OK_FLAG, OFF(op_daemon), true, true},
+	{"pidfile", 'P', OK_PATH, OFF(op_pidfile), true, true},
+	{"verbose", 'v', OK_VERBOSE, OFF(op_verbosity), true, false},
+	{"quiet", 'q', OK_QUIET, OFF(op_verbosity), true, false},
+	{"help", 'h', OK_ACTION, 0, false, false},
+	{"version", 'V', OK_ACTION, 0, false, false},
+};
+
+#define OPTIONS_N (sizeof(options_defs) / sizeof(options_defs[0]))
+
+_Static_assert(OPTIONS_N <= sizeof(unsigned long) * CHAR_BIT,
+	       "op_given has a bit per option");
+_Static_assert(OPTIONS_N <= sizeof(((struct pb_options *)0)->op_line) /
+				    sizeof(unsigned),
+	       "op_line has a line per option");
 
 void pb_options_defaults(struct pb_options *op)
 {
 	memset(op, 0, sizeof(*op));
-	op->op_listen = "127.0.0.1:8080";
+	snprintf(op->op_listen, sizeof(op->op_listen), "127.0.0.1:8080");
 	op->op_max_clients = 10000;
 	op->op_max_frame = 64 * 1024;
 	op->op_outbox = 1024 * 1024;
@@ -144,115 +186,324 @@ static int options_seconds(const char *s, unsigned long *ms)
 	return 0;
 }
 
-/* Parses one option's value into op; -1 if the value is not acceptable. */
-static int options_value(struct pb_options *op, int c, const char *arg)
+static int options_yes_no(const char *s, bool *out)
 {
-	size_t kib;
+	static const char *const yes[] = {"yes", "true", "on", "1"};
+	static const char *const no[] = {"no", "false", "off", "0"};
+	size_t i;
 
-	switch (c) {
-	case 'l':
-		op->op_listen = arg;
-		return 0;
-	case 'c':
-		return options_count(arg, &op->op_max_clients);
-	case 'f':
-		return pb_options_size(arg, &op->op_max_frame);
-	case 'o':
-		return pb_options_size(arg, &op->op_outbox);
-	case 'p':
-		return pb_options_size(arg, &op->op_park);
-	case 'm':
-		return pb_options_size(arg, &op->op_max_memory);
-	case 't':
-		return options_seconds(arg, &op->op_slow_ms);
-	case 's':
+	for (i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+		if (strcmp(s, yes[i]) == 0)
+			return *out = true, 0;
+		if (strcmp(s, no[i]) == 0)
+			return *out = false, 0;
+	}
+	return -1;
+}
+
+static int options_copy(char *to, size_t cap, const char *s)
+{
+	if (strlen(s) >= cap)
+		return -1;
+	memcpy(to, s, strlen(s) + 1);
+	return 0;
+}
+
+/* Parses a value of d's kind into op (arg is NULL for a flag on the
+ * command line); 0, or -1 with *why. */
+static int options_value(struct pb_options *op, const struct options_def *d,
+			 const char *arg, const char **why)
+{
+	char *field = (char *)op + d->od_offset;
+	bool flag;
+
+	switch (d->od_kind) {
+	case OK_ADDR:
+		*why = "not an address (ADDR:PORT)";
+		return *arg == '\0' && d->od_val != OPT_METRICS
+			       ? -1
+			       : options_copy(field, PB_OPTIONS_ADDRLEN, arg);
+	case OK_PATH:
+		*why = "file name too long";
+		return options_copy(field, PB_OPTIONS_PATHLEN, arg);
+	case OK_COUNT:
+		*why = "not a number";
+		return options_count(arg, (unsigned long *)(void *)field);
+	case OK_SIZE:
+		*why = "not a size (a number, then K, M or G)";
+		return pb_options_size(arg, (size_t *)(void *)field);
+	case OK_SECONDS:
+		*why = "not a duration in seconds";
+		return options_seconds(arg, (unsigned long *)(void *)field);
+	case OK_KIB: {
+		size_t kib;
+
+		*why = "not a size in KiB";
 		if (pb_options_size(arg, &kib) < 0 || kib > SIZE_MAX / 1024)
 			return -1;
 		op->op_stack = kib * 1024;
 		return 0;
-	case 'P':
-		op->op_pidfile = arg;
-		return 0;
-	default:
-		return -1;
 	}
-}
-
-/* Checks the values against each other; fills err on failure. */
-static int options_check(const struct pb_options *op, char *err, size_t errlen)
-{
-	const char *what = NULL;
-
-	if (op->op_max_clients == 0)
-		what = "--max-clients must be at least 1";
-	else if (op->op_max_frame == 0 || op->op_max_frame > 1u << 30)
-		what = "--max-frame must be between 1 and 1G";
-	else if (op->op_outbox < op->op_max_frame)
-		what = "--outbox must be at least --max-frame";
-	else if (op->op_park < op->op_max_frame)
-		what = "--park must be at least --max-frame";
-	else if (op->op_max_memory == 0)
-		what = "--max-memory must be more than 0";
-	else if (op->op_stack < PB_STACK_MIN_KIB * 1024)
-		what = "--stack-size must be at least 16 KiB";
-	if (what == NULL)
+	case OK_FLAG:
+		*why = "not yes or no";
+		if (arg == NULL)
+			flag = true;
+		else if (options_yes_no(arg, &flag) < 0)
+			return -1;
+		*(bool *)(void *)field = flag;
 		return 0;
-	snprintf(err, errlen, "%s", what);
+	case OK_VERBOSE: {
+		unsigned long n;
+
+		if (arg == NULL) {
+			if (op->op_verbosity < PB_LOG_DEBUG)
+				op->op_verbosity++;
+			return 0;
+		}
+		*why = "not 0, 1 or 2";
+		if (options_count(arg, &n) < 0 || n > 2)
+			return -1;
+		op->op_verbosity = PB_LOG_NOTICE + (int)n;
+		return 0;
+	}
+	case OK_QUIET:
+		*why = "not yes or no";
+		if (arg == NULL)
+			flag = true;
+		else if (options_yes_no(arg, &flag) < 0)
+			return -1;
+		if (flag)
+			op->op_verbosity = PB_LOG_WARN;
+		else if (op->op_verbosity == PB_LOG_WARN)
+			op->op_verbosity = PB_LOG_NOTICE;
+		return 0;
+	case OK_ACTION:
+		break;
+	}
+	*why = "not an option of the file";
 	return -1;
 }
 
-/* The bit of op_given for the option whose short form is c. */
-static unsigned long options_bit(int c)
+static const struct options_def *options_by_name(const char *name)
 {
 	size_t i;
 
-	for (i = 0; long_options[i].name != NULL; i++)
-		if (long_options[i].val == c)
-			return 1ul << i;
-	return 0;
+	for (i = 0; i < OPTIONS_N; i++)
+		if (strcmp(options_defs[i].od_name, name) == 0)
+			return &options_defs[i];
+	return NULL;
+}
+
+static const struct options_def *options_by_val(int val)
+{
+	size_t i;
+
+	for (i = 0; i < OPTIONS_N; i++)
+		if (options_defs[i].od_val == val)
+			return &options_defs[i];
+	return NULL;
+}
+
+static size_t options_index(const struct options_def *d)
+{
+	return (size_t)(d - options_defs);
+}
+
+int pb_options_set(struct pb_options *op, const char *name, const char *value,
+		   unsigned line, const char **why)
+{
+	const struct options_def *d = options_by_name(name);
+
+	if (d == NULL || !d->od_in_file) {
+		*why = NULL;
+		return -1;
+	}
+	op->op_line[options_index(d)] = line;
+	return options_value(op, d, value, why);
 }
 
 bool pb_options_given(const struct pb_options *op, const char *name)
 {
+	const struct options_def *d = options_by_name(name);
+
+	return d != NULL && (op->op_given & (1ul << options_index(d))) != 0;
+}
+
+/* Formats the place an option was set: "FILE:LINE: name" when the file
+ * set it last and the command line did not, "--name" otherwise. */
+static void options_where(const struct pb_options *op, const char *file,
+			  const char *name, char *out, size_t cap)
+{
+	const struct options_def *d = options_by_name(name);
+	size_t i = options_index(d);
+
+	if (file != NULL && op->op_line[i] > 0 && !(op->op_given & (1ul << i)))
+		snprintf(out, cap, "%s:%u: %s", file, op->op_line[i], name);
+	else
+		snprintf(out, cap, "--%s", name);
+}
+
+int pb_options_check(const struct pb_options *op, const char *file, char *err,
+		     size_t errlen)
+{
+	const char *name = NULL, *what = NULL;
+	char where[PB_OPTIONS_PATHLEN + 64];
+
+	if (op->op_max_clients == 0)
+		name = "max-clients", what = "must be at least 1";
+	else if (op->op_max_frame == 0 || op->op_max_frame > 1u << 30)
+		name = "max-frame", what = "must be between 1 and 1G";
+	else if (op->op_outbox < op->op_max_frame)
+		name = "outbox", what = "must be at least --max-frame";
+	else if (op->op_park < op->op_max_frame)
+		name = "park", what = "must be at least --max-frame";
+	else if (op->op_max_memory == 0)
+		name = "max-memory", what = "must be more than 0";
+	else if (op->op_stack < PB_STACK_MIN_KIB * 1024)
+		name = "stack-size", what = "must be at least 16 KiB";
+	if (name == NULL)
+		return 0;
+	options_where(op, file, name, where, sizeof(where));
+	snprintf(err, errlen, "%s %s", where, what);
+	return -1;
+}
+
+const char *pb_options_fixed_change(const struct pb_options *a,
+				    const struct pb_options *b)
+{
 	size_t i;
 
-	for (i = 0; long_options[i].name != NULL; i++)
-		if (strcmp(long_options[i].name, name) == 0)
-			return (op->op_given & (1ul << i)) != 0;
-	return false;
+	for (i = 0; i < OPTIONS_N; i++) {
+		const struct options_def *d = &options_defs[i];
+		size_t len;
+
+		if (!d->od_fixed || !d->od_in_file)
+			continue;
+		switch (d->od_kind) {
+		case OK_ADDR:
+		case OK_PATH:
+			if (strcmp((const char *)a + d->od_offset,
+				   (const char *)b + d->od_offset) != 0)
+				return d->od_name;
+			continue;
+		case OK_FLAG:
+			len = sizeof(bool);
+			break;
+		default:
+			len = sizeof(size_t);
+			break;
+		}
+		if (memcmp((const char *)a + d->od_offset,
+			   (const char *)b + d->od_offset, len) != 0)
+			return d->od_name;
+	}
+	return NULL;
 }
 
-static const char *options_name(int c)
+/* A size in the largest unit that holds it exactly: 64K, 1M, 1000. */
+static void options_put_size(FILE *f, size_t v)
 {
-	const struct option *o;
+	static const char units[] = "GMK";
+	int shift;
 
-	for (o = long_options; o->name != NULL; o++)
-		if (o->val == c)
-			return o->name;
-	return "?";
+	for (shift = 30; shift > 0; shift -= 10)
+		if (v != 0 && v % ((size_t)1 << shift) == 0) {
+			fprintf(f, "%zu%c", v >> shift,
+				units[2 - shift / 10 + 1]);
+			return;
+		}
+	fprintf(f, "%zu", v);
 }
 
-enum pb_options_result pb_options_parse(struct pb_options *op, int argc,
-					char **argv, char *err, size_t errlen)
+void pb_options_write(const struct pb_options *op, FILE *f)
 {
+	size_t i;
+
+	for (i = 0; i < OPTIONS_N; i++) {
+		const struct options_def *d = &options_defs[i];
+		const char *field = (const char *)op + d->od_offset;
+
+		if (!d->od_in_file)
+			continue;
+		fprintf(f, "%s = ", d->od_name);
+		switch (d->od_kind) {
+		case OK_ADDR:
+		case OK_PATH:
+			fputs(field, f);
+			break;
+		case OK_COUNT:
+			fprintf(f, "%lu", op->op_max_clients);
+			break;
+		case OK_SIZE:
+			options_put_size(f,
+					 *(const size_t *)(const void *)field);
+			break;
+		case OK_SECONDS:
+			fprintf(f, "%g", op->op_slow_ms / 1000.0);
+			break;
+		case OK_KIB:
+			fprintf(f, "%zu", op->op_stack / 1024);
+			break;
+		case OK_FLAG:
+			fputs(*(const bool *)(const void *)field ? "yes" : "no",
+			      f);
+			break;
+		case OK_VERBOSE:
+			fprintf(f, "%d",
+				op->op_verbosity > PB_LOG_NOTICE
+					? op->op_verbosity - PB_LOG_NOTICE
+					: 0);
+			break;
+		case OK_QUIET:
+			fputs(op->op_verbosity == PB_LOG_WARN ? "yes" : "no",
+			      f);
+			break;
+		case OK_ACTION:
+			break;
+		}
+		fputc('\n', f);
+	}
+}
+
+/* getopt_long's table and short options, built from options_defs. */
+static void options_getopt(struct option *lo, char *so)
+{
+	size_t i;
+
+	*so++ = ':';
+	for (i = 0; i < OPTIONS_N; i++) {
+		const struct options_def *d = &options_defs[i];
+		bool arg = d->od_kind != OK_FLAG && d->od_kind != OK_VERBOSE &&
+			   d->od_kind != OK_QUIET && d->od_kind != OK_ACTION;
+
+		lo[i].name = d->od_name;
+		lo[i].has_arg = arg ? required_argument : no_argument;
+		lo[i].flag = NULL;
+		lo[i].val = d->od_val;
+		if (d->od_val < OPT_METRICS) {
+			*so++ = (char)d->od_val;
+			if (arg)
+				*so++ = ':';
+		}
+	}
+	lo[OPTIONS_N] = (struct option){.name = NULL};
+	*so = '\0';
+}
+
+enum pb_options_result pb_options_args(struct pb_options *op, int argc,
+				       char **argv, char *err, size_t errlen)
+{
+	struct option lo[OPTIONS_N + 1];
+	char so[OPTIONS_N * 2 + 2];
+	const struct options_def *d;
+	const char *why;
 	int c;
 
+	options_getopt(lo, so);
 	opterr = 0;
 	optind = 0; /* glibc: also reset internal state, so tests can reparse */
-	while ((c = getopt_long(argc, argv, ":l:c:f:o:p:m:t:s:dP:vqhV",
-				long_options, NULL)) != -1) {
-		op->op_given |= options_bit(c);
+	while ((c = getopt_long(argc, argv, so, lo, NULL)) != -1) {
 		switch (c) {
-		case 'd':
-			op->op_daemon = true;
-			break;
-		case 'v':
-			if (op->op_verbosity < PB_LOG_DEBUG)
-				op->op_verbosity++;
-			break;
-		case 'q':
-			op->op_verbosity = PB_LOG_WARN;
-			break;
 		case 'h':
 			fputs(usage_text, stdout);
 			return PB_OPTIONS_EXIT;
@@ -269,9 +520,13 @@ enum pb_options_result pb_options_parse(struct pb_options *op, int argc,
 				 argv[optind - 1]);
 			return PB_OPTIONS_USAGE;
 		default:
-			if (options_value(op, c, optarg) < 0) {
-				snprintf(err, errlen, "--%s: bad value '%s'",
-					 options_name(c), optarg);
+			d = options_by_val(c);
+			if (d == NULL)
+				continue;
+			op->op_given |= 1ul << options_index(d);
+			if (options_value(op, d, optarg, &why) < 0) {
+				snprintf(err, errlen, "--%s: %s: '%s'",
+					 d->od_name, why, optarg);
 				return PB_OPTIONS_USAGE;
 			}
 		}
@@ -281,7 +536,15 @@ enum pb_options_result pb_options_parse(struct pb_options *op, int argc,
 			 argv[optind]);
 		return PB_OPTIONS_USAGE;
 	}
-	if (options_check(op, err, errlen) < 0)
-		return PB_OPTIONS_USAGE;
 	return PB_OPTIONS_RUN;
+}
+
+enum pb_options_result pb_options_parse(struct pb_options *op, int argc,
+					char **argv, char *err, size_t errlen)
+{
+	enum pb_options_result r = pb_options_args(op, argc, argv, err, errlen);
+
+	if (r == PB_OPTIONS_RUN && pb_options_check(op, NULL, err, errlen) < 0)
+		return PB_OPTIONS_USAGE;
+	return r;
 }

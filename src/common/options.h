@@ -1,17 +1,26 @@
 /*
- * options.h: the daemon's command line.
+ * options.h: the daemon's options, from the command line and the
+ * configuration file.
  *
- * Parsing is separate from acting on it so that every bad value is reported
- * (exit 2) before anything is opened, and so tests can drive it directly.
+ * One table of options decides, for both sources, what a valid value is;
+ * the file (conf.h) names them by their long names without the dashes. Parsing
+ * is separate from acting on it so that every bad value is reported (exit
+ * 2) before anything is opened, so that a reload can be checked whole
+ * before any of it applies, and so that tests can drive it directly.
  */
 #ifndef PB_OPTIONS_H
 #define PB_OPTIONS_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
+
+#define PB_OPTIONS_ADDRLEN 256	/* an ADDR:PORT */
+#define PB_OPTIONS_PATHLEN 4096 /* a file name */
 
 struct pb_options {
-	const char *op_listen; /* ADDR:PORT */
+	char op_listen[PB_OPTIONS_ADDRLEN];  /* ADDR:PORT */
+	char op_metrics[PB_OPTIONS_ADDRLEN]; /* ADDR:PORT, "" for none */
 	unsigned long op_max_clients;
 	size_t op_max_frame;	  /* longest payload, 0x00 included */
 	size_t op_outbox;	  /* per-destination outbox limit */
@@ -20,9 +29,14 @@ struct pb_options {
 	unsigned long op_slow_ms; /* slow consumer timeout */
 	size_t op_stack;	  /* per-client thread stack, bytes */
 	bool op_daemon;
-	const char *op_pidfile;
+	char op_pidfile[PB_OPTIONS_PATHLEN]; /* "" for none */
+	char op_config[PB_OPTIONS_PATHLEN];  /* "" for none */
+	bool op_check_config;	/* print the configuration and exit */
 	int op_verbosity;	/* a pb_log_level */
-	unsigned long op_given; /* which options were given, by their bit */
+	unsigned long op_given; /* options given on the command line */
+	/* Where each option was last set in the configuration file (its
+	 * line, 0 if not there), so a check can name the line. */
+	unsigned op_line[32];
 };
 
 enum pb_options_result {
@@ -33,13 +47,42 @@ enum pb_options_result {
 
 void pb_options_defaults(struct pb_options *op);
 
-/* Parses argv into op. On PB_OPTIONS_USAGE, err holds one line (without
- * the program name) saying which option or value is wrong. */
+/* Parses argv onto op (which holds the defaults, or more) without
+ * checking the values against each other. On PB_OPTIONS_USAGE, err holds
+ * one line (without the program name) naming the option. */
+enum pb_options_result pb_options_args(struct pb_options *op, int argc,
+				       char **argv, char *err, size_t errlen);
+
+/* pb_options_args, then pb_options_check: the command line alone (the
+ * whole of it, file included, is conf.h's pb_conf_read). */
 enum pb_options_result pb_options_parse(struct pb_options *op, int argc,
 					char **argv, char *err, size_t errlen);
 
-/* Whether the option with this long name ("daemon") was given. */
+/* Sets the option with this long name ("max-clients") from text, as line
+ * 'line' of the configuration file does. 0, or -1 with *why saying what is
+ * wrong with the value ("not a number"), or NULL when no option of the
+ * file has that name. */
+int pb_options_set(struct pb_options *op, const char *name, const char *value,
+		   unsigned line, const char **why);
+
+/* Checks the values against each other; 0, or -1 with err naming the
+ * option (and where the file set it, for a file of that name). */
+int pb_options_check(const struct pb_options *op, const char *file, char *err,
+		     size_t errlen);
+
+/* Whether the option with this long name ("daemon") was given on the
+ * command line. */
 bool pb_options_given(const struct pb_options *op, const char *name);
+
+/* The long name of the first option that differs between a and b and that
+ * a running daemon cannot change (listen, metrics, stack-size...), or
+ * NULL when a reload from a to b can be applied. */
+const char *pb_options_fixed_change(const struct pb_options *a,
+				    const struct pb_options *b);
+
+/* Writes every option of the file at its value in op, one "name = value"
+ * line each, as a configuration file would give them. */
+void pb_options_write(const struct pb_options *op, FILE *f);
 
 /* Parses a size with an optional K, M or G suffix (powers of 1024). */
 int pb_options_size(const char *s, size_t *out);

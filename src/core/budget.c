@@ -10,7 +10,7 @@
 void pb_budget_init(struct pb_budget *b, size_t limit)
 {
 	atomic_init(&b->bu_used, 0);
-	b->bu_limit = limit;
+	atomic_init(&b->bu_limit, limit);
 }
 
 void pb_budget_charge(struct pb_budget *b, size_t n)
@@ -27,7 +27,7 @@ void pb_budget_release(struct pb_budget *b, size_t n)
 
 bool pb_budget_over(struct pb_budget *b)
 {
-	return b != NULL && pb_budget_used(b) >= b->bu_limit;
+	return b != NULL && pb_budget_used(b) >= pb_budget_limit(b);
 }
 
 size_t pb_budget_used(struct pb_budget *b)
@@ -35,4 +35,14 @@ size_t pb_budget_used(struct pb_budget *b)
 	if (b == NULL)
 		return 0;
 	return atomic_load_explicit(&b->bu_used, memory_order_relaxed);
+}
+
+size_t pb_budget_limit(struct pb_budget *b)
+{
+	return atomic_load_explicit(&b->bu_limit, memory_order_relaxed);
+}
+
+void pb_budget_set_limit(struct pb_budget *b, size_t limit)
+{
+	atomic_store_explicit(&b->bu_limit, limit, memory_order_relaxed);
 }

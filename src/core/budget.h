@@ -17,7 +17,7 @@
 
 struct pb_budget {
 	atomic_size_t bu_used;
-	size_t bu_limit;
+	atomic_size_t bu_limit; /* a reload may change it */
 };
 
 void pb_budget_init(struct pb_budget *b, size_t limit);
@@ -25,5 +25,7 @@ void pb_budget_charge(struct pb_budget *b, size_t n);
 void pb_budget_release(struct pb_budget *b, size_t n);
 bool pb_budget_over(struct pb_budget *b);
 size_t pb_budget_used(struct pb_budget *b);
+size_t pb_budget_limit(struct pb_budget *b);
+void pb_budget_set_limit(struct pb_budget *b, size_t limit);
 
 #endif

@@ -23,14 +23,16 @@ static void acceptor_admit(struct pb_acceptor *ac, int fd, const char *peer)
 {
 	struct pb_registry *reg = ac->ac_reg;
 	const struct pb_options *op = reg->rg_opts;
+	struct pb_client_env env;
 	struct pb_client *c;
 
-	if (pb_account_refuse_full(pb_registry_clients(reg), op->op_max_clients,
-				   peer)) {
+	if (pb_account_refuse_full(pb_registry_clients(reg),
+				   pb_registry_max_clients(reg), peer)) {
 		close(fd);
 		return;
 	}
-	c = pb_client_new(reg, op, &reg->rg_budget, fd, peer);
+	pb_registry_client_env(reg, &env);
+	c = pb_client_new(reg, &env, fd, peer);
 	if (c == NULL) {
 		log_warn("connection from %s refused", peer);
 		close(fd);
@@ -105,8 +107,10 @@ static void *acceptor_thread(void *arg)
 		pfd.revents = 0;
 		if (pb_wake_poll(&ac->ac_stop, &pfd, 1, pause) < 0)
 			log_warn("acceptor: poll");
-		if (pb_wake_consume(&ac->ac_stop))
+		if (pb_wake_consume(&ac->ac_stop) &&
+		    atomic_load(&ac->ac_stopping))
 			break;
+		atomic_store(&ac->ac_pong, atomic_load(&ac->ac_ping));
 		pause = acceptor_drain(ac);
 	}
 	pb_wake_detach(&ac->ac_stop);
@@ -120,6 +124,9 @@ int pb_acceptor_start(struct pb_acceptor *ac, int fd, struct pb_registry *reg)
 	ac->ac_fd = fd;
 	ac->ac_reg = reg;
 	ac->ac_paused = false;
+	atomic_init(&ac->ac_stopping, false);
+	atomic_init(&ac->ac_ping, 0);
+	atomic_init(&ac->ac_pong, 0);
 	pb_wake_init(&ac->ac_stop);
 	rc = pthread_create(&ac->ac_thread, NULL, acceptor_thread, ac);
 	if (rc != 0) {
@@ -130,8 +137,20 @@ int pb_acceptor_start(struct pb_acceptor *ac, int fd, struct pb_registry *reg)
 	return 0;
 }
 
+void pb_acceptor_ping(struct pb_acceptor *ac)
+{
+	atomic_fetch_add(&ac->ac_ping, 1);
+	pb_wake_signal(&ac->ac_stop);
+}
+
+bool pb_acceptor_alive(struct pb_acceptor *ac)
+{
+	return atomic_load(&ac->ac_pong) == atomic_load(&ac->ac_ping);
+}
+
 void pb_acceptor_stop(struct pb_acceptor *ac)
 {
+	atomic_store(&ac->ac_stopping, true);
 	pb_wake_signal(&ac->ac_stop);
 	pthread_join(ac->ac_thread, NULL);
 	pb_wake_destroy(&ac->ac_stop);

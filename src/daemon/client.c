@@ -9,7 +9,6 @@
 
 #include "client.h"
 #include "clock.h"
-#include "options.h"
 
 void pb_client_outbox_changed(struct pb_client *c, bool progress)
 {
@@ -21,8 +20,7 @@ void pb_client_outbox_changed(struct pb_client *c, bool progress)
 }
 
 struct pb_client *pb_client_new(struct pb_registry *reg,
-				const struct pb_options *op,
-				struct pb_budget *budget, int fd,
+				const struct pb_client_env *env, int fd,
 				const char *addr)
 {
 	struct pb_client *c = calloc(1, sizeof(*c));
@@ -35,11 +33,13 @@ struct pb_client *pb_client_new(struct pb_registry *reg,
 	c->cl_reg = reg;
 	atomic_init(&c->cl_refs, 1);
 	pthread_mutex_init(&c->cl_lock, NULL);
-	pb_outbox_init(&c->cl_outbox, op->op_outbox, budget);
+	pb_outbox_init(&c->cl_outbox, env->ce_outbox, env->ce_budget);
+	c->cl_outbox.ob_queued = env->ce_outbox_bytes;
 	pb_waiters_init(&c->cl_waiters);
-	pb_park_init(&c->cl_park, op->op_park, budget);
-	pb_rbuf_init(&c->cl_rbuf, op->op_max_frame, budget);
-	pb_frame_parser_init(&c->cl_parser, op->op_max_frame);
+	pb_park_init(&c->cl_park, env->ce_park, env->ce_budget);
+	c->cl_park.pk_queued = env->ce_park_bytes;
+	pb_rbuf_init(&c->cl_rbuf, env->ce_max_frame, env->ce_budget);
+	pb_frame_parser_init(&c->cl_parser, env->ce_max_frame);
 	return c;
 }
 

@@ -28,7 +28,6 @@
 #define PB_DEST_CACHE 8 /* recent destinations kept per sender */
 
 struct pb_budget;
-struct pb_options;
 struct pb_registry;
 struct pb_route;
 
@@ -66,11 +65,21 @@ struct pb_client {
 	uint64_t cl_read_ms;	   /* last read: idle buffers go back */
 };
 
+/* What a client is made with: the limits when it connects, and what it
+ * shares with every other client. */
+struct pb_client_env {
+	size_t ce_max_frame;
+	size_t ce_outbox; /* its outbox's limit */
+	size_t ce_park;	  /* its waiting room's limit */
+	struct pb_budget *ce_budget;
+	atomic_size_t *ce_outbox_bytes; /* gauges: bytes queued in all */
+	atomic_size_t *ce_park_bytes;
+};
+
 /* A new client for an accepted socket, with one reference (the thread's).
  * reg is only kept, for the client's thread. */
 struct pb_client *pb_client_new(struct pb_registry *reg,
-				const struct pb_options *op,
-				struct pb_budget *budget, int fd,
+				const struct pb_client_env *env, int fd,
 				const char *addr);
 void pb_client_ref(struct pb_client *c);
 void pb_client_unref(struct pb_client *c);

@@ -5,11 +5,16 @@ noinst_LIBRARIES += %D%/libpbdaemon.a
 %C%_libpbdaemon_a_CFLAGS = $(AM_CFLAGS) $(PTHREAD_CFLAGS)
 %C%_libpbdaemon_a_SOURCES = \
 	%D%/acceptor.c %D%/acceptor.h \
+	%D%/activate.c %D%/activate.h \
 	%D%/client.c %D%/client.h \
+	%D%/control.c %D%/control.h \
 	%D%/deliver.c %D%/deliver.h \
 	%D%/detach.c %D%/detach.h \
 	%D%/input.c %D%/input.h \
+	%D%/metrics.c %D%/metrics.h \
+	%D%/notify.c %D%/notify.h \
 	%D%/registry.c %D%/registry.h \
+	%D%/reload.c %D%/reload.h \
 	%D%/session.c %D%/session.h \
 	%D%/wake.c %D%/wake.h
 

@@ -1,11 +1,12 @@
 /*
  * main.c: patchbayd, the thread-per-client message router.
  *
- * Parses the command line, opens the listening socket, starts the acceptor
- * and then waits for SIGTERM or SIGINT with sigwait(): the signals are
- * blocked in every thread, so no handler runs anywhere. On a signal it
- * stops accepting, gives the clients a short grace period to flush, logs
- * the counters and exits 0.
+ * Reads the options (the command line, and the file named by --config),
+ * opens the listening sockets or takes those systemd hands over, starts
+ * the acceptor and the metrics server, says it is ready, and gives the
+ * main thread to control.c until a signal says stop. Then it stops
+ * accepting, gives the clients a short grace period to flush, logs the
+ * counters and exits 0.
  */
 #include "config.h"
 
@@ -14,122 +15,164 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include "acceptor.h"
-#include "client.h"
+#include "activate.h"
 #include "clock.h"
+#include "conf.h"
+#include "control.h"
 #include "detach.h"
 #include "log.h"
+#include "metrics.h"
 #include "net.h"
+#include "notify.h"
 #include "options.h"
 #include "registry.h"
+#include "reload.h"
 #include "stats.h"
 #include "wake.h"
 
-#define PB_GRACE_MS	  2000 /* flushing time at shutdown */
-#define PB_SPARE_FDS	  32   /* descriptors kept for the listener, logs... */
-#define PB_FDS_PER_CLIENT 1
+#define PB_GRACE_MS 2000 /* flushing time at shutdown */
 
-/* Raises the descriptor limit to what --max-clients needs (the hard limit
- * too, where we are allowed to), or caps --max-clients to what it allows. */
-static void main_fit_clients(struct pb_options *op)
+/* What main sets up, for main_run. */
+struct main_run {
+	struct pb_options *mr_opts;
+	int mr_argc;
+	char **mr_argv;
+	int mr_listen;	/* clients' listening socket */
+	int mr_metrics; /* metrics' listening socket, or -1 */
+	int mr_ready;	/* for pb_detach_ready */
+};
+
+/* Signals that would kill the daemon by default and mean nothing to it. */
+static void main_ignore_signals(void)
 {
-	rlim_t need =
-		(rlim_t)op->op_max_clients * PB_FDS_PER_CLIENT + PB_SPARE_FDS;
-	struct rlimit rl;
-	unsigned long most;
+	static const int ignored[] = {SIGPIPE, SIGALRM, SIGVTALRM, SIGPROF,
+				      SIGXFSZ};
+	size_t i;
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= need)
-		return;
-	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need) {
-		struct rlimit more = {.rlim_cur = need, .rlim_max = need};
-
-		if (setrlimit(RLIMIT_NOFILE, &more) == 0)
-			return;
-	}
-	rl.rlim_cur = rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need
-			      ? rl.rlim_max
-			      : need;
-	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
-		(void)getrlimit(RLIMIT_NOFILE, &rl);
-	if (rl.rlim_cur >= need)
-		return;
-	most = rl.rlim_cur > PB_SPARE_FDS
-		       ? (unsigned long)(rl.rlim_cur - PB_SPARE_FDS) /
-				 PB_FDS_PER_CLIENT
-		       : 1;
-	log_warnx("--max-clients %lu lowered to %lu: the descriptor limit is "
-		  "%llu",
-		  op->op_max_clients, most, (unsigned long long)rl.rlim_cur);
-	op->op_max_clients = most;
+	for (i = 0; i < sizeof(ignored) / sizeof(ignored[0]); i++)
+		signal(ignored[i], SIG_IGN);
 }
 
-/* Waits for SIGTERM or SIGINT; other blocked signals are ignored. */
-static void main_wait_signal(const sigset_t *set)
+/* Stops serving: the acceptor first, then every client gets the grace
+ * period to flush. */
+static void main_stop(struct main_run *mr, struct pb_registry *reg,
+		      struct pb_acceptor *ac, struct pb_metrics *m)
 {
-	int sig;
-
-	for (;;) {
-		if (sigwait(set, &sig) != 0)
-			continue;
-		if (sig == SIGTERM || sig == SIGINT) {
-			log_notice("%s received, shutting down",
-				   sig == SIGTERM ? "SIGTERM" : "SIGINT");
-			return;
-		}
-	}
+	(void)pb_notify("STOPPING=1");
+	/* Gone from the pidfile first: it names a daemon that serves. */
+	if (mr->mr_opts->op_pidfile[0] != '\0')
+		unlink(mr->mr_opts->op_pidfile);
+	pb_acceptor_stop(ac);
+	pb_metrics_stop(m);
+	log_notice("%lu clients connected, flushing for up to %d ms",
+		   pb_registry_clients(reg), PB_GRACE_MS);
+	pb_registry_stop(reg, pb_now_ms() + PB_GRACE_MS);
+	/* Threads still running past the grace period are left to exit(). */
+	if (pb_registry_wait_idle(reg,
+				  pb_now_ms() + PB_GRACE_MS + PB_GRACE_MS / 2))
+		pb_registry_destroy(reg);
+	else
+		log_notice("grace period over, exiting anyway");
 }
 
-static int main_run(struct pb_options *op, int lfd, int *ready)
+static int main_run(struct main_run *mr)
 {
-	/* Static: threads still running after the grace period use it. */
+	/* Static: threads still running after the grace period use them. */
+	static struct pb_options running;
 	static struct pb_registry reg;
+	struct pb_control ct;
 	struct pb_acceptor ac;
+	struct pb_metrics *m = NULL;
+	char err[256];
 	sigset_t set;
 
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
+	pb_control_signals(&set);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	if (pb_wake_setup() < 0) {
 		log_warn("cannot set up wake-ups");
 		return 1;
 	}
-	pb_registry_init(&reg, op);
-	if (pb_acceptor_start(&ac, lfd, &reg) < 0) {
+	running = *mr->mr_opts;
+	pb_registry_init(&reg, mr->mr_opts);
+	if (pb_acceptor_start(&ac, mr->mr_listen, &reg) < 0) {
 		log_warn("cannot start the acceptor");
 		return 1;
 	}
-	pb_detach_ready(ready);
-	main_wait_signal(&set);
-	/* Gone from the pidfile first: it names a daemon that serves. */
-	if (op->op_pidfile != NULL)
-		unlink(op->op_pidfile);
-	pb_acceptor_stop(&ac);
-	log_notice("%lu clients connected, flushing for up to %d ms",
-		   pb_registry_clients(&reg), PB_GRACE_MS);
-	pb_registry_stop(&reg, pb_now_ms() + PB_GRACE_MS);
-	/* Threads still running past the grace period are left to exit(). */
-	if (pb_registry_wait_idle(&reg,
-				  pb_now_ms() + PB_GRACE_MS + PB_GRACE_MS / 2))
-		pb_registry_destroy(&reg);
-	else
-		log_notice("grace period over, exiting anyway");
+	if (mr->mr_metrics >= 0 &&
+	    (m = pb_metrics_start(mr->mr_metrics, &reg, err, sizeof(err))) ==
+		    NULL) {
+		log_warnx("%s", err);
+		return 1;
+	}
+	pb_detach_ready(&mr->mr_ready);
+	(void)pb_notify("READY=1\nSTATUS=serving");
+	ct = (struct pb_control){.ct_opts = &running,
+				 .ct_argc = mr->mr_argc,
+				 .ct_argv = mr->mr_argv,
+				 .ct_reg = &reg,
+				 .ct_acceptor = &ac};
+	pb_control_run(&ct);
+	main_stop(mr, &reg, &ac, m);
 	pb_stats_log();
 	return 0;
 }
 
+/* The listening sockets: handed over by systemd, or opened here. */
+static int main_listen(struct main_run *mr, char *err, size_t errlen)
+{
+	const struct pb_options *op = mr->mr_opts;
+	struct pb_activated act;
+	char addr[PB_NET_ADDRLEN];
+
+	if (pb_activate(&act, err, errlen) < 0)
+		return -1;
+	mr->mr_listen = act.ac_clients;
+	mr->mr_metrics = act.ac_metrics;
+	if (mr->mr_listen < 0 &&
+	    pb_net_listen(op->op_listen, &mr->mr_listen, err, errlen) < 0)
+		return -1;
+	if (act.ac_clients >= 0)
+		log_notice("clients' socket from systemd (socket activation)");
+	pb_net_local(mr->mr_listen, addr);
+	log_notice("listening on %s", addr);
+	if (mr->mr_metrics < 0 && op->op_metrics[0] != '\0' &&
+	    pb_net_listen(op->op_metrics, &mr->mr_metrics, err, errlen) < 0)
+		return -1;
+	if (act.ac_metrics >= 0)
+		log_notice("metrics' socket from systemd (socket activation)");
+	if (mr->mr_metrics >= 0) {
+		pb_net_local(mr->mr_metrics, addr);
+		log_notice("metrics on http://%s/metrics", addr);
+	}
+	return 0;
+}
+
+/* Makes a relative file name absolute: --daemon changes to "/". */
+static void main_absolute(char *path, size_t cap)
+{
+	const char *abs;
+
+	if (path[0] == '\0' || path[0] == '/')
+		return;
+	abs = pb_pidfile_path(path);
+	if (abs != path)
+		snprintf(path, cap, "%s", abs);
+}
+
 int main(int argc, char **argv)
 {
-	char err[256], addr[PB_NET_ADDRLEN];
-	struct pb_options op;
-	int lfd, ready = -1, pidfd = -1;
+	static struct pb_options op;
+	char err[PB_OPTIONS_PATHLEN + 256];
+	struct main_run mr = {.mr_opts = &op,
+			      .mr_argc = argc,
+			      .mr_argv = argv,
+			      .mr_ready = -1};
+	int pidfd = -1;
 
-	pb_options_defaults(&op);
-	switch (pb_options_parse(&op, argc, argv, err, sizeof(err))) {
+	switch (pb_conf_read(&op, argc, argv, NULL, err, sizeof(err))) {
 	case PB_OPTIONS_EXIT:
 		return 0;
 	case PB_OPTIONS_USAGE:
@@ -138,17 +181,28 @@ int main(int argc, char **argv)
 	case PB_OPTIONS_RUN:
 		break;
 	}
+	if (op.op_metrics[0] != '\0' && !pb_metrics_available()) {
+		fprintf(stderr,
+			"patchbayd: --metrics: this patchbayd was built "
+			"without metrics (configure --with-metrics, "
+			"with libmicrohttpd)\n");
+		return 2;
+	}
+	if (op.op_check_config) {
+		pb_options_write(&op, stdout);
+		return fflush(stdout) == 0 ? 0 : 1;
+	}
 	log_init(op.op_verbosity);
-	signal(SIGPIPE, SIG_IGN);
-	main_fit_clients(&op);
-	if (pb_net_listen(op.op_listen, &lfd, err, sizeof(err)) < 0) {
+	main_ignore_signals();
+	pb_reload_fit_clients(&op);
+	if (pb_notify_init(err, sizeof(err)) < 0 ||
+	    main_listen(&mr, err, sizeof(err)) < 0) {
 		fprintf(stderr, "patchbayd: %s\n", err);
 		return 1;
 	}
-	pb_net_local(lfd, addr);
-	log_notice("listening on %s", addr);
-	if (op.op_pidfile != NULL) {
-		op.op_pidfile = pb_pidfile_path(op.op_pidfile);
+	main_absolute(op.op_config, sizeof(op.op_config));
+	if (op.op_pidfile[0] != '\0') {
+		main_absolute(op.op_pidfile, sizeof(op.op_pidfile));
 		pidfd = pb_pidfile_open(op.op_pidfile);
 		if (pidfd < 0) {
 			fprintf(stderr, "patchbayd: cannot write %s: %s\n",
@@ -157,11 +211,11 @@ int main(int argc, char **argv)
 		}
 	}
 	if (op.op_daemon) {
-		if (pb_detach(&ready) < 0)
+		if (pb_detach(&mr.mr_ready) < 0)
 			fatal("cannot detach");
 		log_to_syslog("patchbayd");
 	}
 	if (pidfd >= 0 && pb_pidfile_write(pidfd) < 0)
 		fatal("cannot write %s", op.op_pidfile);
-	return main_run(&op, lfd, &ready);
+	return main_run(&mr);
 }

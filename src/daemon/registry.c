@@ -15,6 +15,15 @@ void pb_registry_init(struct pb_registry *reg, const struct pb_options *op)
 
 	reg->rg_opts = op;
 	pb_budget_init(&reg->rg_budget, op->op_max_memory);
+	atomic_init(&reg->rg_max_clients, op->op_max_clients);
+	atomic_init(&reg->rg_slow_ms, op->op_slow_ms);
+	atomic_init(&reg->rg_outbox, op->op_outbox);
+	atomic_init(&reg->rg_park, op->op_park);
+	atomic_init(&reg->rg_outbox_bytes, 0);
+	atomic_init(&reg->rg_park_bytes, 0);
+	reg->rg_start_s = (long long)time(NULL);
+	atomic_init(&reg->rg_loaded_s, reg->rg_start_s);
+	atomic_init(&reg->rg_reload_ok, true);
 	pthread_mutex_init(&reg->rg_lock, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -32,6 +41,39 @@ void pb_registry_destroy(struct pb_registry *reg)
 	pb_table_free(&reg->rg_table);
 	pthread_cond_destroy(&reg->rg_idle);
 	pthread_mutex_destroy(&reg->rg_lock);
+}
+
+void pb_registry_set_limits(struct pb_registry *reg,
+			    const struct pb_options *op)
+{
+	atomic_store(&reg->rg_max_clients, op->op_max_clients);
+	atomic_store(&reg->rg_slow_ms, op->op_slow_ms);
+	atomic_store(&reg->rg_outbox, op->op_outbox);
+	atomic_store(&reg->rg_park, op->op_park);
+	pb_budget_set_limit(&reg->rg_budget, op->op_max_memory);
+}
+
+void pb_registry_reloaded(struct pb_registry *reg, bool ok)
+{
+	atomic_store(&reg->rg_reload_ok, ok);
+	if (ok)
+		atomic_store(&reg->rg_loaded_s, (long long)time(NULL));
+}
+
+void pb_registry_client_env(struct pb_registry *reg, struct pb_client_env *env)
+{
+	env->ce_max_frame = reg->rg_opts->op_max_frame;
+	env->ce_outbox = atomic_load(&reg->rg_outbox);
+	env->ce_park = atomic_load(&reg->rg_park);
+	env->ce_budget = &reg->rg_budget;
+	env->ce_outbox_bytes = &reg->rg_outbox_bytes;
+	env->ce_park_bytes = &reg->rg_park_bytes;
+}
+
+void pb_registry_touch(struct pb_registry *reg)
+{
+	pthread_mutex_lock(&reg->rg_lock);
+	pthread_mutex_unlock(&reg->rg_lock);
 }
 
 uint32_t pb_registry_next_id(struct pb_registry *reg)

@@ -15,14 +15,31 @@
 #include <stdint.h>
 
 #include "budget.h"
+#include "client.h"
 #include "options.h"
 #include "table.h"
 
-struct pb_client;
-
 struct pb_registry {
-	const struct pb_options *rg_opts;
+	const struct pb_options *rg_opts; /* as started; see the live limits */
 	struct pb_budget rg_budget;
+
+	/* The limits a reload may change, read without a lock. outbox and
+	 * park apply to clients that connect after the change. */
+	atomic_ulong rg_max_clients;
+	atomic_ulong rg_slow_ms;
+	atomic_size_t rg_outbox;
+	atomic_size_t rg_park;
+
+	/* Gauges: bytes queued in all outboxes and in all waiting rooms. */
+	atomic_size_t rg_outbox_bytes;
+	atomic_size_t rg_park_bytes;
+
+	/* Wall clock, seconds since the epoch: when the daemon started, and
+	 * when a configuration was last loaded whole (at start, or by a
+	 * reload); whether the last reload succeeded. */
+	long long rg_start_s;
+	atomic_llong rg_loaded_s;
+	atomic_bool rg_reload_ok;
 
 	pthread_mutex_t rg_lock; /* guards the fields below */
 	pthread_cond_t rg_idle;	 /* signalled when rg_threads drops to 0 */
@@ -37,6 +54,22 @@ struct pb_registry {
 void pb_registry_init(struct pb_registry *reg, const struct pb_options *op);
 void pb_registry_destroy(struct pb_registry *reg);
 
+/* Applies the limits a reload may change (max-clients, slow-timeout,
+ * max-memory, outbox, park) from op. */
+void pb_registry_set_limits(struct pb_registry *reg,
+			    const struct pb_options *op);
+
+/* Records how a reload went. */
+void pb_registry_reloaded(struct pb_registry *reg, bool ok);
+
+/* What a client connecting now is made with. */
+void pb_registry_client_env(struct pb_registry *reg, struct pb_client_env *env);
+
+/* Takes and releases the registry's lock: for the watchdog, which must
+ * not be fed by a daemon whose threads are stuck on it (this then blocks,
+ * and the watchdog goes hungry). */
+void pb_registry_touch(struct pb_registry *reg);
+
 uint32_t pb_registry_next_id(struct pb_registry *reg);
 int pb_registry_add(struct pb_registry *reg, struct pb_client *c);
 void pb_registry_remove(struct pb_registry *reg, struct pb_client *c);
@@ -47,6 +80,16 @@ struct pb_client *pb_registry_get(struct pb_registry *reg, uint32_t id);
 static inline unsigned long pb_registry_clients(struct pb_registry *reg)
 {
 	return atomic_load(&reg->rg_clients);
+}
+
+static inline unsigned long pb_registry_max_clients(struct pb_registry *reg)
+{
+	return atomic_load_explicit(&reg->rg_max_clients, memory_order_relaxed);
+}
+
+static inline unsigned long pb_registry_slow_ms(struct pb_registry *reg)
+{
+	return atomic_load_explicit(&reg->rg_slow_ms, memory_order_relaxed);
 }
 
 static inline bool pb_registry_stopping(struct pb_registry *reg)

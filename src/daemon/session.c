@@ -54,7 +54,7 @@ static void session_leave(struct pb_client *c, enum pb_leave why)
 	c->cl_left = true;
 	pb_client_wake_waiters(&waiters);
 	pb_account_leave(c->cl_id, c->cl_addr, why, dropped,
-			 c->cl_reg->rg_opts->op_slow_ms);
+			 pb_registry_slow_ms(c->cl_reg));
 	pb_input_free(c);
 }
 
@@ -121,7 +121,7 @@ static int session_poll_setup(struct pb_client *c, struct pollfd *pfd,
 	pfd->revents = 0;
 	if (*pending)
 		timeout = session_min_timeout(
-			timeout, progress + reg->rg_opts->op_slow_ms, now);
+			timeout, progress + pb_registry_slow_ms(reg), now);
 	if (!reading && !c->cl_left && pb_budget_over(&reg->rg_budget))
 		timeout = session_min_timeout(timeout, now + PB_BUDGET_RETRY_MS,
 					      now);
@@ -154,7 +154,7 @@ static bool session_is_slow(struct pb_client *c)
 		atomic_load_explicit(&c->cl_progress_ms, memory_order_relaxed);
 
 	return atomic_load_explicit(&c->cl_pending, memory_order_acquire) &&
-	       pb_now_ms() - progress >= c->cl_reg->rg_opts->op_slow_ms;
+	       pb_now_ms() - progress >= pb_registry_slow_ms(c->cl_reg);
 }
 
 /* One round of the thread's loop; false when the thread should end. */

@@ -11,7 +11,10 @@
 
 #include "wake.h"
 
-#define PB_WAKE_SIGNAL SIGUSR1
+/* SIGUSR2: SIGUSR1 is the operator's (stats), and a standard signal, unlike
+ * a real-time one, never fails to be sent for a full queue. One sent from
+ * outside only makes a sleeping thread look around once. */
+#define PB_WAKE_SIGNAL SIGUSR2
 
 /* Only interrupts ppoll: the flag says what happened. */
 static void wake_handler(int sig)

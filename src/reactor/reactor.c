@@ -27,6 +27,7 @@
 #include "account.h"
 #include "budget.h"
 #include "clock.h"
+#include "conf.h"
 #include "frame.h"
 #include "leave.h"
 #include "log.h"
@@ -505,11 +506,12 @@ static int rc_setup(struct rc_server *sv, const struct pb_options *op, int lfd)
 	return epoll_ctl(sv->sv_epoll, EPOLL_CTL_ADD, sv->sv_signal, &ev);
 }
 
-/* The options only the daemon has: one thread, in the foreground. */
+/* The options only the daemon has: one thread, in the foreground, no
+ * metrics. */
 static int reactor_refuse(const struct pb_options *op)
 {
 	static const char *const daemon_only[] = {"daemon", "pidfile",
-						  "stack-size"};
+						  "stack-size", "metrics"};
 	size_t i;
 
 	for (i = 0; i < sizeof(daemon_only) / sizeof(daemon_only[0]); i++) {
@@ -517,7 +519,7 @@ static int reactor_refuse(const struct pb_options *op)
 			continue;
 		fprintf(stderr,
 			"patchbay-reactor: --%s: not supported by the reactor "
-			"(one thread, in the foreground)\n",
+			"(patchbayd only)\n",
 			daemon_only[i]);
 		return -1;
 	}
@@ -533,7 +535,7 @@ int main(int argc, char **argv)
 	int lfd;
 
 	pb_options_defaults(&op);
-	switch (pb_options_parse(&op, argc, argv, err, sizeof(err))) {
+	switch (pb_conf_read(&op, argc, argv, NULL, err, sizeof(err))) {
 	case PB_OPTIONS_EXIT:
 		return 0;
 	case PB_OPTIONS_USAGE:
@@ -544,6 +546,10 @@ int main(int argc, char **argv)
 	}
 	if (reactor_refuse(&op) < 0)
 		return 2;
+	if (op.op_check_config) {
+		pb_options_write(&op, stdout);
+		return fflush(stdout) == 0 ? 0 : 1;
+	}
 	log_init(op.op_verbosity);
 	signal(SIGPIPE, SIG_IGN);
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {

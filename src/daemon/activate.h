@@ -1,0 +1,27 @@
+/*
+ * activate.h: listening sockets handed over by systemd.
+ *
+ * With socket activation the service manager binds the sockets and starts
+ * the daemon with them open from descriptor 3 on, saying so in $LISTEN_PID
+ * (our pid), $LISTEN_FDS (how many) and $LISTEN_FDNAMES (their names,
+ * separated by ':'; sd_listen_fds(3)). "clients" is the socket clients
+ * connect to, "metrics" the one Prometheus scrapes; a single socket
+ * without a name is the clients'.
+ */
+#ifndef PB_ACTIVATE_H
+#define PB_ACTIVATE_H
+
+#include <stddef.h>
+
+struct pb_activated {
+	int ac_clients; /* -1 when not handed over */
+	int ac_metrics; /* -1 when not handed over */
+};
+
+/* Takes the sockets handed over, if any: checks that each is a listening
+ * TCP socket, makes it close-on-exec and non-blocking, and unsets the
+ * variables. 0 (with both -1 when nothing was handed over), or -1 with
+ * err saying which descriptor is wrong. */
+int pb_activate(struct pb_activated *a, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,32 @@
+/*
+ * reload.h: applying a new configuration to a running daemon (SIGHUP).
+ *
+ * The file is read and checked whole, with the command line on top as at
+ * start; then it is applied at once or not at all. What a running daemon
+ * can change: the verbosity, max-clients (lowering it refuses newcomers
+ * until fewer are connected; nobody is dropped), slow-timeout, max-memory,
+ * and outbox and park for clients that connect afterwards. A change to
+ * anything else (listen, metrics, max-frame, stack-size, daemon, pidfile)
+ * refuses the whole reload, with a log line naming it. No client is
+ * dropped and no frame lost by a reload.
+ */
+#ifndef PB_RELOAD_H
+#define PB_RELOAD_H
+
+#include <stdbool.h>
+
+#include "options.h"
+#include "registry.h"
+
+/* Reloads into *running (the options in force, updated on success) from
+ * the file and argv it came from; applies the new limits to reg. True if
+ * the new configuration is in force, false if the old one was kept (the
+ * log says why). */
+bool pb_reload(struct pb_options *running, int argc, char **argv,
+	       struct pb_registry *reg);
+
+/* Lowers op's --max-clients to what the descriptor limit allows (raising
+ * the limit first where it may), with a warning. */
+void pb_reload_fit_clients(struct pb_options *op);
+
+#endif
