@@ -141,7 +141,7 @@ START_TEST(test_bad_value_names_file_line_and_option)
 			  "'lots'\n");
 	conf_expect_error("slow-timeout = soon\n",
 			  "patchbayd: %s:1: slow-timeout: not a duration in "
-			  "seconds: 'soon'\n");
+			  "seconds (0.001 to a year): 'soon'\n");
 	conf_expect_error("daemon = perhaps\n",
 			  "patchbayd: %s:1: daemon: not yes or no: "
 			  "'perhaps'\n");

@@ -544,7 +544,8 @@ START_TEST(test_bad_value_exits_2_with_one_line)
 		{"-f", "12Q"},	  {"-o", "lots"},
 		{"-p", "-5"},	  {"-m", "1X"},
 		{"-t", "soon"},	  {"--slow-timeout", "-1"},
-		{"-s", "big"},
+		{"-s", "big"},	  {"-s", "1G"},
+		{"-t", "1e-300"}, {"-l", "nowhere"},
 	};
 
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -812,6 +813,61 @@ START_TEST(test_common_signals_do_not_kill_it)
 }
 END_TEST
 
+/* A port nobody listens on now (the daemon binds it next). */
+static int unused_port(void)
+{
+	struct sockaddr_in sin = {.sin_family = AF_INET,
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof sin;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	pbt_assert(fd >= 0 && bind(fd, (struct sockaddr *)&sin, len) == 0 &&
+			   getsockname(fd, (struct sockaddr *)&sin, &len) == 0,
+		   "cannot find a free port");
+	close(fd);
+	return ntohs(sin.sin_port);
+}
+
+START_TEST(test_quiet_still_writes_the_stats_line_at_exit)
+{
+	/* With -q not even "listening on" is logged: the test knows the
+	 * port, and the daemon serves once a client gets its id. */
+	int64_t deadline = pbt_now_ms() + PBT_START_MS;
+	int port = unused_port();
+	char addr[32];
+	const char *args[] = {"-q", "-l", addr, NULL};
+	struct pbt_daemon *d;
+	uint32_t id;
+	int c = -1, st;
+
+	snprintf(addr, sizeof addr, "127.0.0.1:%d", port);
+	d = pbt_start_argv(args);
+	while (c < 0) {
+		pbt_assert(pbt_now_ms() < deadline &&
+				   pbt_wait_exit(d, 20) == -1,
+			   "patchbayd -q did not serve on %s", addr);
+		c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		struct sockaddr_in sin = {.sin_family = AF_INET,
+					  .sin_port = htons((uint16_t)port),
+					  .sin_addr.s_addr =
+						  htonl(INADDR_LOOPBACK)};
+		if (connect(c, (struct sockaddr *)&sin, sizeof sin) < 0) {
+			close(c);
+			c = -1;
+		}
+	}
+	pbt_recv_exact(c, &id, sizeof id, PBT_IO_MS);
+	st = pbt_stop(d, SIGTERM, PBT_EXIT_MS);
+	pbt_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "exit status");
+	pbt_assert(pbt_log_has(d, "stats: accepted=1 "),
+		   "-q: no stats line at exit");
+	pbt_assert(!pbt_log_has(d, "listening on"),
+		   "-q logged a notice: the test shows nothing");
+	close(c);
+	pbt_free(d);
+}
+END_TEST
+
 static Suite *faults_suite(void)
 {
 	Suite *s = suite_create("faults");
@@ -836,6 +892,7 @@ static Suite *faults_suite(void)
 	pbt_add_test(s, test_bad_value_exits_2_with_one_line, 30);
 	pbt_add_test(s, test_sigusr1_logs_the_counters_and_goes_on, 30);
 	pbt_add_test(s, test_common_signals_do_not_kill_it, 30);
+	pbt_add_test(s, test_quiet_still_writes_the_stats_line_at_exit, 30);
 	pbt_add_test(s, test_version_exits_0, 30);
 	pbt_add_test(s, test_reactor_refuses_the_daemon_only_options, 30);
 	pbt_add_test(s, test_address_in_use_exits_1, 30);

@@ -95,6 +95,7 @@ START_TEST(test_stat_names_are_the_published_ones)
 		[PB_STAT_REFUSED_MAX] = "refused_max_clients",
 		[PB_STAT_REFUSED_THREAD] = "refused_no_thread",
 		[PB_STAT_RECEIVED] = "received",
+		[PB_STAT_BYTES_FORWARDED] = "forwarded_bytes",
 	};
 	int i;
 

@@ -61,7 +61,7 @@ void pb_account_unknown(uint32_t sender, uint32_t dest, size_t n)
 void pb_account_delivered(uint32_t sender, uint32_t dest,
 			  const struct pb_route_result *r)
 {
-	pb_stats_add(PB_STAT_FORWARDED, r->rr_sent);
+	pb_account_forwarded(r->rr_sent, r->rr_bytes);
 	if (r->rr_lost == 0)
 		return;
 	pb_stats_add(PB_STAT_DROP_NOMEM, r->rr_lost);
@@ -69,9 +69,10 @@ void pb_account_delivered(uint32_t sender, uint32_t dest,
 		  sender, r->rr_lost, dest);
 }
 
-void pb_account_forwarded(size_t n)
+void pb_account_forwarded(size_t n, size_t bytes)
 {
 	pb_stats_add(PB_STAT_FORWARDED, n);
+	pb_stats_add(PB_STAT_BYTES_FORWARDED, bytes);
 }
 
 void pb_account_left(size_t n)

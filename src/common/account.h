@@ -43,8 +43,9 @@ void pb_account_unknown(uint32_t sender, uint32_t dest, size_t n);
 void pb_account_delivered(uint32_t sender, uint32_t dest,
 			  const struct pb_route_result *r);
 
-/* n frames were written whole from an outbox to its client. */
-void pb_account_forwarded(size_t n);
+/* n frames were finished, in 'bytes' written from an outbox to its
+ * client. */
+void pb_account_forwarded(size_t n, size_t bytes);
 
 /* n frames that waited for clients that left were dropped. */
 void pb_account_left(size_t n);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <unistd.h>
 
 #include "log.h"
 
@@ -36,17 +37,26 @@ static void log_vwrite(int level, const char *err, const char *fmt, va_list ap)
 	static const int prio[] = {LOG_WARNING, LOG_NOTICE, LOG_INFO,
 				   LOG_DEBUG};
 	char line[1024];
+	size_t len;
 	int n;
 
-	if (level > atomic_load_explicit(&log_verbosity, memory_order_relaxed))
+	if (level != PB_LOG_ALWAYS &&
+	    level > atomic_load_explicit(&log_verbosity, memory_order_relaxed))
 		return;
-	n = vsnprintf(line, sizeof(line), fmt, ap);
-	if (n >= 0 && err != NULL && (size_t)n < sizeof(line))
-		snprintf(line + n, sizeof(line) - (size_t)n, ": %s", err);
-	if (log_syslog)
-		syslog(prio[level], "%s", line);
-	else
-		fprintf(stderr, "%s\n", line);
+	n = vsnprintf(line, sizeof(line) - 1, fmt, ap);
+	if (n >= 0 && err != NULL && (size_t)n < sizeof(line) - 1)
+		snprintf(line + n, sizeof(line) - 1 - (size_t)n, ": %s", err);
+	if (log_syslog) {
+		syslog(level == PB_LOG_ALWAYS ? LOG_NOTICE : prio[level], "%s",
+		       line);
+		return;
+	}
+	/* One write(2), not stdio: unbuffered stderr would put a buffer of
+	 * BUFSIZ on the small stack of a client thread. */
+	len = strlen(line);
+	line[len++] = '\n';
+	while (write(STDERR_FILENO, line, len) < 0 && errno == EINTR)
+		;
 }
 
 #define LOG_BODY(level, err)                                                   \
@@ -77,6 +87,11 @@ void log_notice(const char *fmt, ...)
 void log_info(const char *fmt, ...)
 {
 	LOG_BODY(PB_LOG_INFO, NULL);
+}
+
+void log_always(const char *fmt, ...)
+{
+	LOG_BODY(PB_LOG_ALWAYS, NULL);
 }
 
 void log_debug(const char *fmt, ...)

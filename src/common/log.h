@@ -11,6 +11,7 @@
 #define PB_LOG_H
 
 enum pb_log_level {
+	PB_LOG_ALWAYS = -1, /* whatever the verbosity: the stats line */
 	PB_LOG_WARN,
 	PB_LOG_NOTICE,
 	PB_LOG_INFO,
@@ -28,6 +29,8 @@ void log_warnx(const char *fmt, ...) PB_PRINTF(1, 2);
 void log_notice(const char *fmt, ...) PB_PRINTF(1, 2);
 void log_info(const char *fmt, ...) PB_PRINTF(1, 2);
 void log_debug(const char *fmt, ...) PB_PRINTF(1, 2);
+/* Logged whatever the verbosity, even with -q: the counters. */
+void log_always(const char *fmt, ...) PB_PRINTF(1, 2);
 void fatal(const char *fmt, ...) PB_PRINTF(1, 2) PB_NORETURN;
 
 #endif

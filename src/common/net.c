@@ -81,6 +81,14 @@ static int net_parse(const char *spec, struct sockaddr_storage *ss,
 	return -1;
 }
 
+bool pb_net_valid(const char *spec)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+
+	return net_parse(spec, &ss, &len) == 0;
+}
+
 int pb_net_listen(const char *spec, int *fd, char *err, size_t errlen)
 {
 	struct sockaddr_storage ss;

@@ -7,12 +7,17 @@
 #ifndef PB_NET_H
 #define PB_NET_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 
 #define PB_NET_ADDRLEN 64 /* "[ipv6]:port" and a NUL */
+
+/* Whether spec is an address pb_net_listen takes: "HOST:PORT" or
+ * "[V6HOST]:PORT", the host numeric. */
+bool pb_net_valid(const char *spec);
 
 /* Opens a non-blocking listening socket on spec; on failure err says
  * what ("cannot listen on X: reason"). */

@@ -14,9 +14,13 @@
 #include <string.h>
 
 #include "log.h"
+#include "net.h"
 #include "options.h"
 
 #define PB_STACK_MIN_KIB 16
+#define PB_STACK_MAX_KIB                                                       \
+	8192 /* glibc's default; more fails thread after                       \
+		thread for want of address space */
 
 static const char usage_text[] =
 	"usage: patchbayd [options]\n"
@@ -179,7 +183,8 @@ static int options_seconds(const char *s, unsigned long *ms)
 		return -1;
 	errno = 0;
 	v = strtod(s, &end);
-	if (errno != 0 || *end != '\0' || !isfinite(v) || v <= 0 ||
+	/* From a millisecond (less would be 0: no timeout at all) to a year. */
+	if (errno != 0 || *end != '\0' || !isfinite(v) || v < 0.001 ||
 	    v > 86400.0 * 365)
 		return -1;
 	*ms = (unsigned long)(v * 1000 + 0.999); /* round up */
@@ -219,10 +224,12 @@ static int options_value(struct pb_options *op, const struct options_def *d,
 
 	switch (d->od_kind) {
 	case OK_ADDR:
-		*why = "not an address (ADDR:PORT)";
-		return *arg == '\0' && d->od_val != OPT_METRICS
-			       ? -1
-			       : options_copy(field, PB_OPTIONS_ADDRLEN, arg);
+		/* --metrics may be empty: none. */
+		*why = "not a numeric ADDR:PORT or [V6ADDR]:PORT";
+		if (!(*arg == '\0' && d->od_val == OPT_METRICS) &&
+		    !pb_net_valid(arg))
+			return -1;
+		return options_copy(field, PB_OPTIONS_ADDRLEN, arg);
 	case OK_PATH:
 		*why = "file name too long";
 		return options_copy(field, PB_OPTIONS_PATHLEN, arg);
@@ -233,7 +240,7 @@ static int options_value(struct pb_options *op, const struct options_def *d,
 		*why = "not a size (a number, then K, M or G)";
 		return pb_options_size(arg, (size_t *)(void *)field);
 	case OK_SECONDS:
-		*why = "not a duration in seconds";
+		*why = "not a duration in seconds (0.001 to a year)";
 		return options_seconds(arg, (unsigned long *)(void *)field);
 	case OK_KIB: {
 		size_t kib;
@@ -359,8 +366,9 @@ int pb_options_check(const struct pb_options *op, const char *file, char *err,
 		name = "park", what = "must be at least --max-frame";
 	else if (op->op_max_memory == 0)
 		name = "max-memory", what = "must be more than 0";
-	else if (op->op_stack < PB_STACK_MIN_KIB * 1024)
-		name = "stack-size", what = "must be at least 16 KiB";
+	else if (op->op_stack < PB_STACK_MIN_KIB * 1024 ||
+		 op->op_stack > PB_STACK_MAX_KIB * 1024)
+		name = "stack-size", what = "must be between 16 and 8192 KiB";
 	if (name == NULL)
 		return 0;
 	options_where(op, file, name, where, sizeof(where));

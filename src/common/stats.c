@@ -37,5 +37,5 @@ void pb_stats_log(void)
 			break;
 		off += (size_t)n;
 	}
-	log_notice("stats: %s", line);
+	log_always("stats: %s", line);
 }

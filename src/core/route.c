@@ -121,6 +121,8 @@ struct pb_route_handoff pb_route_handoff(struct pb_outbox *ob,
 		ssize_t r = write(ctx, iov, n);
 		size_t sent = r > 0 ? (size_t)r : 0;
 
+		h.rh_bytes = sent;
+
 		while (i < n && sent >= iov[i].iov_len)
 			sent -= iov[i++].iov_len;
 		h.rh_sent = i;
@@ -164,6 +166,7 @@ struct pb_route_result pb_route_deliver(struct pb_outbox *ob,
 	struct pb_route_handoff h = pb_route_handoff(ob, iov, n, write, ctx);
 
 	r.rr_sent = h.rh_sent;
+	r.rr_bytes = h.rh_bytes;
 	r.rr_started = h.rh_started;
 	if (h.rh_cut) {
 		r.rr_cut = true;

@@ -63,6 +63,7 @@ typedef ssize_t (*pb_route_write_fn)(void *ctx, const struct iovec *iov,
 struct pb_route_handoff {
 	size_t rh_taken; /* frames written or queued: iov[0 .. taken) */
 	size_t rh_sent;	 /* of those, frames written whole by write */
+	size_t rh_bytes; /* bytes write took */
 	bool rh_started; /* the outbox went from empty to not empty */
 	bool rh_cut;	 /* a frame was cut and its rest not queued */
 };
@@ -82,6 +83,7 @@ struct pb_route_handoff pb_route_handoff(struct pb_outbox *ob,
 /* What became of frames a sender handed to one destination. */
 struct pb_route_result {
 	size_t rr_sent;		   /* frames written whole: forwarded */
+	size_t rr_bytes;	   /* bytes written */
 	size_t rr_lost;		   /* frames dropped: no memory for them */
 	bool rr_started;	   /* the outbox went from empty to not */
 	bool rr_cut;		   /* the stream was cut: shut it down */

@@ -21,6 +21,7 @@ static const char *const stat_names[PB_STAT_COUNT] = {
 	[PB_STAT_REFUSED_MAX] = "refused_max_clients",
 	[PB_STAT_REFUSED_THREAD] = "refused_no_thread",
 	[PB_STAT_RECEIVED] = "received",
+	[PB_STAT_BYTES_FORWARDED] = "forwarded_bytes",
 };
 
 const char *pb_stat_name(enum pb_stat s)

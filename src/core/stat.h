@@ -12,20 +12,21 @@
 #define PB_STAT_H
 
 enum pb_stat {
-	PB_STAT_ACCEPTED,	/* connections given an id */
-	PB_STAT_FORWARDED,	/* frames written whole to their destination */
-	PB_STAT_DROP_UNKNOWN,	/* frames for an id nobody holds */
-	PB_STAT_DROP_LEFT,	/* frames queued for a client that left */
-	PB_STAT_DROP_SLOW,	/* frames queued for a slow consumer */
-	PB_STAT_DROP_NOMEM,	/* frames the server had no memory for */
-	PB_STAT_DISC_CLOSED,	/* disconnects: peer closed */
-	PB_STAT_DISC_RESET,	/* disconnects: connection reset or error */
-	PB_STAT_DISC_PROTOCOL,	/* disconnects: protocol error */
-	PB_STAT_DISC_SLOW,	/* disconnects: slow consumer */
-	PB_STAT_DISC_SHUTDOWN,	/* disconnects: server shutting down */
-	PB_STAT_REFUSED_MAX,	/* connections refused: --max-clients */
-	PB_STAT_REFUSED_THREAD, /* connections refused: no thread */
-	PB_STAT_RECEIVED,	/* complete frames read from clients */
+	PB_STAT_ACCEPTED,	 /* connections given an id */
+	PB_STAT_FORWARDED,	 /* frames written whole to their destination */
+	PB_STAT_DROP_UNKNOWN,	 /* frames for an id nobody holds */
+	PB_STAT_DROP_LEFT,	 /* frames queued for a client that left */
+	PB_STAT_DROP_SLOW,	 /* frames queued for a slow consumer */
+	PB_STAT_DROP_NOMEM,	 /* frames the server had no memory for */
+	PB_STAT_DISC_CLOSED,	 /* disconnects: peer closed */
+	PB_STAT_DISC_RESET,	 /* disconnects: connection reset or error */
+	PB_STAT_DISC_PROTOCOL,	 /* disconnects: protocol error */
+	PB_STAT_DISC_SLOW,	 /* disconnects: slow consumer */
+	PB_STAT_DISC_SHUTDOWN,	 /* disconnects: server shutting down */
+	PB_STAT_REFUSED_MAX,	 /* connections refused: --max-clients */
+	PB_STAT_REFUSED_THREAD,	 /* connections refused: no thread */
+	PB_STAT_RECEIVED,	 /* complete frames read from clients */
+	PB_STAT_BYTES_FORWARDED, /* payload bytes written to clients */
 	PB_STAT_COUNT,
 };
 

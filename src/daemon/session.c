@@ -80,7 +80,7 @@ static int session_flush(struct pb_client *c)
 	}
 	pthread_mutex_unlock(&c->cl_lock);
 	pb_client_wake_waiters(&waiters);
-	pb_account_forwarded(frames);
+	pb_account_forwarded(frames, r > 0 ? (size_t)r : 0);
 	if (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
 		return -1;
 	return 0;

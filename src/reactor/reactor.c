@@ -162,7 +162,7 @@ static void rc_flush(struct rc_server *sv, struct rc_conn *c)
 			break;
 		}
 		pb_account_forwarded(
-			pb_outbox_written(&c->rc_outbox, (size_t)r));
+			pb_outbox_written(&c->rc_outbox, (size_t)r), (size_t)r);
 		c->rc_progress_ms = pb_now_ms();
 	}
 	if (c->rc_waiters.wt_n > 0 &&
