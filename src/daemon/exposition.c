@@ -1,0 +1,205 @@
+/*
+ * exposition.c: the metrics as Prometheus text (see exposition.h).
+ *
+ * The counters of stat.h become families in one table, expo_counters; the
+ * gauges and the process_* families follow, written out one by one. Names
+ * follow Prometheus' conventions: a patchbay_ prefix, base units (bytes,
+ * seconds), _total on counters, a reason label where one outcome has
+ * several causes, and nothing per client.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "exposition.h"
+#include "stats.h"
+
+/* A counter of stat.h as a sample. The rows of a family are adjacent; the
+ * first has the family's help, the others NULL. */
+struct expo_counter {
+	enum pb_stat ec_stat;
+	const char *ec_name;
+	const char *ec_labels; /* NULL for none */
+	const char *ec_help;
+};
+
+#define EXPO_REASON(r) "reason=\"" r "\""
+
+static const struct expo_counter expo_counters[] = {
+	{PB_STAT_ACCEPTED, "patchbay_connections_accepted_total", NULL,
+	 "Connections accepted and given an id."},
+	{PB_STAT_REFUSED_MAX, "patchbay_connections_refused_total",
+	 EXPO_REASON("max_clients"),
+	 "Connections closed before an id was given, by reason."},
+	{PB_STAT_REFUSED_THREAD, "patchbay_connections_refused_total",
+	 EXPO_REASON("no_thread"), NULL},
+	{PB_STAT_DISC_CLOSED, "patchbay_disconnects_total",
+	 EXPO_REASON("peer_closed"), "Clients that left, by reason."},
+	{PB_STAT_DISC_RESET, "patchbay_disconnects_total", EXPO_REASON("reset"),
+	 NULL},
+	{PB_STAT_DISC_PROTOCOL, "patchbay_disconnects_total",
+	 EXPO_REASON("protocol_error"), NULL},
+	{PB_STAT_DISC_SLOW, "patchbay_disconnects_total",
+	 EXPO_REASON("slow_consumer"), NULL},
+	{PB_STAT_DISC_SHUTDOWN, "patchbay_disconnects_total",
+	 EXPO_REASON("shutdown"), NULL},
+	{PB_STAT_RECEIVED, "patchbay_frames_received_total", NULL,
+	 "Complete frames read from clients."},
+	{PB_STAT_FORWARDED, "patchbay_frames_forwarded_total", NULL,
+	 "Frames written whole to their destination."},
+	{PB_STAT_BYTES_FORWARDED, "patchbay_bytes_forwarded_total", NULL,
+	 "Bytes written to destinations: payloads and their 0x00."},
+	{PB_STAT_DROP_UNKNOWN, "patchbay_frames_dropped_total",
+	 EXPO_REASON("unknown_destination"), "Frames dropped, by reason."},
+	{PB_STAT_DROP_LEFT, "patchbay_frames_dropped_total",
+	 EXPO_REASON("destination_left"), NULL},
+	{PB_STAT_DROP_SLOW, "patchbay_frames_dropped_total",
+	 EXPO_REASON("slow_consumer"), NULL},
+	{PB_STAT_DROP_NOMEM, "patchbay_frames_dropped_total",
+	 EXPO_REASON("no_memory"), NULL},
+};
+
+_Static_assert(sizeof(expo_counters) / sizeof(expo_counters[0]) ==
+		       PB_STAT_COUNT,
+	       "every counter of stat.h has its row in expo_counters");
+
+void pb_expo_take(struct pb_expo_sample *s, struct pb_registry *reg)
+{
+	int i;
+
+	for (i = 0; i < PB_STAT_COUNT; i++)
+		s->es_stat[i] = pb_stats_get((enum pb_stat)i);
+	s->es_clients = pb_registry_clients(reg);
+	s->es_max_clients = pb_registry_max_clients(reg);
+	s->es_queued_outbox = atomic_load_explicit(&reg->rg_outbox_bytes,
+						   memory_order_relaxed);
+	s->es_queued_park =
+		atomic_load_explicit(&reg->rg_park_bytes, memory_order_relaxed);
+	s->es_memory_budget = pb_budget_limit(&reg->rg_budget);
+	s->es_memory_used = pb_budget_used(&reg->rg_budget);
+	s->es_start_s = reg->rg_start_s; /* set before any thread started */
+	s->es_loaded_s = atomic_load(&reg->rg_loaded_s);
+	s->es_reload_ok = atomic_load(&reg->rg_reload_ok);
+	s->es_have_process = pb_process_read(&s->es_process) == 0;
+}
+
+/* A family's HELP and TYPE lines, before its samples. */
+static void expo_family(FILE *f, const char *name, const char *type,
+			const char *help)
+{
+	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void expo_uint(FILE *f, const char *name, const char *labels,
+		      unsigned long long v)
+{
+	if (labels != NULL)
+		fprintf(f, "%s{%s} %llu\n", name, labels, v);
+	else
+		fprintf(f, "%s %llu\n", name, v);
+}
+
+/* Seconds, to the clock tick (1/100 s) at which the kernel counts them. */
+static void expo_seconds(FILE *f, const char *name, double v)
+{
+	fprintf(f, "%s %.2f\n", name, v);
+}
+
+/* A family of one gauge, without labels. */
+static void expo_gauge(FILE *f, const char *name, const char *help,
+		       unsigned long long v)
+{
+	expo_family(f, name, "gauge", help);
+	expo_uint(f, name, NULL, v);
+}
+
+static void expo_write_counters(FILE *f, const struct pb_expo_sample *s)
+{
+	size_t i;
+
+	for (i = 0; i < PB_STAT_COUNT; i++) {
+		const struct expo_counter *c = &expo_counters[i];
+
+		if (c->ec_help != NULL)
+			expo_family(f, c->ec_name, "counter", c->ec_help);
+		expo_uint(f, c->ec_name, c->ec_labels, s->es_stat[c->ec_stat]);
+	}
+}
+
+static void expo_write_gauges(FILE *f, const struct pb_expo_sample *s)
+{
+	expo_gauge(f, "patchbay_clients", "Clients connected.", s->es_clients);
+	expo_gauge(f, "patchbay_clients_max",
+		   "Most clients at once (--max-clients).", s->es_max_clients);
+	expo_family(f, "patchbay_queued_bytes", "gauge",
+		    "Bytes waiting for their destination: in its outbox, "
+		    "or in the sender's waiting room (park).");
+	expo_uint(f, "patchbay_queued_bytes", "queue=\"outbox\"",
+		  s->es_queued_outbox);
+	expo_uint(f, "patchbay_queued_bytes", "queue=\"park\"",
+		  s->es_queued_park);
+	expo_gauge(f, "patchbay_memory_budget_bytes",
+		   "Budget for buffered client data (--max-memory).",
+		   s->es_memory_budget);
+	expo_gauge(f, "patchbay_memory_used_bytes",
+		   "Buffered client data charged to the budget.",
+		   s->es_memory_used);
+	expo_family(f, "patchbay_build_info", "gauge",
+		    "The version of patchbayd, as a label; always 1.");
+	expo_uint(f, "patchbay_build_info", "version=\"" PACKAGE_VERSION "\"",
+		  1);
+	expo_gauge(f, "patchbay_start_time_seconds",
+		   "When the daemon started, in seconds since the epoch.",
+		   (unsigned long long)s->es_start_s);
+	expo_gauge(f, "patchbay_config_last_reload_successful",
+		   "Whether the last reload of the configuration succeeded.",
+		   s->es_reload_ok);
+	expo_gauge(f, "patchbay_config_last_reload_success_timestamp_seconds",
+		   "When the configuration was last loaded whole, in seconds "
+		   "since the epoch.",
+		   (unsigned long long)s->es_loaded_s);
+}
+
+/* The families every Prometheus client library exports, in its words. */
+static void expo_write_process(FILE *f, const struct pb_process *p)
+{
+	expo_family(f, "process_cpu_seconds_total", "counter",
+		    "Total user and system CPU time spent in seconds.");
+	expo_seconds(f, "process_cpu_seconds_total", p->pr_cpu_s);
+	expo_gauge(f, "process_open_fds", "Number of open file descriptors.",
+		   p->pr_fds);
+	expo_gauge(f, "process_max_fds",
+		   "Maximum number of open file descriptors.", p->pr_max_fds);
+	expo_gauge(f, "process_virtual_memory_bytes",
+		   "Virtual memory size in bytes.", p->pr_vsize);
+	expo_gauge(f, "process_resident_memory_bytes",
+		   "Resident memory size in bytes.", p->pr_rss);
+	expo_family(f, "process_start_time_seconds", "gauge",
+		    "Start time of the process since unix epoch in seconds.");
+	expo_seconds(f, "process_start_time_seconds", p->pr_start_s);
+	expo_gauge(f, "process_threads", "Number of OS threads in the process.",
+		   p->pr_threads);
+}
+
+char *pb_expo_format(const struct pb_expo_sample *s, size_t *len)
+{
+	char *text = NULL;
+	FILE *f = open_memstream(&text, len);
+	bool failed;
+
+	if (f == NULL)
+		return NULL;
+	expo_write_counters(f, s);
+	expo_write_gauges(f, s);
+	if (s->es_have_process)
+		expo_write_process(f, &s->es_process);
+	failed = ferror(f) != 0;
+	if (fclose(f) != 0 || failed) {
+		free(text);
+		errno = ENOMEM;
+		return NULL;
+	}
+	return text;
+}
