@@ -20,7 +20,7 @@
 #include "run.h"
 #include "stat.h"
 
-#define NLEAVE (PB_LEAVE_SHUTDOWN + 1) /* the reasons there are */
+#define NLEAVE (PB_LEAVE_NOMEM + 1) /* the reasons there are */
 
 START_TEST(test_leave_text_for_every_reason_distinct)
 {
@@ -48,6 +48,7 @@ START_TEST(test_leave_disconnect_counter_per_reason)
 		[PB_LEAVE_PROTOCOL] = PB_STAT_DISC_PROTOCOL,
 		[PB_LEAVE_SLOW] = PB_STAT_DISC_SLOW,
 		[PB_LEAVE_SHUTDOWN] = PB_STAT_DISC_SHUTDOWN,
+		[PB_LEAVE_NOMEM] = PB_STAT_DISC_NOMEM,
 	};
 	int i, j;
 
@@ -96,6 +97,9 @@ START_TEST(test_stat_names_are_the_published_ones)
 		[PB_STAT_REFUSED_THREAD] = "refused_no_thread",
 		[PB_STAT_RECEIVED] = "received",
 		[PB_STAT_BYTES_FORWARDED] = "forwarded_bytes",
+		[PB_STAT_REFUSED_GONE] = "refused_gone_before_id",
+		[PB_STAT_REFUSED_NOMEM] = "refused_no_memory",
+		[PB_STAT_DISC_NOMEM] = "disconnect_no_memory",
 	};
 	int i;
 

@@ -20,6 +20,16 @@ bool pb_account_refuse_full(unsigned long connected, unsigned long max,
 	return true;
 }
 
+void pb_account_refused(const char *peer, enum pb_stat why)
+{
+	pb_stats_add(why, 1);
+	if (why == PB_STAT_REFUSED_NOMEM)
+		log_warnx("connection from %s refused: no memory", peer);
+	else
+		log_info("connection from %s gone before its id was sent",
+			 peer);
+}
+
 void pb_account_connected(uint32_t id, const char *addr)
 {
 	pb_stats_add(PB_STAT_ACCEPTED, 1);

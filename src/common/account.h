@@ -22,6 +22,10 @@
 bool pb_account_refuse_full(unsigned long connected, unsigned long max,
 			    const char *peer);
 
+/* A connection from peer was closed before it had an id: 'why' is
+ * PB_STAT_REFUSED_GONE (it went away first) or PB_STAT_REFUSED_NOMEM. */
+void pb_account_refused(const char *peer, enum pb_stat why);
+
 /* A client was given its id. */
 void pb_account_connected(uint32_t id, const char *addr);
 

@@ -12,6 +12,7 @@ static const char *const leave_text[] = {
 	[PB_LEAVE_PROTOCOL] = "protocol error",
 	[PB_LEAVE_SLOW] = "slow consumer",
 	[PB_LEAVE_SHUTDOWN] = "shutdown",
+	[PB_LEAVE_NOMEM] = "no memory for its input",
 };
 
 static const enum pb_stat leave_stat[] = {
@@ -20,6 +21,7 @@ static const enum pb_stat leave_stat[] = {
 	[PB_LEAVE_PROTOCOL] = PB_STAT_DISC_PROTOCOL,
 	[PB_LEAVE_SLOW] = PB_STAT_DISC_SLOW,
 	[PB_LEAVE_SHUTDOWN] = PB_STAT_DISC_SHUTDOWN,
+	[PB_LEAVE_NOMEM] = PB_STAT_DISC_NOMEM,
 };
 
 const char *pb_leave_text(enum pb_leave why)

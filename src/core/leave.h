@@ -17,6 +17,7 @@ enum pb_leave {
 	PB_LEAVE_PROTOCOL, /* it sent a frame longer than --max-frame */
 	PB_LEAVE_SLOW,	   /* nothing could be written to it for too long */
 	PB_LEAVE_SHUTDOWN, /* the server is stopping */
+	PB_LEAVE_NOMEM,	   /* no memory for its input */
 };
 
 /* The reason as the log gives it: "peer closed", "slow consumer"... */

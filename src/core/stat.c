@@ -22,6 +22,9 @@ static const char *const stat_names[PB_STAT_COUNT] = {
 	[PB_STAT_REFUSED_THREAD] = "refused_no_thread",
 	[PB_STAT_RECEIVED] = "received",
 	[PB_STAT_BYTES_FORWARDED] = "forwarded_bytes",
+	[PB_STAT_REFUSED_GONE] = "refused_gone_before_id",
+	[PB_STAT_REFUSED_NOMEM] = "refused_no_memory",
+	[PB_STAT_DISC_NOMEM] = "disconnect_no_memory",
 };
 
 const char *pb_stat_name(enum pb_stat s)

@@ -27,6 +27,9 @@ enum pb_stat {
 	PB_STAT_REFUSED_THREAD,	 /* connections refused: no thread */
 	PB_STAT_RECEIVED,	 /* complete frames read from clients */
 	PB_STAT_BYTES_FORWARDED, /* payload bytes written to clients */
+	PB_STAT_REFUSED_GONE,	 /* connections refused: gone before the id */
+	PB_STAT_REFUSED_NOMEM,	 /* connections refused: no memory */
+	PB_STAT_DISC_NOMEM,	 /* disconnects: no memory for its input */
 	PB_STAT_COUNT,
 };
 

@@ -34,7 +34,7 @@ static void acceptor_admit(struct pb_acceptor *ac, int fd, const char *peer)
 	pb_registry_client_env(reg, &env);
 	c = pb_client_new(reg, &env, fd, peer);
 	if (c == NULL) {
-		log_warn("connection from %s refused", peer);
+		pb_account_refused(peer, PB_STAT_REFUSED_NOMEM);
 		close(fd);
 		return;
 	}

@@ -69,7 +69,7 @@ int pb_input_read(struct pb_client *c, enum pb_leave *why)
 		if (input_reserve(c, grow) < 0) {
 			log_warn("client %u: no memory for its input",
 				 c->cl_id);
-			*why = PB_LEAVE_RESET;
+			*why = PB_LEAVE_NOMEM;
 			return -1;
 		}
 		if (want > rb->rb_cap - rb->rb_len)

@@ -220,20 +220,21 @@ static int session_send_id(struct pb_client *c)
 static int session_publish(struct pb_client *c)
 {
 	struct pb_registry *reg = c->cl_reg;
+	enum pb_stat why = PB_STAT_REFUSED_NOMEM;
 	int rc;
 
 	pthread_mutex_lock(&c->cl_lock);
 	rc = pb_registry_add(reg, c);
 	if (rc == 0 && session_send_id(c) < 0) {
 		pb_registry_remove(reg, c);
+		why = PB_STAT_REFUSED_GONE;
 		rc = -1;
 	}
 	if (rc < 0)
 		c->cl_closed = true;
 	pthread_mutex_unlock(&c->cl_lock);
 	if (rc < 0) {
-		log_info("client %u disconnected (%s): id not sent", c->cl_id,
-			 c->cl_addr);
+		pb_account_refused(c->cl_addr, why);
 		atomic_fetch_sub(&reg->rg_clients, 1);
 		close(c->cl_fd);
 		c->cl_fd = -1;

@@ -257,7 +257,7 @@ static void rc_read(struct rc_server *sv, struct rc_conn *c)
 		if (pb_rbuf_reserve(rb, grow) < 0) {
 			log_warn("client %u: no memory for its input",
 				 c->rc_id);
-			rc_leave(sv, c, PB_LEAVE_RESET);
+			rc_leave(sv, c, PB_LEAVE_NOMEM);
 			return;
 		}
 		if (want > rb->rb_cap - rb->rb_len)
@@ -296,6 +296,7 @@ static void rc_accept_one(struct rc_server *sv, int fd, const char *peer)
 					   EPOLLET};
 	char idbuf[PB_FRAME_HEADER];
 	struct iovec iov = {.iov_base = idbuf, .iov_len = sizeof(idbuf)};
+	enum pb_stat why;
 	struct rc_conn *c;
 
 	if (pb_account_refuse_full(sv->sv_connected,
@@ -305,6 +306,7 @@ static void rc_accept_one(struct rc_server *sv, int fd, const char *peer)
 	}
 	c = calloc(1, sizeof(*c));
 	if (c == NULL) {
+		pb_account_refused(peer, PB_STAT_REFUSED_NOMEM);
 		close(fd);
 		return;
 	}
@@ -318,15 +320,20 @@ static void rc_accept_one(struct rc_server *sv, int fd, const char *peer)
 	pb_frame_parser_init(&c->rc_parser, sv->sv_opts->op_max_frame);
 	pb_frame_put_id(idbuf, c->rc_id);
 	ev.data.ptr = c;
-	if (pb_net_sendv(fd, &iov, 1) != (ssize_t)sizeof(idbuf) ||
-	    pb_table_insert(&sv->sv_table, c->rc_id, c) < 0) {
-		close(fd);
-		free(c);
-		return;
+	/* In the table before it has its id, as in the daemon. */
+	why = PB_STAT_REFUSED_NOMEM;
+	if (pb_table_insert(&sv->sv_table, c->rc_id, c) == 0) {
+		if (epoll_ctl(sv->sv_epoll, EPOLL_CTL_ADD, fd, &ev) == 0 &&
+		    pb_net_sendv(fd, &iov, 1) == (ssize_t)sizeof(idbuf))
+			why = PB_STAT_COUNT; /* served */
+		else if (errno != ENOMEM && errno != ENOSPC)
+			why = PB_STAT_REFUSED_GONE;
+		if (why != PB_STAT_COUNT)
+			pb_table_remove(&sv->sv_table, c->rc_id);
 	}
-	if (epoll_ctl(sv->sv_epoll, EPOLL_CTL_ADD, fd, &ev) < 0) {
-		pb_table_remove(&sv->sv_table, c->rc_id);
-		close(fd);
+	if (why != PB_STAT_COUNT) {
+		pb_account_refused(peer, why);
+		close(fd); /* also takes it out of the epoll set */
 		free(c);
 		return;
 	}
