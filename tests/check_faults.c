@@ -341,6 +341,11 @@ static void exits_0_on(int sig)
 	pbt_assert(pbt_now_ms() - t0 < 4000,
 		   "patchbayd took %lld ms to exit (grace is about 2 s)",
 		   (long long)(pbt_now_ms() - t0));
+	pbt_assert(pbt_log_has(d, sig == SIGTERM ? "SIGTERM received, shutting "
+						   "down"
+						 : "SIGINT received, shutting "
+						   "down"),
+		   "no \"SIG... received, shutting down\" line");
 	pbt_recv_end(a, PBT_IO_MS);
 	close(a);
 	pbt_free(d);

@@ -79,7 +79,10 @@ static bool control_signal(struct pb_control *ct, int sig)
 		pb_stats_log();
 		return true;
 	default:
-		log_notice("%s received, shutting down", strsignal(sig));
+		log_notice("%s received, shutting down",
+			   sig == SIGTERM  ? "SIGTERM"
+			   : sig == SIGINT ? "SIGINT"
+					   : "SIGQUIT");
 		return false;
 	}
 }
