@@ -40,15 +40,10 @@ static void sd_listen(struct sd_listener *l, bool abstract)
 	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 	socklen_t len;
 
-	snprintf(l->sl_name, sizeof l->sl_name, "%cpbt-notify-%d-%d",
-		 abstract ? '@' : '/', (int)getpid(), seq++);
-	if (!abstract) {
-		char path[sizeof l->sl_name];
-
-		snprintf(path, sizeof path, "/tmp%s", l->sl_name);
-		snprintf(l->sl_name, sizeof l->sl_name, "%s", path);
+	snprintf(l->sl_name, sizeof l->sl_name, "%spbt-notify-%d-%d",
+		 abstract ? "@" : "/tmp/", (int)getpid(), seq++);
+	if (!abstract)
 		unlink(l->sl_name);
-	}
 	memcpy(sun.sun_path, l->sl_name, strlen(l->sl_name));
 	if (abstract)
 		sun.sun_path[0] = '\0';

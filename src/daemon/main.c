@@ -87,10 +87,7 @@ static int main_run(struct main_run *mr)
 	struct pb_acceptor ac;
 	struct pb_metrics *m = NULL;
 	char err[256];
-	sigset_t set;
 
-	pb_control_signals(&set);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	if (pb_wake_setup() < 0) {
 		log_warn("cannot set up wake-ups");
 		return 1;
@@ -171,6 +168,7 @@ int main(int argc, char **argv)
 			      .mr_argv = argv,
 			      .mr_ready = -1};
 	int pidfd = -1;
+	sigset_t set;
 
 	switch (pb_conf_read(&op, argc, argv, NULL, err, sizeof(err))) {
 	case PB_OPTIONS_EXIT:
@@ -194,6 +192,10 @@ int main(int argc, char **argv)
 	}
 	log_init(op.op_verbosity);
 	main_ignore_signals();
+	/* Blocked from here on, in every thread to come: a SIGTERM that
+	 * comes while starting waits for control.c, and stops cleanly. */
+	pb_control_signals(&set);
+	sigprocmask(SIG_BLOCK, &set, NULL);
 	pb_reload_fit_clients(&op);
 	if (pb_notify_init(err, sizeof(err)) < 0 ||
 	    main_listen(&mr, err, sizeof(err)) < 0) {
