@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * bench.h: what every part of patchbay-bench shares: the parsed options,
  * the result of a run (filled by the scenarios, printed by bench_report.c),

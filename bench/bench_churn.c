@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * bench_churn.c: the churn scenario: connect, read the id, close, as fast
  * as possible, with --clients connections in flight spread over the worker

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * bench_engine.c: the worker threads that move and check the messages of
  * the traffic scenarios (see bench_engine.h).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * bench_engine.h: the traffic engine that every message-passing scenario
  * (pingpong, pairs, fanin, fanout, slow, scale) runs on.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * bench_hist.c: the log-linear histogram (see bench_hist.h). A bucket index
  * is (group << 7) | sub-bucket: group 0 holds 0..127 exactly, group g >= 1

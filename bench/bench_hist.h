@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * bench_hist.h: a log-linear latency histogram in the spirit of
  * HdrHistogram: values below 2^7 have a bucket each, every power of two

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * bench_net.c: address parsing, non-blocking connects and the bounded
  * setup of a population of clients (see bench_net.h).

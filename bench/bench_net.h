@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * bench_net.h: the socket side of patchbay-bench: parsing --addr, opening
  * non-blocking client connections, and connecting a whole population of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * bench_payload.c: building and parsing benchmark payloads (see
  * bench_payload.h). Frames are stamped from a template, so building one is

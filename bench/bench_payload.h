@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * bench_payload.h: the content of a benchmark message. The payload is text,
  * since it may not contain 0x00: fixed-width lowercase hex fields

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * bench_report.c: printing the result of a run, either as a small table
  * (a header line and a value line, only the columns that apply) or, with

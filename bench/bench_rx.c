@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * bench_rx.c: the receiving side of the traffic engine. A read takes up to
  * 64 KiB into the worker's buffer, behind the piece of a message the last

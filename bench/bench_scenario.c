@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * bench_scenario.c: the scenarios as topologies. Each traffic scenario
  * (pingpong, pairs, fanin, fanout, slow, scale) only says which client

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * bench_topo.c: building the topology a traffic scenario runs (see
  * bench_engine.h): the connections and the streams between them.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * bench_tx.c: the sending side of the traffic engine. Frames are built
  * straight into a connection's out buffer, one for each free window slot,

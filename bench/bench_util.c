@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * bench_util.c: the small services every part of patchbay-bench uses: the
  * monotonic clock, the error list that turns a run into a failure, and the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * bench_worker.h: the insides of the traffic engine, shared by its three
  * files: bench_engine.c (the worker threads and their loop), bench_tx.c

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * patchbay-bench.c: the load generator of patchbay, its command line and
  * its main(). Parses and checks the options (usage errors exit 2), fills

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
 # bench/run.sh: the side-by-side benchmark behind `make bench`.
 #
 # Runs every scenario of patchbay-bench against patchbayd and

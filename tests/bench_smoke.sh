@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # bench_smoke.sh: every patchbay-bench scenario, briefly, against both
 # servers. Correctness only (the load generator checks every message and
 # exits non-zero on any error); speed is for `make bench`, never for tests.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * check_config.c: end-to-end tests of the configuration file: what
  * --check-config prints, how a bad file is reported (file, line, option,

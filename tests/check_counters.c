@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * check_counters.c: end-to-end test of the counters that both servers log
  * on their "stats: " line at exit. One scripted session, in which every

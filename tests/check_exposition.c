@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * check_exposition.c: the text of the metrics (exposition.h), without
  * sockets.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * check_faults.c: end-to-end tests of the edge cases of doc/protocol.md
  * ("Edge cases"), as clients and an operator see them: unknown and departed

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * check_frame.c: unit tests of the wire frame parser (frame.h).
  *

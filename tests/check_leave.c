@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * check_leave.c: why a client leaves (leave.h) and the names of the
  * counters (stat.h).

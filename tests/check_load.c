@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * check_load.c: end-to-end tests under load, all driven with poll() from
  * the test's one thread: a thousand clients at once, isolation of a healthy

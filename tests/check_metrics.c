@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * check_metrics.c: end-to-end tests of --metrics, as Prometheus and a
  * misbehaving client see it: a scrape shows exactly the traffic a test

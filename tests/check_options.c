@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * check_options.c: the daemon's command line. Every bad value must be
  * refused with a message naming the option (the daemon then exits 2)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * check_outbox.c: unit tests of the bounded byte queue (outbox.h).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * check_park.c: unit tests of a sender's waiting room (park.h).
  *

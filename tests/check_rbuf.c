@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * check_rbuf.c: unit tests of a client's read buffer (rbuf.h).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * check_route.c: grouping the frames of one read by destination, and the
  * hand-off of a group to a destination's outbox. Order per destination

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * check_routing.c: end-to-end tests of what a well-behaved client sees
  * (doc/protocol.md: connecting, sending, receiving, guarantees and the

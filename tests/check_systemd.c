@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * check_systemd.c: end-to-end tests of what patchbayd tells systemd and
  * takes from it, with the test in systemd's place: a datagram socket of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * check_table.c: unit tests of the client id table (table.h).
  *

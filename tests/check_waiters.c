@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * check_waiters.c: unit tests of the senders waiting on one destination
  * (waiters.h).

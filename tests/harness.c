@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * harness.c: the end-to-end test harness (see harness.h). A daemon runs as
  * a child with PR_SET_PDEATHSIG so that a test that fails, times out or

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * harness.h: shared helpers for the end-to-end tests (check_routing,
  * check_faults, check_load). They start the real patchbayd named by the

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # layers.sh: the layering of src/ that the design promises, checked.
 #
 # 1. Each layer includes only its own headers and those of the layers

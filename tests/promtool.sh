@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # promtool.sh: what patchbayd serves at /metrics, after real traffic,
 # passes Prometheus' own linter (`promtool check metrics`) without a single
 # complaint. Skipped (77) where promtool is not installed (Debian: apt-get

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * run.h: running one test program's suite, shared by every Check program.
  */

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # units.sh: the systemd units, checked as systemd would: made for this
 # build (ExecStart= naming the binary just built), `systemd-analyze verify`
 # must print nothing for the service and the socket (it returns 0 on

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * account.c: counting and logging the events both servers share (see
  * account.h).

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # src/common/local.mk: what both servers share around the core,
 # libpbcommon.a: the options and the configuration file, the counters and
 # how events are accounted, logging, socket helpers and the clock.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * log.c: logging to stderr or syslog (see log.h). Each line is written
  * with one call, so lines from different client threads never mix.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * log.h: logging, in the style of OpenBSD daemons.
  *

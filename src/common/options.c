@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * options.c: the table of options, their values and the command line (see
  * options.h).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * options.h: the daemon's options, from the command line and the
  * configuration file.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * budget.c: the global memory budget (see budget.h). Relaxed atomics are
  * enough: the budget is a soft limit read before each socket read, not a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * frame.c: the wire frame parser (see frame.h). It never copies: a frame is
  * reported as a pointer into the caller's buffer.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * leave.c: the reasons a client leaves, their words and counters (see
  * leave.h).

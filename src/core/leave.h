@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * leave.h: why a client goes away, and what that means.
  *

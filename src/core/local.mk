@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # src/core/local.mk: the protocol core, libpbcore.a. Frames, read buffers,
 # outboxes, waiting rooms and their waiters, routing, the id table, the
 # memory budget, and the policy both servers share (why a client leaves,

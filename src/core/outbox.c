@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * outbox.c: a bounded byte ring that allocates as it fills (see outbox.h).
  *

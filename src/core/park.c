@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * park.c: a sender's waiting room, one lane per blocked destination (see
  * park.h). Lanes are few (a sender is rarely blocked on many destinations at

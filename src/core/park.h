@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * park.h: a sender's waiting room.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * rbuf.c: a client's read buffer (see rbuf.h).
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * rbuf.h: a client's read buffer, and how much may be read into it.
  *

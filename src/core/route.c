@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * route.c: grouping frames by destination and handing them off (see
  * route.h). No sockets here: writing goes through the caller's function.

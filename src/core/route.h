@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * route.h: turning bytes read from a sender into hand-offs to destinations.
  *

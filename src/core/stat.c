@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * stat.c: the names of the counters (see stat.h). Operators' scripts read
  * them: a name, once given, is never changed; new counters come after.

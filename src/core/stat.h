@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * stat.h: what the servers count.
  *

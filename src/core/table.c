@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * table.c: the client id table (see table.h): open addressing with linear
  * probing and backward-shift deletion, so no tombstones pile up under

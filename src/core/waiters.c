@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * waiters.c: a small set of waiting senders (see waiters.h). Few senders
  * wait on one destination at a time, so it is an array searched linearly.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * waiters.h: the senders waiting for room in one destination's outbox.
  *

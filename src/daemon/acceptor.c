@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * acceptor.c: the accepting thread (see acceptor.h).
  */

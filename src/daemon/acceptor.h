@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * acceptor.h: the thread that accepts connections.
  *

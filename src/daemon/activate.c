@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * activate.c: socket activation, by hand (see activate.h).
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * activate.h: listening sockets handed over by systemd.
  *

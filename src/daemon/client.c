@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * client.c: one connected client, its references and its waiters (see
  * client.h).

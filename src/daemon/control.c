@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * control.c: the main thread's loop: signals, systemd and the watchdog
  * (see control.h).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * deliver.c: routing a sender's frames to their destinations (see
  * deliver.h). Everything here runs in the sender's thread; a destination is

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * detach.c: running in the background, and the pidfile (see detach.h).
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * detach.h: running in the background (--daemon), and the pidfile.
  *

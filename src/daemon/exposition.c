@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * exposition.c: the metrics as Prometheus text (see exposition.h).
  *

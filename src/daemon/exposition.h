@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * exposition.h: the daemon's counters and gauges as text, in the
  * Prometheus text exposition format 0.0.4.

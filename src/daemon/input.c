@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * input.c: reading a client's socket into its read buffer and routing what
  * it holds (see input.h).

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # src/daemon/local.mk: patchbayd, the thread-per-client daemon. Its pieces
 # other than main.c go into libpbdaemon.a so that the tests can link them.
 noinst_LIBRARIES += %D%/libpbdaemon.a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * metrics.c: the HTTP server of the metrics (see metrics.h), on
  * libmicrohttpd.

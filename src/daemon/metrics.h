@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * metrics.h: live counters and gauges over HTTP, for Prometheus.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * metrics_none.c: the metrics of a patchbayd built without libmicrohttpd
  * (configure --without-metrics, or libmicrohttpd not found): none. main

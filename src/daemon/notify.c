@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * notify.c: the sd_notify protocol, by hand (see notify.h).
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * notify.h: telling systemd how the daemon is doing, without libsystemd.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * process.c: what this process uses, from /proc (see process.h), the way
  * Prometheus' own client libraries read it, so that the process_* families

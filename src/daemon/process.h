@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * process.h: what this process uses, for the standard process_* metrics.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * registry.c: the shared id table and thread accounting (see registry.h).
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * reload.c: a new configuration, applied whole or not at all (see
  * reload.h).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * reload.h: applying a new configuration to a running daemon (SIGHUP).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * wake.c: flag-and-signal wake-ups for threads sleeping in poll (see
  * wake.h).

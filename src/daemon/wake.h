@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * wake.h: waking a thread that sleeps in poll(), without a descriptor.
  *

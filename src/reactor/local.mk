@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # src/reactor/local.mk: patchbay-reactor, the single-threaded epoll server
 # on the same core, for benchmarks only (built, not installed). It links
 # the core and the common pieces, never the daemon's.

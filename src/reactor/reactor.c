@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * reactor.c: patchbay-reactor, the single-threaded epoll server that the
  * daemon is benchmarked against.
