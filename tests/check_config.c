@@ -231,14 +231,10 @@ static void *conf_traffic_run(void *arg)
 static void conf_hup(struct pbt_daemon *d, const char *needle)
 {
 	size_t before = pbt_log_count(d, needle);
-	int64_t deadline = pbt_now_ms() + PBT_LOG_MS;
 
 	pbt_assert(kill(pbt_pid(d), SIGHUP) == 0, "kill SIGHUP");
-	while (pbt_log_count(d, needle) == before) {
-		pbt_assert(pbt_now_ms() < deadline,
-			   "no log line \"%s\" after SIGHUP", needle);
-		pbt_log_wait(d, needle, 50);
-	}
+	pbt_assert(pbt_log_wait_count(d, needle, before + 1, PBT_LOG_MS),
+		   "no log line \"%s\" after SIGHUP", needle);
 }
 
 START_TEST(test_reload_under_traffic_applies_changed_keeps_bad_loses_nothing)

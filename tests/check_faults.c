@@ -770,10 +770,9 @@ START_TEST(test_sigusr1_logs_the_counters_and_goes_on)
 			   "no stats line after SIGUSR1 showed %s%s%s", want[0],
 			   want[1], want[2]);
 		pbt_assert(kill(pbt_pid(d), SIGUSR1) == 0, "kill");
-		while (pbt_log_count(d, "stats: ") == lines)
-			pbt_assert(pbt_log_wait(d, "stats: ", 10) &&
-					   pbt_now_ms() < deadline,
-				   "SIGUSR1 wrote no stats line");
+		pbt_assert(
+			pbt_log_wait_count(d, "stats: ", lines + 1, PBT_LOG_MS),
+			"SIGUSR1 wrote no stats line");
 		line = last_log_line(d, "stats: ");
 		seen = line != NULL;
 		for (size_t i = 0; seen && i < 3; i++)

@@ -561,32 +561,6 @@ START_TEST(test_sigterm_with_a_scraper_connected_exits_0)
 }
 END_TEST
 
-/*
- * Starts $PATCHBAYD as systemd would, with fd, named "metrics", as
- * descriptor 3 (as check_systemd.c does for the clients' socket): through
- * sh, whose pid the daemon keeps when sh execs it.
- */
-static struct pbt_daemon *mx_activate(int fd)
-{
-	char script[256];
-	const char *daemon = getenv("PATCHBAYD");
-	const char *args[] = {"-c", script, daemon, NULL};
-	int high = fcntl(fd, F_DUPFD, 5); /* not close-on-exec */
-	struct pbt_daemon *d;
-
-	pbt_assert(daemon != NULL && high >= 0 && high <= 9,
-		   "PATCHBAYD, F_DUPFD (got %d)", high);
-	snprintf(script, sizeof script,
-		 "LISTEN_PID=$$ LISTEN_FDS=1 LISTEN_FDNAMES=metrics "
-		 "exec \"$0\" -l 127.0.0.1:0 -v 3<&%d %d<&-",
-		 high, high);
-	setenv("PATCHBAYD", "/bin/sh", 1);
-	d = pbt_start_argv(args);
-	setenv("PATCHBAYD", daemon, 1);
-	close(high);
-	return d;
-}
-
 START_TEST(test_socket_from_systemd_is_served_and_left_listening)
 {
 	struct sockaddr_in sin = {.sin_family = AF_INET,
@@ -603,7 +577,7 @@ START_TEST(test_socket_from_systemd_is_served_and_left_listening)
 			   getsockname(lfd, (struct sockaddr *)&sin, &len) == 0,
 		   "cannot make a listening socket: %s", strerror(errno));
 	port = ntohs(sin.sin_port);
-	d = mx_activate(lfd);
+	d = pbt_start_activated(lfd, "metrics", "-l 127.0.0.1:0 -v");
 	pbt_log_expect(d, "metrics' socket from systemd", PBT_START_MS);
 	snprintf(want, sizeof want, "metrics on http://127.0.0.1:%d/metrics",
 		 port);

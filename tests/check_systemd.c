@@ -161,33 +161,6 @@ START_TEST(test_watchdog_is_fed_at_half_the_interval)
 }
 END_TEST
 
-/*
- * Starts $PATCHBAYD as systemd would, with fd as descriptor 3 and the
- * LISTEN_* variables naming it: through sh, whose pid the daemon keeps
- * when sh execs it, so that $LISTEN_PID can be set before the exec.
- */
-static struct pbt_daemon *sd_activate(int fd, const char *names)
-{
-	char script[256];
-	const char *daemon = getenv("PATCHBAYD");
-	const char *args[] = {"-c", script, daemon, NULL};
-	int high = fcntl(fd, F_DUPFD, 5); /* not close-on-exec */
-	struct pbt_daemon *d;
-
-	/* sh takes one-digit descriptors in redirections. */
-	pbt_assert(daemon != NULL && high >= 0 && high <= 9,
-		   "PATCHBAYD, F_DUPFD (got %d)", high);
-	snprintf(script, sizeof script,
-		 "LISTEN_PID=$$ LISTEN_FDS=1 LISTEN_FDNAMES=%s exec \"$0\" -v "
-		 "3<&%d %d<&-",
-		 names, high, high);
-	setenv("PATCHBAYD", "/bin/sh", 1);
-	d = pbt_start_argv(args);
-	setenv("PATCHBAYD", daemon, 1);
-	close(high);
-	return d;
-}
-
 START_TEST(test_socket_activation_serves_the_socket_handed_over)
 {
 	struct sockaddr_in sin = {.sin_family = AF_INET,
@@ -203,7 +176,7 @@ START_TEST(test_socket_activation_serves_the_socket_handed_over)
 			   listen(lfd, 16) == 0 &&
 			   getsockname(lfd, (struct sockaddr *)&sin, &len) == 0,
 		   "cannot make a listening socket: %s", strerror(errno));
-	d = sd_activate(lfd, "clients");
+	d = pbt_start_activated(lfd, "clients", "-v");
 	pbt_log_expect(d, "clients' socket from systemd", PBT_START_MS);
 	snprintf(want, sizeof want, "listening on 127.0.0.1:%d",
 		 ntohs(sin.sin_port));
@@ -230,7 +203,7 @@ START_TEST(test_socket_activation_refuses_what_is_not_a_listening_socket)
 	int st;
 
 	pbt_assert(udp >= 0, "socket");
-	d = sd_activate(udp, "clients");
+	d = pbt_start_activated(udp, "clients", "-v");
 	st = pbt_wait_exit(d, PBT_EXIT_MS);
 	pbt_assert(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 1,
 		   "expected exit status 1");

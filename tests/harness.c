@@ -537,17 +537,66 @@ char *pbt_log_line(struct pbt_daemon *d, const char *needle)
 	return line;
 }
 
-size_t pbt_log_count(struct pbt_daemon *d, const char *needle)
+/* How many times needle occurs in the log; d_mu held. */
+static size_t pbt_count_locked(struct pbt_daemon *d, const char *needle)
 {
 	size_t n = 0;
 	const char *at;
 
-	pthread_mutex_lock(&d->d_mu);
 	for (at = d->d_log.t_data; (at = strstr(at, needle)) != NULL;
 	     at += strlen(needle))
 		n++;
+	return n;
+}
+
+size_t pbt_log_count(struct pbt_daemon *d, const char *needle)
+{
+	size_t n;
+
+	pthread_mutex_lock(&d->d_mu);
+	n = pbt_count_locked(d, needle);
 	pthread_mutex_unlock(&d->d_mu);
 	return n;
+}
+
+bool pbt_log_wait_count(struct pbt_daemon *d, const char *needle, size_t n,
+			int timeout_ms)
+{
+	int64_t deadline = pbt_now_ms() + timeout_ms;
+	bool reached;
+
+	pthread_mutex_lock(&d->d_mu);
+	for (;;) {
+		reached = pbt_count_locked(d, needle) >= n;
+		if (reached || d->d_eof || pbt_now_ms() >= deadline)
+			break;
+		pbt_cond_wait_until(d, deadline);
+	}
+	pthread_mutex_unlock(&d->d_mu);
+	return reached;
+}
+
+struct pbt_daemon *pbt_start_activated(int fd, const char *name,
+				       const char *args)
+{
+	char script[256];
+	const char *daemon = getenv("PATCHBAYD");
+	const char *argv[] = {"-c", script, daemon, NULL};
+	int high = fcntl(fd, F_DUPFD, 5); /* not close-on-exec */
+	struct pbt_daemon *d;
+
+	/* sh takes one-digit descriptors in redirections. */
+	pbt_assert(daemon != NULL && high >= 0 && high <= 9,
+		   "PATCHBAYD, F_DUPFD (got %d)", high);
+	snprintf(script, sizeof script,
+		 "LISTEN_PID=$$ LISTEN_FDS=1 LISTEN_FDNAMES=%s exec \"$0\" %s "
+		 "3<&%d %d<&-",
+		 name, args, high, high);
+	setenv("PATCHBAYD", "/bin/sh", 1);
+	d = pbt_start_argv(argv);
+	setenv("PATCHBAYD", daemon, 1);
+	close(high);
+	return d;
 }
 
 static char *pbt_text_copy(struct pbt_daemon *d, struct pbt_text *t)

@@ -71,6 +71,20 @@ char *pbt_log_line(struct pbt_daemon *d, const char *needle);
 /* How many times `needle` occurs in the log now. */
 size_t pbt_log_count(struct pbt_daemon *d, const char *needle);
 
+/* Waits, at most timeout_ms, until `needle` occurs at least n times in
+ * the log; true if it does. */
+bool pbt_log_wait_count(struct pbt_daemon *d, const char *needle, size_t n,
+			int timeout_ms);
+
+/*
+ * Starts $PATCHBAYD as systemd's socket activation would: with fd as
+ * descriptor 3, LISTEN_FDNAMES=name and LISTEN_PID its own pid (through
+ * sh, whose pid the daemon keeps when sh execs it), and the daemon
+ * arguments `args` (words for sh, e.g. "-v"). Waits for nothing.
+ */
+struct pbt_daemon *pbt_start_activated(int fd, const char *name,
+				       const char *args);
+
 /*
  * Copies of the whole log (stderr) or stdout captured so far, to free().
  */
