@@ -122,6 +122,7 @@ START_TEST(test_check_config_prints_the_effective_configuration)
 			       "park = 1M\n"
 			       "max-memory = 1G\n"
 			       "slow-timeout = 2.5\n"
+			       "frame-timeout = 30\n"
 			       "stack-size = 64\n"
 			       "daemon = no\n"
 			       "pidfile = \n"

@@ -66,6 +66,10 @@ static const struct expo_want {
 	 "patchbay_frames_dropped_total{reason=\"slow_consumer\"}"},
 	{PB_STAT_DROP_NOMEM,
 	 "patchbay_frames_dropped_total{reason=\"no_memory\"}"},
+	{PB_STAT_DROP_SENDER_LEFT,
+	 "patchbay_frames_dropped_total{reason=\"sender_left\"}"},
+	{PB_STAT_DISC_FRAME_TIMEOUT,
+	 "patchbay_disconnects_total{reason=\"frame_timeout\"}"},
 };
 #define EXPO_NWANT (sizeof(expo_want) / sizeof(expo_want[0]))
 

@@ -21,7 +21,7 @@
 #include "run.h"
 #include "stat.h"
 
-#define NLEAVE (PB_LEAVE_NOMEM + 1) /* the reasons there are */
+#define NLEAVE (PB_LEAVE_FRAME_TIMEOUT + 1) /* the reasons there are */
 
 START_TEST(test_leave_text_for_every_reason_distinct)
 {
@@ -50,6 +50,8 @@ START_TEST(test_leave_disconnect_counter_per_reason)
 		[PB_LEAVE_SLOW] = PB_STAT_DISC_SLOW,
 		[PB_LEAVE_SHUTDOWN] = PB_STAT_DISC_SHUTDOWN,
 		[PB_LEAVE_NOMEM] = PB_STAT_DISC_NOMEM,
+		[PB_LEAVE_NOMEM_OUT] = PB_STAT_DISC_NOMEM,
+		[PB_LEAVE_FRAME_TIMEOUT] = PB_STAT_DISC_FRAME_TIMEOUT,
 	};
 	int i, j;
 
@@ -57,10 +59,12 @@ START_TEST(test_leave_disconnect_counter_per_reason)
 		enum pb_stat s = pb_leave_stat((enum pb_leave)i);
 
 		ck_assert_int_eq(s, want[i]);
-		/* One counter per reason: each disconnect is counted once,
-		 * in a counter no other reason shares. */
+		/* One counter per reason, but for the two kinds of running
+		 * out of memory, which share theirs. */
 		for (j = 0; j < i; j++)
-			ck_assert_int_ne(s, pb_leave_stat((enum pb_leave)j));
+			if (!(i == PB_LEAVE_NOMEM_OUT && j == PB_LEAVE_NOMEM))
+				ck_assert_int_ne(
+					s, pb_leave_stat((enum pb_leave)j));
 	}
 }
 END_TEST
@@ -74,6 +78,8 @@ START_TEST(test_leave_drop_counter_slow_or_left)
 
 		if (i == PB_LEAVE_SLOW)
 			ck_assert_int_eq(s, PB_STAT_DROP_SLOW);
+		else if (i == PB_LEAVE_NOMEM_OUT)
+			ck_assert_int_eq(s, PB_STAT_DROP_NOMEM);
 		else
 			ck_assert_int_eq(s, PB_STAT_DROP_LEFT);
 	}
@@ -101,6 +107,8 @@ START_TEST(test_stat_names_are_the_published_ones)
 		[PB_STAT_REFUSED_GONE] = "refused_gone_before_id",
 		[PB_STAT_REFUSED_NOMEM] = "refused_no_memory",
 		[PB_STAT_DISC_NOMEM] = "disconnect_no_memory",
+		[PB_STAT_DROP_SENDER_LEFT] = "dropped_sender_left",
+		[PB_STAT_DISC_FRAME_TIMEOUT] = "disconnect_frame_timeout",
 	};
 	int i;
 

@@ -453,11 +453,12 @@ START_TEST(test_deliver_counts_lost_when_waiting_room_is_full)
 	struct pb_route_result r = deliver(&ob, 9, &pk, 5, 2);
 
 	/* "ccc\0ddd\0" (8 bytes) into a waiting room of 5: refused with
-	 * ENOBUFS, both frames lost, nothing left waiting. */
+	 * ENOBUFS, both frames lost, nothing left waiting, and the stream
+	 * cut so that the gap is not silent. */
 	ck_assert_uint_eq(r.rr_sent, 0);
 	ck_assert_uint_eq(r.rr_lost, 2);
 	ck_assert(r.rr_started);
-	ck_assert(!r.rr_cut);
+	ck_assert(r.rr_cut);
 	ck_assert_int_eq(r.rr_wait, PB_PARK_GO);
 	expect_outbox(&ob, "a\0bbb", 6);
 	ck_assert_int_eq(pb_park_find(&pk, 5), -1);
@@ -534,6 +535,7 @@ START_TEST(test_behind_full_waiting_room_counts_lost)
 	ck_assert_int_eq(pb_park_pushv(&pk, 5, &first, 1), 0);
 	r = pb_route_behind(&pk, 5, iov, 4);
 	ck_assert_uint_eq(r.rr_lost, 4);
+	ck_assert(r.rr_cut);
 	ck_assert_uint_eq(r.rr_sent, 0);
 	expect_parked(&pk, 5, "x", 2);
 	ck_assert_uint_eq(pb_park_bytes(&pk), 2);

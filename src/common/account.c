@@ -90,3 +90,22 @@ void pb_account_left(size_t n)
 {
 	pb_stats_add(PB_STAT_DROP_LEFT, n);
 }
+
+void pb_account_dest_left(size_t n, enum pb_leave why)
+{
+	pb_stats_add(pb_leave_drop_stat(why), n);
+}
+
+void pb_account_sender_gave_up(uint32_t id, size_t n, unsigned long moved_ms)
+{
+	pb_stats_add(PB_STAT_DROP_SENDER_LEFT, n);
+	if (moved_ms == 0)
+		log_notice("client %u left with %zu frames waiting, dropped: "
+			   "as many departed clients as --max-clients are "
+			   "still delivering",
+			   id, n);
+	else
+		log_notice("client %u left with %zu frames waiting, dropped: "
+			   "none moved on for %.1f s",
+			   id, n, moved_ms / 1000.0);
+}

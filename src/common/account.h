@@ -55,4 +55,14 @@ void pb_account_forwarded(size_t n, size_t bytes);
 /* n frames that waited for clients that left were dropped. */
 void pb_account_left(size_t n);
 
+/* n frames waiting in a sender's waiting room for dest were dropped,
+ * because dest left for 'why' (its drop counter: a slow consumer's frames
+ * are slow-consumer drops wherever they wait). */
+void pb_account_dest_left(size_t n, enum pb_leave why);
+
+/* Client id left with n frames in its waiting room, which are given up:
+ * because as many departed clients as --max-clients still deliver
+ * (moved_ms 0), or because none of them moved on for moved_ms. */
+void pb_account_sender_gave_up(uint32_t id, size_t n, unsigned long moved_ms);
+
 #endif

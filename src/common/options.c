@@ -43,6 +43,8 @@ static const char usage_text[] =
 	"1G)\n"
 	"  -t, --slow-timeout SECS    disconnect a destination that makes no\n"
 	"                             write progress this long (default 10)\n"
+	"      --frame-timeout SECS   disconnect a client whose frame stays\n"
+	"                             unfinished this long (default 30)\n"
 	"  -s, --stack-size KIB       stack of each client thread (default "
 	"64)\n"
 	"  -d, --daemon               detach and log to syslog\n"
@@ -67,11 +69,12 @@ enum options_kind {
 	OK_ACTION,  /* command line only: --help, --version */
 };
 
-#define OPT_METRICS 256 /* no short form */
+#define OPT_METRICS	  256 /* no short form */
+#define OPT_FRAME_TIMEOUT 257
 
 struct options_def {
 	const char *od_name;
-	int od_val; /* its short form, or OPT_METRICS */
+	int od_val; /* its short form, or OPT_METRICS and above */
 	enum options_kind od_kind;
 	size_t od_offset; /* of its field in struct pb_options */
 	bool od_in_file;  /* the configuration file may set it */
@@ -91,6 +94,8 @@ static const struct options_def options_defs[] = {
 	{"park", 'p', OK_SIZE, OFF(op_park), true, false},
 	{"max-memory", 'm', OK_SIZE, OFF(op_max_memory), true, false},
 	{"slow-timeout", 't', OK_SECONDS, OFF(op_slow_ms), true, false},
+	{"frame-timeout", OPT_FRAME_TIMEOUT, OK_SECONDS, OFF(op_frame_ms), true,
+	 false},
 	{"stack-size", 's', OK_KIB, OFF(op_stack), true, true},
 	{"daemon", 'd', OK_FLAG, OFF(op_daemon), true, true},
 	{"pidfile", 'P', OK_PATH, OFF(op_pidfile), true, true},
@@ -118,6 +123,7 @@ void pb_options_defaults(struct pb_options *op)
 	op->op_park = 1024 * 1024;
 	op->op_max_memory = 1024 * 1024 * 1024;
 	op->op_slow_ms = 10 * 1000;
+	op->op_frame_ms = 30 * 1000;
 	op->op_stack = 64 * 1024;
 	op->op_verbosity = PB_LOG_NOTICE;
 }
@@ -448,7 +454,9 @@ void pb_options_write(const struct pb_options *op, FILE *f)
 					 *(const size_t *)(const void *)field);
 			break;
 		case OK_SECONDS:
-			fprintf(f, "%g", op->op_slow_ms / 1000.0);
+			fprintf(f, "%g",
+				*(const unsigned long *)(const void *)field /
+					1000.0);
 			break;
 		case OK_KIB:
 			fprintf(f, "%zu", op->op_stack / 1024);

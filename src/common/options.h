@@ -23,12 +23,13 @@ struct pb_options {
 	char op_listen[PB_OPTIONS_ADDRLEN];  /* ADDR:PORT */
 	char op_metrics[PB_OPTIONS_ADDRLEN]; /* ADDR:PORT, "" for none */
 	unsigned long op_max_clients;
-	size_t op_max_frame;	  /* longest payload, 0x00 included */
-	size_t op_outbox;	  /* per-destination outbox limit */
-	size_t op_park;		  /* per-sender waiting room limit */
-	size_t op_max_memory;	  /* global budget */
-	unsigned long op_slow_ms; /* slow consumer timeout */
-	size_t op_stack;	  /* per-client thread stack, bytes */
+	size_t op_max_frame;	   /* longest payload, 0x00 included */
+	size_t op_outbox;	   /* per-destination outbox limit */
+	size_t op_park;		   /* per-sender waiting room limit */
+	size_t op_max_memory;	   /* global budget */
+	unsigned long op_slow_ms;  /* slow consumer timeout */
+	unsigned long op_frame_ms; /* --frame-timeout: a frame's deadline */
+	size_t op_stack;	   /* per-client thread stack, bytes */
 	bool op_daemon;
 	char op_pidfile[PB_OPTIONS_PATHLEN]; /* "" for none */
 	char op_config[PB_OPTIONS_PATHLEN];  /* "" for none */

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * budget.c: the global memory budget (see budget.h). Relaxed atomics are
- * enough: the budget is a soft limit read before each socket read, not a
- * synchronisation point.
+ * budget.c: the global memory budget and its shares (see budget.h).
+ * Relaxed atomics are enough: the budget is a soft limit read before each
+ * socket read, not a synchronisation point.
  */
 #include "config.h"
 
@@ -12,23 +12,43 @@ void pb_budget_init(struct pb_budget *b, size_t limit)
 {
 	atomic_init(&b->bu_used, 0);
 	atomic_init(&b->bu_limit, limit);
+	b->bu_parent = NULL;
+	b->bu_div = 1;
+}
+
+void pb_budget_init_share(struct pb_budget *b, struct pb_budget *parent,
+			  unsigned div)
+{
+	pb_budget_init(b, 0);
+	b->bu_parent = parent;
+	b->bu_div = div;
 }
 
 void pb_budget_charge(struct pb_budget *b, size_t n)
 {
-	if (b != NULL)
+	for (; b != NULL; b = b->bu_parent)
 		atomic_fetch_add_explicit(&b->bu_used, n, memory_order_relaxed);
 }
 
 void pb_budget_release(struct pb_budget *b, size_t n)
 {
-	if (b != NULL)
+	for (; b != NULL; b = b->bu_parent)
 		atomic_fetch_sub_explicit(&b->bu_used, n, memory_order_relaxed);
 }
 
 bool pb_budget_over(struct pb_budget *b)
 {
-	return b != NULL && pb_budget_used(b) >= pb_budget_limit(b);
+	for (; b != NULL; b = b->bu_parent)
+		if (pb_budget_used(b) >= pb_budget_limit(b))
+			return true;
+	return false;
+}
+
+struct pb_budget *pb_budget_root(struct pb_budget *b)
+{
+	while (b != NULL && b->bu_parent != NULL)
+		b = b->bu_parent;
+	return b;
 }
 
 size_t pb_budget_used(struct pb_budget *b)
@@ -40,6 +60,8 @@ size_t pb_budget_used(struct pb_budget *b)
 
 size_t pb_budget_limit(struct pb_budget *b)
 {
+	if (b->bu_parent != NULL)
+		return pb_budget_limit(b->bu_parent) / b->bu_div;
 	return atomic_load_explicit(&b->bu_limit, memory_order_relaxed);
 }
 

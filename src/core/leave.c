@@ -14,6 +14,9 @@ static const char *const leave_text[] = {
 	[PB_LEAVE_SLOW] = "slow consumer",
 	[PB_LEAVE_SHUTDOWN] = "shutdown",
 	[PB_LEAVE_NOMEM] = "no memory for its input",
+	[PB_LEAVE_NOMEM_OUT] = "no memory to queue frames for it",
+	[PB_LEAVE_FRAME_TIMEOUT] =
+		"frame unfinished for too long (--frame-timeout)",
 };
 
 static const enum pb_stat leave_stat[] = {
@@ -23,6 +26,8 @@ static const enum pb_stat leave_stat[] = {
 	[PB_LEAVE_SLOW] = PB_STAT_DISC_SLOW,
 	[PB_LEAVE_SHUTDOWN] = PB_STAT_DISC_SHUTDOWN,
 	[PB_LEAVE_NOMEM] = PB_STAT_DISC_NOMEM,
+	[PB_LEAVE_NOMEM_OUT] = PB_STAT_DISC_NOMEM,
+	[PB_LEAVE_FRAME_TIMEOUT] = PB_STAT_DISC_FRAME_TIMEOUT,
 };
 
 const char *pb_leave_text(enum pb_leave why)
@@ -37,5 +42,9 @@ enum pb_stat pb_leave_stat(enum pb_leave why)
 
 enum pb_stat pb_leave_drop_stat(enum pb_leave why)
 {
-	return why == PB_LEAVE_SLOW ? PB_STAT_DROP_SLOW : PB_STAT_DROP_LEFT;
+	if (why == PB_LEAVE_SLOW)
+		return PB_STAT_DROP_SLOW;
+	if (why == PB_LEAVE_NOMEM_OUT)
+		return PB_STAT_DROP_NOMEM;
+	return PB_STAT_DROP_LEFT;
 }

@@ -4,8 +4,9 @@
  *
  * Both servers end a client for the same reasons, say so in the same
  * words and count it in the same counters: the disconnect, and the frames
- * that were still queued for it (a slow consumer's are its own drop
- * reason, everyone else's are "destination left").
+ * that were still queued for it (a slow consumer's, and those of a client
+ * cut for want of memory, are their own drop reasons; everyone else's are
+ * "destination left").
  */
 #ifndef PB_LEAVE_H
 #define PB_LEAVE_H
@@ -13,12 +14,15 @@
 #include "stat.h"
 
 enum pb_leave {
-	PB_LEAVE_CLOSED,   /* the peer closed its end */
-	PB_LEAVE_RESET,	   /* connection reset, or a socket error */
-	PB_LEAVE_PROTOCOL, /* it sent a frame longer than --max-frame */
-	PB_LEAVE_SLOW,	   /* nothing could be written to it for too long */
-	PB_LEAVE_SHUTDOWN, /* the server is stopping */
-	PB_LEAVE_NOMEM,	   /* no memory for its input */
+	PB_LEAVE_CLOSED,    /* the peer closed its end */
+	PB_LEAVE_RESET,	    /* connection reset, or a socket error */
+	PB_LEAVE_PROTOCOL,  /* it sent a frame longer than --max-frame */
+	PB_LEAVE_SLOW,	    /* nothing could be written to it for too long */
+	PB_LEAVE_SHUTDOWN,  /* the server is stopping */
+	PB_LEAVE_NOMEM,	    /* no memory for its input */
+	PB_LEAVE_NOMEM_OUT, /* no memory to queue a frame for it: its stream
+			       would have a gap */
+	PB_LEAVE_FRAME_TIMEOUT, /* a frame left unfinished for too long */
 };
 
 /* The reason as the log gives it: "peer closed", "slow consumer"... */

@@ -149,13 +149,16 @@ struct pb_route_handoff pb_route_handoff(struct pb_outbox *ob,
 	return h;
 }
 
-/* Parks iov[0 .. n) for dest; on failure they count as lost. */
+/* Parks iov[0 .. n) for dest. On failure they are lost, and so that no
+ * later frame can reach dest past the gap, dest's stream is cut. */
 static void route_park(struct pb_park *pk, uint32_t dest,
 		       const struct iovec *iov, size_t n,
 		       struct pb_route_result *r)
 {
-	if (n > 0 && pb_park_pushv(pk, dest, iov, (int)n) < 0)
+	if (n > 0 && pb_park_pushv(pk, dest, iov, (int)n) < 0) {
 		r->rr_lost += n;
+		r->rr_cut = true;
+	}
 }
 
 struct pb_route_result pb_route_deliver(struct pb_outbox *ob,

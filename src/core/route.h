@@ -87,7 +87,8 @@ struct pb_route_result {
 	size_t rr_bytes;	   /* bytes written */
 	size_t rr_lost;		   /* frames dropped: no memory for them */
 	bool rr_started;	   /* the outbox went from empty to not */
-	bool rr_cut;		   /* the stream was cut: shut it down */
+	bool rr_cut;		   /* the stream was cut or has a gap:
+				      disconnect the destination */
 	enum pb_park_wait rr_wait; /* what the sender must do now */
 };
 
@@ -95,8 +96,10 @@ struct pb_route_result {
  * Delivers frames iov[0 .. n), from a sender whose waiting room is pk, to
  * dest, whose outbox is ob: pb_route_handoff, then what the outbox has no
  * room for goes into the waiting room. Frames that find no memory there
- * are lost (rr_lost). When a frame was cut (rr_cut), the rest of the
- * destination's stream cannot follow: the caller shuts it down.
+ * are lost (rr_lost), and the destination's stream is cut (rr_cut), as
+ * when a frame was cut short: the rest of its stream cannot follow without
+ * a gap it would not see, so the caller disconnects it (doc/protocol.md,
+ * "Out of memory").
  */
 struct pb_route_result pb_route_deliver(struct pb_outbox *ob,
 					struct pb_park *pk, uint32_t dest,
@@ -106,7 +109,8 @@ struct pb_route_result pb_route_deliver(struct pb_outbox *ob,
 /* Frames for a dest that earlier frames already wait for go behind them,
  * in the waiting room, whatever its outbox holds now: order per
  * destination is kept. rr_wait is PB_PARK_GO: the sender already waits
- * for dest (or retries on its own), nothing new to do. */
+ * for dest (or retries on its own), nothing new to do. Frames that find no
+ * memory are lost and the stream is cut, as in pb_route_deliver. */
 struct pb_route_result pb_route_behind(struct pb_park *pk, uint32_t dest,
 				       const struct iovec *iov, size_t n);
 

@@ -30,7 +30,12 @@ enum pb_stat {
 	PB_STAT_BYTES_FORWARDED, /* payload bytes written to clients */
 	PB_STAT_REFUSED_GONE,	 /* connections refused: gone before the id */
 	PB_STAT_REFUSED_NOMEM,	 /* connections refused: no memory */
-	PB_STAT_DISC_NOMEM,	 /* disconnects: no memory for its input */
+	PB_STAT_DISC_NOMEM,	 /* disconnects: no memory for its input, or
+				    to queue frames for it */
+	PB_STAT_DROP_SENDER_LEFT,   /* frames waiting in the waiting room of a
+				       sender that left, given up */
+	PB_STAT_DISC_FRAME_TIMEOUT, /* disconnects: a frame unfinished for
+				       --frame-timeout */
 	PB_STAT_COUNT,
 };
 

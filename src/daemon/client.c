@@ -37,9 +37,9 @@ struct pb_client *pb_client_new(struct pb_registry *reg,
 	pb_outbox_init(&c->cl_outbox, env->ce_outbox, env->ce_budget);
 	c->cl_outbox.ob_queued = env->ce_outbox_bytes;
 	pb_waiters_init(&c->cl_waiters);
-	pb_park_init(&c->cl_park, env->ce_park, env->ce_budget);
+	pb_park_init(&c->cl_park, env->ce_park, env->ce_park_budget);
 	c->cl_park.pk_queued = env->ce_park_bytes;
-	pb_rbuf_init(&c->cl_rbuf, env->ce_max_frame, env->ce_budget);
+	pb_rbuf_init(&c->cl_rbuf, env->ce_max_frame, env->ce_input_budget);
 	pb_frame_parser_init(&c->cl_parser, env->ce_max_frame);
 	return c;
 }

@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "frame.h"
+#include "leave.h"
 #include "net.h"
 #include "outbox.h"
 #include "park.h"
@@ -48,6 +49,7 @@ struct pb_client {
 	struct pb_waiters cl_waiters; /* senders parked on our outbox,
 					 referenced */
 	bool cl_closed;		      /* left: nothing may be queued any more */
+	enum pb_leave cl_why;	      /* once closed: why it left */
 
 	/* Written under cl_lock, read without it by the client's own thread,
 	 * so that its loop takes no lock while nothing is queued: whether the
@@ -55,9 +57,14 @@ struct pb_client {
 	 * harmless: whoever fills the outbox wakes the thread. */
 	atomic_bool cl_pending;
 	_Atomic uint64_t cl_progress_ms;
+	atomic_bool cl_cut; /* a sender found no memory to queue for it: its
+			       stream has a gap, so it must go */
 
 	/* Owned by the client's thread alone. */
 	bool cl_left;		/* socket closed, lingering to flush */
+	bool cl_lingering;	/* holds a place (pb_registry_linger) */
+	uint64_t cl_moved_ms;	/* lingering: when its waiting room last
+				   moved frames on */
 	struct pb_park cl_park; /* frames waiting for full outboxes */
 	struct pb_rbuf cl_rbuf; /* bytes read: the start of a frame */
 	struct pb_frame_parser cl_parser;
@@ -70,10 +77,12 @@ struct pb_client {
  * shares with every other client. */
 struct pb_client_env {
 	size_t ce_max_frame;
-	size_t ce_outbox; /* its outbox's limit */
-	size_t ce_park;	  /* its waiting room's limit */
-	struct pb_budget *ce_budget;
-	atomic_size_t *ce_outbox_bytes; /* gauges: bytes queued in all */
+	size_t ce_outbox;		   /* its outbox's limit */
+	size_t ce_park;			   /* its waiting room's limit */
+	struct pb_budget *ce_budget;	   /* outboxes */
+	struct pb_budget *ce_park_budget;  /* its waiting room */
+	struct pb_budget *ce_input_budget; /* its read buffer */
+	atomic_size_t *ce_outbox_bytes;	   /* gauges: bytes queued in all */
 	atomic_size_t *ce_park_bytes;
 };
 

@@ -51,6 +51,29 @@ static void deliver_wait(struct pb_client *s, struct pb_client *d,
 		pb_wake_signal(&s->cl_wake);
 }
 
+/* Cuts d's stream (d's lock held): a frame for it found no memory, so
+ * what follows would reach it past a gap it could not see. Its thread
+ * ends it as PB_LEAVE_NOMEM_OUT (doc/protocol.md, "Out of memory"). */
+static void deliver_cut(struct pb_client *d)
+{
+	atomic_store(&d->cl_cut, true);
+	shutdown(d->cl_fd, SHUT_RDWR);
+}
+
+/* Cuts the stream of dest, found again (frames went behind a lane). */
+static void deliver_cut_id(struct pb_client *s, uint32_t dest)
+{
+	struct pb_client *d = deliver_dest(s, dest);
+
+	if (d == NULL)
+		return;
+	pthread_mutex_lock(&d->cl_lock);
+	if (!d->cl_closed)
+		deliver_cut(d);
+	pthread_mutex_unlock(&d->cl_lock);
+	pb_wake_signal(&d->cl_wake);
+}
+
 static ssize_t deliver_write(void *ctx, const struct iovec *iov, size_t n)
 {
 	const struct pb_client *d = ctx;
@@ -69,6 +92,8 @@ static void deliver_run(void *arg, uint32_t dest, const struct iovec *iov,
 	if (pb_park_find(&s->cl_park, dest) >= 0) {
 		/* Earlier frames to dest are waiting: these go behind. */
 		r = pb_route_behind(&s->cl_park, dest, iov, n);
+		if (r.rr_cut)
+			deliver_cut_id(s, dest);
 		pb_account_delivered(s->cl_id, dest, &r);
 		return;
 	}
@@ -87,14 +112,14 @@ static void deliver_run(void *arg, uint32_t dest, const struct iovec *iov,
 	r = pb_route_deliver(&d->cl_outbox, &s->cl_park, dest, iov, n,
 			     deliver_write, d);
 	if (r.rr_cut)
-		shutdown(d->cl_fd, SHUT_RDWR); /* d's stream cannot go on */
+		deliver_cut(d);
 	else
 		deliver_wait(s, d, r.rr_wait);
 	if (r.rr_started)
 		pb_client_outbox_changed(d, true);
 	pthread_mutex_unlock(&d->cl_lock);
 	pb_account_delivered(s->cl_id, dest, &r);
-	if (r.rr_started)
+	if (r.rr_started || r.rr_cut)
 		pb_wake_signal(&d->cl_wake);
 }
 
@@ -121,11 +146,14 @@ void pb_deliver_retry(struct pb_client *s)
 		if (d != NULL)
 			pthread_mutex_lock(&d->cl_lock);
 		if (d == NULL || d->cl_closed) {
+			enum pb_leave why = PB_LEAVE_CLOSED;
+
 			if (d != NULL) {
+				why = d->cl_why;
 				pthread_mutex_unlock(&d->cl_lock);
 				deliver_forget_dest(s, dest);
 			}
-			pb_account_left(pb_park_drop(pk, i));
+			pb_account_dest_left(pb_park_drop(pk, i), why);
 			continue;
 		}
 		r = pb_park_retry(pk, i, &d->cl_outbox);

@@ -50,6 +50,8 @@ static const struct expo_counter expo_counters[] = {
 	 EXPO_REASON("slow_consumer"), NULL},
 	{PB_STAT_DISC_SHUTDOWN, "patchbay_disconnects_total",
 	 EXPO_REASON("shutdown"), NULL},
+	{PB_STAT_DISC_FRAME_TIMEOUT, "patchbay_disconnects_total",
+	 EXPO_REASON("frame_timeout"), NULL},
 	{PB_STAT_DISC_NOMEM, "patchbay_disconnects_total",
 	 EXPO_REASON("no_memory"), NULL},
 	{PB_STAT_RECEIVED, "patchbay_frames_received_total", NULL,
@@ -66,6 +68,8 @@ static const struct expo_counter expo_counters[] = {
 	 EXPO_REASON("slow_consumer"), NULL},
 	{PB_STAT_DROP_NOMEM, "patchbay_frames_dropped_total",
 	 EXPO_REASON("no_memory"), NULL},
+	{PB_STAT_DROP_SENDER_LEFT, "patchbay_frames_dropped_total",
+	 EXPO_REASON("sender_left"), NULL},
 };
 
 _Static_assert(sizeof(expo_counters) / sizeof(expo_counters[0]) ==

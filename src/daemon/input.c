@@ -29,13 +29,14 @@ void pb_input_free(struct pb_client *c)
 	if (c->cl_route == NULL)
 		return;
 	free(c->cl_route);
-	pb_budget_release(c->cl_park.pk_budget, sizeof(*c->cl_route));
+	pb_budget_release(c->cl_rbuf.rb_budget, sizeof(*c->cl_route));
 	c->cl_route = NULL;
 }
 
-size_t pb_input_allowance(const struct pb_client *c)
+bool pb_input_wanted(const struct pb_client *c)
 {
-	return pb_rbuf_allowance(&c->cl_rbuf, &c->cl_park);
+	return pb_rbuf_allowance(&c->cl_rbuf, &c->cl_park) > 0 &&
+	       pb_rbuf_may_read(&c->cl_rbuf, &c->cl_park);
 }
 
 /* Makes room to read into; the routing scratch space comes with the first
@@ -46,7 +47,7 @@ static int input_reserve(struct pb_client *c, bool grow)
 		c->cl_route = malloc(sizeof(*c->cl_route));
 		if (c->cl_route == NULL)
 			return -1;
-		pb_budget_charge(c->cl_park.pk_budget, sizeof(*c->cl_route));
+		pb_budget_charge(c->cl_rbuf.rb_budget, sizeof(*c->cl_route));
 	}
 	return pb_rbuf_reserve(&c->cl_rbuf, grow);
 }
@@ -62,10 +63,10 @@ int pb_input_read(struct pb_client *c, enum pb_leave *why)
 
 	c->cl_read_ms = pb_now_ms();
 	for (turn = 0; turn < PB_READS_PER_WAKE; turn++) {
-		size_t want = pb_input_allowance(c);
+		size_t want = pb_rbuf_allowance(rb, &c->cl_park);
 		ssize_t n;
 
-		if (want == 0)
+		if (!pb_input_wanted(c))
 			return 0;
 		if (input_reserve(c, grow) < 0) {
 			log_warn("client %u: no memory for its input",
@@ -91,6 +92,7 @@ int pb_input_read(struct pb_client *c, enum pb_leave *why)
 			*why = PB_LEAVE_PROTOCOL;
 			return -1;
 		}
+		pb_rbuf_note_read(rb, c->cl_route->rt_frames, c->cl_read_ms);
 		if ((size_t)n < want)
 			return 0;
 		grow = true; /* filled: more is likely waiting */

@@ -19,8 +19,9 @@
  * client must leave. */
 int pb_input_read(struct pb_client *c, enum pb_leave *why);
 
-/* How many bytes the next read may take (0: do not read now). */
-size_t pb_input_allowance(const struct pb_client *c);
+/* Whether the client may be read now: its waiting room could take what
+ * is read, and memory allows it (pb_rbuf_may_read). */
+bool pb_input_wanted(const struct pb_client *c);
 
 /* Gives back the read buffer and the routing scratch space. */
 void pb_input_free(struct pb_client *c);

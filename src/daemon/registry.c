@@ -16,8 +16,11 @@ void pb_registry_init(struct pb_registry *reg, const struct pb_options *op)
 
 	reg->rg_opts = op;
 	pb_budget_init(&reg->rg_budget, op->op_max_memory);
+	pb_budget_init_share(&reg->rg_park_share, &reg->rg_budget, 2);
+	pb_budget_init_share(&reg->rg_input_share, &reg->rg_budget, 4);
 	atomic_init(&reg->rg_max_clients, op->op_max_clients);
 	atomic_init(&reg->rg_slow_ms, op->op_slow_ms);
+	atomic_init(&reg->rg_frame_ms, op->op_frame_ms);
 	atomic_init(&reg->rg_outbox, op->op_outbox);
 	atomic_init(&reg->rg_park, op->op_park);
 	atomic_init(&reg->rg_outbox_bytes, 0);
@@ -33,6 +36,7 @@ void pb_registry_init(struct pb_registry *reg, const struct pb_options *op)
 	pb_table_init(&reg->rg_table);
 	reg->rg_threads = 0;
 	atomic_init(&reg->rg_clients, 0);
+	atomic_init(&reg->rg_lingering, 0);
 	atomic_init(&reg->rg_stopping, false);
 	atomic_init(&reg->rg_deadline_ms, 0);
 }
@@ -49,6 +53,7 @@ void pb_registry_set_limits(struct pb_registry *reg,
 {
 	atomic_store(&reg->rg_max_clients, op->op_max_clients);
 	atomic_store(&reg->rg_slow_ms, op->op_slow_ms);
+	atomic_store(&reg->rg_frame_ms, op->op_frame_ms);
 	atomic_store(&reg->rg_outbox, op->op_outbox);
 	atomic_store(&reg->rg_park, op->op_park);
 	pb_budget_set_limit(&reg->rg_budget, op->op_max_memory);
@@ -67,8 +72,26 @@ void pb_registry_client_env(struct pb_registry *reg, struct pb_client_env *env)
 	env->ce_outbox = atomic_load(&reg->rg_outbox);
 	env->ce_park = atomic_load(&reg->rg_park);
 	env->ce_budget = &reg->rg_budget;
+	env->ce_park_budget = &reg->rg_park_share;
+	env->ce_input_budget = &reg->rg_input_share;
 	env->ce_outbox_bytes = &reg->rg_outbox_bytes;
 	env->ce_park_bytes = &reg->rg_park_bytes;
+}
+
+bool pb_registry_linger(struct pb_registry *reg)
+{
+	unsigned long n = atomic_load(&reg->rg_lingering);
+
+	do
+		if (n >= pb_registry_max_clients(reg))
+			return false;
+	while (!atomic_compare_exchange_weak(&reg->rg_lingering, &n, n + 1));
+	return true;
+}
+
+void pb_registry_linger_end(struct pb_registry *reg)
+{
+	atomic_fetch_sub(&reg->rg_lingering, 1);
 }
 
 void pb_registry_touch(struct pb_registry *reg)

@@ -22,12 +22,15 @@
 
 struct pb_registry {
 	const struct pb_options *rg_opts; /* as started; see the live limits */
-	struct pb_budget rg_budget;
+	struct pb_budget rg_budget;	  /* --max-memory, and its shares: */
+	struct pb_budget rg_park_share;	  /* waiting rooms: a half */
+	struct pb_budget rg_input_share;  /* read buffers: a quarter */
 
 	/* The limits a reload may change, read without a lock. outbox and
 	 * park apply to clients that connect after the change. */
 	atomic_ulong rg_max_clients;
 	atomic_ulong rg_slow_ms;
+	atomic_ulong rg_frame_ms;
 	atomic_size_t rg_outbox;
 	atomic_size_t rg_park;
 
@@ -48,6 +51,8 @@ struct pb_registry {
 	unsigned long rg_threads; /* client threads running */
 
 	atomic_ulong rg_clients;      /* clients connected, for --max-clients */
+	atomic_ulong rg_lingering;    /* threads of clients that left, still
+					 delivering: at most --max-clients */
 	atomic_bool rg_stopping;      /* shutting down */
 	atomic_ullong rg_deadline_ms; /* when shutting down: give up then */
 };
@@ -56,7 +61,7 @@ void pb_registry_init(struct pb_registry *reg, const struct pb_options *op);
 void pb_registry_destroy(struct pb_registry *reg);
 
 /* Applies the limits a reload may change (max-clients, slow-timeout,
- * max-memory, outbox, park) from op. */
+ * frame-timeout, max-memory, outbox, park) from op. */
 void pb_registry_set_limits(struct pb_registry *reg,
 			    const struct pb_options *op);
 
@@ -92,6 +97,16 @@ static inline unsigned long pb_registry_slow_ms(struct pb_registry *reg)
 {
 	return atomic_load_explicit(&reg->rg_slow_ms, memory_order_relaxed);
 }
+
+static inline unsigned long pb_registry_frame_ms(struct pb_registry *reg)
+{
+	return atomic_load_explicit(&reg->rg_frame_ms, memory_order_relaxed);
+}
+
+/* Takes one of the --max-clients places for the thread of a client that
+ * left with frames still waiting; false when they are all taken. */
+bool pb_registry_linger(struct pb_registry *reg);
+void pb_registry_linger_end(struct pb_registry *reg);
 
 static inline bool pb_registry_stopping(struct pb_registry *reg)
 {

@@ -69,6 +69,8 @@ static void reload_log_changes(const struct pb_options *a,
 		    b->op_max_clients);
 	reload_note(what, sizeof(what), "slow-timeout (ms)", a->op_slow_ms,
 		    b->op_slow_ms);
+	reload_note(what, sizeof(what), "frame-timeout (ms)", a->op_frame_ms,
+		    b->op_frame_ms);
 	reload_note(what, sizeof(what), "max-memory", a->op_max_memory,
 		    b->op_max_memory);
 	reload_note(what, sizeof(what), "outbox", a->op_outbox, b->op_outbox);

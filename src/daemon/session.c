@@ -19,7 +19,6 @@
 #include <unistd.h>
 
 #include "account.h"
-#include "budget.h"
 #include "client.h"
 #include "clock.h"
 #include "deliver.h"
@@ -29,6 +28,46 @@
 #include "session.h"
 
 #define PB_BUDGET_RETRY_MS 50 /* recheck of a spent memory budget */
+
+/*
+ * A client left with frames in its waiting room: its thread stays to
+ * deliver them if one of the --max-clients places for departed clients is
+ * free (threads stay bounded by twice --max-clients, whatever clients do),
+ * and gives them up otherwise.
+ */
+static void session_linger(struct pb_client *c)
+{
+	if (pb_registry_linger(c->cl_reg)) {
+		c->cl_lingering = true;
+		c->cl_moved_ms = pb_now_ms();
+		return;
+	}
+	pb_account_sender_gave_up(c->cl_id, pb_park_drop_all(&c->cl_park), 0);
+}
+
+/* Whether a lingering client's waiting room has moved nothing on for
+ * --slow-timeout: its destinations are draining, if at all, too slowly
+ * to be waited for; then it is given up. */
+static bool session_linger_stuck(struct pb_client *c)
+{
+	unsigned long slow_ms = pb_registry_slow_ms(c->cl_reg);
+
+	if (pb_now_ms() - c->cl_moved_ms < slow_ms)
+		return false;
+	pb_account_sender_gave_up(c->cl_id, pb_park_drop_all(&c->cl_park),
+				  slow_ms);
+	return true;
+}
+
+/* Retries the waiting room, noting progress for a lingering client. */
+static void session_retry(struct pb_client *c)
+{
+	size_t before = pb_park_bytes(&c->cl_park);
+
+	pb_deliver_retry(c);
+	if (pb_park_bytes(&c->cl_park) < before)
+		c->cl_moved_ms = pb_now_ms();
+}
 
 /*
  * Takes the client out of the daemon: out of the table so nobody finds it,
@@ -44,7 +83,10 @@ static void session_leave(struct pb_client *c, enum pb_leave why)
 	pb_registry_remove(c->cl_reg, c);
 	atomic_fetch_sub(&c->cl_reg->rg_clients, 1);
 	pthread_mutex_lock(&c->cl_lock);
+	if (atomic_load(&c->cl_cut))
+		why = PB_LEAVE_NOMEM_OUT; /* whatever its socket then said */
 	c->cl_closed = true;
+	c->cl_why = why;
 	dropped = pb_outbox_count_frames(&c->cl_outbox);
 	pb_outbox_free(&c->cl_outbox);
 	pb_client_outbox_changed(c, false);
@@ -57,6 +99,8 @@ static void session_leave(struct pb_client *c, enum pb_leave why)
 	pb_account_leave(c->cl_id, c->cl_addr, why, dropped,
 			 pb_registry_slow_ms(c->cl_reg));
 	pb_input_free(c);
+	if (pb_park_bytes(&c->cl_park) > 0 && why != PB_LEAVE_SHUTDOWN)
+		session_linger(c);
 }
 
 /* Writes what the outbox holds, as much as the socket takes now. */
@@ -89,10 +133,8 @@ static int session_flush(struct pb_client *c)
 
 static bool session_want_read(struct pb_client *c)
 {
-	struct pb_registry *reg = c->cl_reg;
-
-	return !c->cl_left && !pb_registry_stopping(reg) &&
-	       pb_input_allowance(c) > 0 && !pb_budget_over(&reg->rg_budget);
+	return !c->cl_left && !pb_registry_stopping(c->cl_reg) &&
+	       pb_input_wanted(c);
 }
 
 static int session_min_timeout(int a, uint64_t at_ms, uint64_t now_ms)
@@ -123,9 +165,22 @@ static int session_poll_setup(struct pb_client *c, struct pollfd *pfd,
 	if (*pending)
 		timeout = session_min_timeout(
 			timeout, progress + pb_registry_slow_ms(reg), now);
-	if (!reading && !c->cl_left && pb_budget_over(&reg->rg_budget))
-		timeout = session_min_timeout(timeout, now + PB_BUDGET_RETRY_MS,
-					      now);
+	if (c->cl_left)
+		timeout = session_min_timeout(
+			timeout, c->cl_moved_ms + pb_registry_slow_ms(reg),
+			now);
+	if (reading && c->cl_rbuf.rb_frame_ms != 0)
+		timeout = session_min_timeout(
+			timeout,
+			pb_rbuf_deadline(&c->cl_rbuf,
+					 pb_registry_frame_ms(reg)),
+			now);
+	if (!reading && !c->cl_left) {
+		pb_rbuf_pause(&c->cl_rbuf, now); /* not its fault */
+		if (!pb_rbuf_may_read(&c->cl_rbuf, &c->cl_park))
+			timeout = session_min_timeout(
+				timeout, now + PB_BUDGET_RETRY_MS, now);
+	}
 	if (c->cl_rbuf.rb_data != NULL && c->cl_rbuf.rb_len == 0)
 		timeout = session_min_timeout(
 			timeout, c->cl_read_ms + PB_RBUF_IDLE_MS, now);
@@ -172,7 +227,8 @@ static bool session_round(struct pb_client *c)
 			session_leave(c, PB_LEAVE_SHUTDOWN);
 		return false;
 	}
-	if (c->cl_left && pb_park_bytes(&c->cl_park) == 0)
+	if (c->cl_left &&
+	    (pb_park_bytes(&c->cl_park) == 0 || session_linger_stuck(c)))
 		return false;
 	if (pb_wake_poll(&c->cl_wake, pfd, 1, timeout) < 0) {
 		log_warn("client %u: poll", c->cl_id);
@@ -181,9 +237,13 @@ static bool session_round(struct pb_client *c)
 		return false;
 	}
 	if (pb_wake_consume(&c->cl_wake))
-		pb_deliver_retry(c);
+		session_retry(c);
 	if (c->cl_left)
 		return true;
+	if (atomic_load_explicit(&c->cl_cut, memory_order_relaxed)) {
+		session_leave(c, PB_LEAVE_NOMEM_OUT);
+		return true;
+	}
 	if ((pfd[0].revents & (POLLOUT | POLLERR | POLLHUP)) && pending &&
 	    session_flush(c) < 0) {
 		session_leave(c, PB_LEAVE_RESET);
@@ -196,6 +256,10 @@ static bool session_round(struct pb_client *c)
 	}
 	if (session_is_slow(c))
 		session_leave(c, PB_LEAVE_SLOW);
+	else if ((pfd[0].events & POLLIN) &&
+		 pb_rbuf_late(&c->cl_rbuf, pb_registry_frame_ms(c->cl_reg),
+			      pb_now_ms()))
+		session_leave(c, PB_LEAVE_FRAME_TIMEOUT);
 	else if (pb_rbuf_idle(&c->cl_rbuf, c->cl_read_ms, pb_now_ms()))
 		pb_input_free(c); /* idle: its memory goes back */
 	return true;
@@ -259,6 +323,8 @@ static void *session_thread(void *arg)
 	pb_deliver_release(c);
 	/* What still waits in the waiting room has nowhere to go. */
 	pb_account_left(pb_park_drop_all(&c->cl_park));
+	if (c->cl_lingering)
+		pb_registry_linger_end(reg);
 	pb_client_unref(c);
 	pb_registry_thread_exit(reg);
 	return NULL;

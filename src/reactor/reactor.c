@@ -51,11 +51,15 @@ struct rc_conn {
 	uint32_t rc_id;
 	int rc_fd;
 	char rc_addr[PB_NET_ADDRLEN];
-	bool rc_left;	  /* socket closed; lingers while rc_park holds */
-	bool rc_dead;	  /* to be freed at the end of the round */
-	bool rc_readable; /* input may be waiting (edge seen, not drained) */
-	bool rc_ready;	  /* on the ready list */
-	bool rc_retry;	  /* parked frames to retry at the next tick */
+	bool rc_left;	   /* socket closed; lingers while rc_park holds */
+	bool rc_dead;	   /* to be freed at the end of the round */
+	bool rc_readable;  /* input may be waiting (edge seen, not drained) */
+	bool rc_ready;	   /* on the ready list */
+	bool rc_retry;	   /* parked frames to retry at the next tick */
+	bool rc_cut;	   /* no memory to queue for it: must go */
+	bool rc_lingering; /* left, holds a place to deliver rc_park */
+	enum pb_leave rc_why; /* once left: why */
+	uint64_t rc_moved_ms; /* lingering: rc_park last moved frames on */
 	struct rc_conn *rc_next_ready;
 	struct rc_conn *rc_next_dead;
 	uint64_t rc_progress_ms;
@@ -74,7 +78,10 @@ struct rc_server {
 	int sv_signal;
 	struct pb_table sv_table; /* every conn, lingering ones too */
 	unsigned long sv_connected;
-	struct pb_budget sv_budget;
+	struct pb_budget sv_budget;	 /* and its shares, as in the daemon: */
+	struct pb_budget sv_park_share;	 /* waiting rooms: a half */
+	struct pb_budget sv_input_share; /* read buffers: a quarter */
+	unsigned long sv_lingering;	 /* left, still delivering */
 	struct pb_route sv_route;
 	struct rc_conn *sv_ready;
 	struct rc_conn *sv_dead;
@@ -131,13 +138,29 @@ static void rc_bury(struct rc_server *sv, struct rc_conn *c)
 	sv->sv_dead = c;
 }
 
+/* A connection that left with frames waiting lingers to deliver them if
+ * fewer than --max-clients do, as the daemon's threads do. */
+static void rc_linger(struct rc_server *sv, struct rc_conn *c)
+{
+	if (sv->sv_lingering < sv->sv_opts->op_max_clients) {
+		sv->sv_lingering++;
+		c->rc_lingering = true;
+		c->rc_moved_ms = pb_now_ms();
+		return;
+	}
+	pb_account_sender_gave_up(c->rc_id, pb_park_drop_all(&c->rc_park), 0);
+}
+
 static void rc_leave(struct rc_server *sv, struct rc_conn *c, enum pb_leave why)
 {
 	size_t dropped = pb_outbox_count_frames(&c->rc_outbox);
 
 	if (c->rc_left)
 		return;
+	if (c->rc_cut)
+		why = PB_LEAVE_NOMEM_OUT;
 	c->rc_left = true;
+	c->rc_why = why;
 	sv->sv_connected--;
 	close(c->rc_fd); /* also takes it out of the epoll set */
 	pb_outbox_free(&c->rc_outbox);
@@ -145,6 +168,8 @@ static void rc_leave(struct rc_server *sv, struct rc_conn *c, enum pb_leave why)
 	rc_wake_waiters(sv, c);
 	pb_account_leave(c->rc_id, c->rc_addr, why, dropped,
 			 sv->sv_opts->op_slow_ms);
+	if (pb_park_bytes(&c->rc_park) > 0 && why != PB_LEAVE_SHUTDOWN)
+		rc_linger(sv, c);
 	if (pb_park_bytes(&c->rc_park) == 0 || why == PB_LEAVE_SHUTDOWN)
 		rc_bury(sv, c);
 }
@@ -183,6 +208,16 @@ struct rc_sender {
 	struct rc_conn *rs_conn;
 };
 
+/* Cuts d's stream: a frame for it found no memory (see the daemon's
+ * deliver_cut). It leaves when its socket reports the shutdown. */
+static void rc_cut(struct rc_conn *d)
+{
+	if (d == NULL || d->rc_left)
+		return;
+	d->rc_cut = true;
+	shutdown(d->rc_fd, SHUT_RDWR);
+}
+
 /* Delivers frames iov[0 .. n) for dest, in order (a pb_route_fn). */
 static void rc_deliver(void *arg, uint32_t dest, const struct iovec *iov,
 		       size_t n)
@@ -193,6 +228,8 @@ static void rc_deliver(void *arg, uint32_t dest, const struct iovec *iov,
 
 	if (pb_park_find(&s->rc_park, dest) >= 0) {
 		r = pb_route_behind(&s->rc_park, dest, iov, n);
+		if (r.rr_cut)
+			rc_cut(pb_table_get(&rs->rs_sv->sv_table, dest));
 		pb_account_delivered(s->rc_id, dest, &r);
 		return;
 	}
@@ -205,7 +242,7 @@ static void rc_deliver(void *arg, uint32_t dest, const struct iovec *iov,
 			     d);
 	pb_account_delivered(s->rc_id, dest, &r);
 	if (r.rr_cut)
-		shutdown(d->rc_fd, SHUT_RDWR); /* d's stream cannot go on */
+		rc_cut(d);
 	else
 		rc_wait(d, s, r.rr_wait);
 	/* The socket took less than offered: an EPOLLOUT edge will follow. */
@@ -217,7 +254,7 @@ static void rc_deliver(void *arg, uint32_t dest, const struct iovec *iov,
 static void rc_retry(struct rc_server *sv, struct rc_conn *s)
 {
 	struct pb_park *pk = &s->rc_park;
-	size_t i = pk->pk_nlanes;
+	size_t i = pk->pk_nlanes, before = pb_park_bytes(pk);
 
 	while (i-- > 0) {
 		uint32_t dest = pk->pk_lanes[i].pl_dest;
@@ -225,7 +262,9 @@ static void rc_retry(struct rc_server *sv, struct rc_conn *s)
 		struct pb_park_retry r;
 
 		if (d == NULL || d->rc_left) {
-			pb_account_left(pb_park_drop(pk, i));
+			pb_account_dest_left(pb_park_drop(pk, i),
+					     d != NULL ? d->rc_why
+						       : PB_LEAVE_CLOSED);
 			continue;
 		}
 		r = pb_park_retry(pk, i, &d->rc_outbox);
@@ -235,6 +274,8 @@ static void rc_retry(struct rc_server *sv, struct rc_conn *s)
 			rc_flush(sv, d); /* no edge may be coming */
 		}
 	}
+	if (pb_park_bytes(pk) < before)
+		s->rc_moved_ms = pb_now_ms();
 	if (s->rc_left && pb_park_bytes(pk) == 0)
 		rc_bury(sv, s);
 }
@@ -253,7 +294,7 @@ static void rc_read(struct rc_server *sv, struct rc_conn *c)
 		ssize_t n;
 
 		if (want == 0 || sv->sv_stopping ||
-		    pb_budget_over(&sv->sv_budget))
+		    !pb_rbuf_may_read(rb, &c->rc_park))
 			return; /* rc_readable stays: resumed when possible */
 		if (pb_rbuf_reserve(rb, grow) < 0) {
 			log_warn("client %u: no memory for its input",
@@ -286,6 +327,7 @@ static void rc_read(struct rc_server *sv, struct rc_conn *c)
 			rc_leave(sv, c, PB_LEAVE_PROTOCOL);
 			return;
 		}
+		pb_rbuf_note_read(rb, sv->sv_route.rt_frames, c->rc_read_ms);
 		grow = (size_t)n == want; /* filled: more is likely waiting */
 	}
 	rc_make_ready(sv, c); /* more may wait: after the others */
@@ -315,9 +357,10 @@ static void rc_accept_one(struct rc_server *sv, int fd, const char *peer)
 	snprintf(c->rc_addr, sizeof(c->rc_addr), "%s", peer);
 	c->rc_id = pb_table_next_id(&sv->sv_table);
 	pb_outbox_init(&c->rc_outbox, sv->sv_opts->op_outbox, &sv->sv_budget);
-	pb_park_init(&c->rc_park, sv->sv_opts->op_park, &sv->sv_budget);
+	pb_park_init(&c->rc_park, sv->sv_opts->op_park, &sv->sv_park_share);
 	pb_waiters_init(&c->rc_waiters);
-	pb_rbuf_init(&c->rc_rbuf, sv->sv_opts->op_max_frame, &sv->sv_budget);
+	pb_rbuf_init(&c->rc_rbuf, sv->sv_opts->op_max_frame,
+		     &sv->sv_input_share);
 	pb_frame_parser_init(&c->rc_parser, sv->sv_opts->op_max_frame);
 	pb_frame_put_id(idbuf, c->rc_id);
 	ev.data.ptr = c;
@@ -393,19 +436,32 @@ static void rc_tick_one(void *value, void *arg)
 {
 	struct rc_server *sv = arg;
 	struct rc_conn *c = value;
+	uint64_t now = pb_now_ms();
 
 	if (c->rc_retry) {
 		c->rc_retry = false;
 		rc_make_ready(sv, c); /* parked frames to retry */
 	}
-	if (c->rc_left)
+	if (c->rc_left) {
+		if (c->rc_lingering && !c->rc_dead &&
+		    now - c->rc_moved_ms >= sv->sv_opts->op_slow_ms) {
+			pb_account_sender_gave_up(c->rc_id,
+						  pb_park_drop_all(&c->rc_park),
+						  sv->sv_opts->op_slow_ms);
+			rc_bury(sv, c);
+		}
 		return;
+	}
+	if (c->rc_readable)
+		pb_rbuf_pause(&c->rc_rbuf, now); /* not read: not its fault */
 	if (!pb_outbox_empty(&c->rc_outbox) &&
-	    pb_now_ms() - c->rc_progress_ms >= sv->sv_opts->op_slow_ms)
+	    now - c->rc_progress_ms >= sv->sv_opts->op_slow_ms)
 		rc_leave(sv, c, PB_LEAVE_SLOW); /* leaves the table as it is */
+	else if (pb_rbuf_late(&c->rc_rbuf, sv->sv_opts->op_frame_ms, now))
+		rc_leave(sv, c, PB_LEAVE_FRAME_TIMEOUT);
 	else if (c->rc_readable)
 		rc_make_ready(sv, c); /* input stalled by the budget */
-	else if (pb_rbuf_idle(&c->rc_rbuf, c->rc_read_ms, pb_now_ms()))
+	else if (pb_rbuf_idle(&c->rc_rbuf, c->rc_read_ms, now))
 		pb_rbuf_free(&c->rc_rbuf); /* idle: its memory goes back */
 }
 
@@ -424,6 +480,8 @@ static void rc_free_dead(struct rc_server *sv)
 		sv->sv_dead = c->rc_next_dead;
 		pb_table_remove(&sv->sv_table, c->rc_id);
 		pb_account_left(pb_park_drop_all(&c->rc_park));
+		if (c->rc_lingering)
+			sv->sv_lingering--;
 		pb_park_free(&c->rc_park);
 		pb_waiters_free(&c->rc_waiters);
 		free(c);
@@ -499,6 +557,8 @@ static int rc_setup(struct rc_server *sv, const struct pb_options *op, int lfd)
 	sv->sv_listen = lfd;
 	pb_table_init(&sv->sv_table);
 	pb_budget_init(&sv->sv_budget, op->op_max_memory);
+	pb_budget_init_share(&sv->sv_park_share, &sv->sv_budget, 2);
+	pb_budget_init_share(&sv->sv_input_share, &sv->sv_budget, 4);
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
