@@ -62,11 +62,14 @@ enum counters_name {
 	CN_DROP_LEFT,
 	CN_DROP_SLOW,
 	CN_DROP_NOMEM,
+	CN_DROP_SENDER_LEFT,
 	CN_DISC_CLOSED,
 	CN_DISC_RESET,
 	CN_DISC_PROTOCOL,
 	CN_DISC_SLOW,
 	CN_DISC_SHUTDOWN,
+	CN_DISC_NOMEM,
+	CN_DISC_FRAME_TIMEOUT,
 	CN_REFUSED_MAX,
 	CN_REFUSED_THREAD,
 	CN_COUNT,
@@ -80,11 +83,14 @@ static const char *const counters_names[CN_COUNT] = {
 	[CN_DROP_LEFT] = "dropped_destination_left",
 	[CN_DROP_SLOW] = "dropped_slow_consumer",
 	[CN_DROP_NOMEM] = "dropped_no_memory",
+	[CN_DROP_SENDER_LEFT] = "dropped_sender_left",
 	[CN_DISC_CLOSED] = "disconnect_peer_closed",
 	[CN_DISC_RESET] = "disconnect_reset",
 	[CN_DISC_PROTOCOL] = "disconnect_protocol_error",
 	[CN_DISC_SLOW] = "disconnect_slow_consumer",
 	[CN_DISC_SHUTDOWN] = "disconnect_shutdown",
+	[CN_DISC_NOMEM] = "disconnect_no_memory",
+	[CN_DISC_FRAME_TIMEOUT] = "disconnect_frame_timeout",
 	[CN_REFUSED_MAX] = "refused_max_clients",
 	[CN_REFUSED_THREAD] = "refused_no_thread",
 };
@@ -440,16 +446,19 @@ START_TEST(test_counters_reconcile_with_known_outcomes)
 	counters_expect(&t, CN_DROP_UNKNOWN, 3 + 2, " (3 + 2)");
 	counters_expect(&t, CN_DROP_LEFT, 0, "");
 	counters_expect(&t, CN_DROP_NOMEM, 0, "");
+	counters_expect(&t, CN_DROP_SENDER_LEFT, 0, "");
+	counters_expect(&t, CN_DISC_NOMEM, 0, "");
+	counters_expect(&t, CN_DISC_FRAME_TIMEOUT, 0, "");
 
 	if (t.ct_have[CN_ACCEPTED] &&
-	    counters_sum(&t, CN_DISC_CLOSED, CN_DISC_SHUTDOWN, &sum) &&
+	    counters_sum(&t, CN_DISC_CLOSED, CN_DISC_FRAME_TIMEOUT, &sum) &&
 	    sum != t.ct_value[CN_ACCEPTED])
 		counters_complain(&t,
 				  "%s: invariant accepted == sum of "
 				  "disconnect_*: accepted=%llu, sum=%llu",
 				  server, t.ct_value[CN_ACCEPTED], sum);
 	if (t.ct_have[CN_RECEIVED] && t.ct_have[CN_FORWARDED] &&
-	    counters_sum(&t, CN_DROP_UNKNOWN, CN_DROP_NOMEM, &sum) &&
+	    counters_sum(&t, CN_DROP_UNKNOWN, CN_DROP_SENDER_LEFT, &sum) &&
 	    t.ct_value[CN_FORWARDED] + sum != t.ct_value[CN_RECEIVED])
 		counters_complain(&t,
 				  "%s: invariant received == forwarded + sum "
