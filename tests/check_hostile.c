@@ -15,6 +15,7 @@
 
 #include <check.h>
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -358,6 +359,78 @@ START_TEST(test_flood_for_one_non_reader_does_not_stall_others)
 }
 END_TEST
 
+#define HOSTILE_SLOW_BYTES (12 * 1024 * 1024)
+
+/*
+ * A client that never reads is cut as a slow consumer (-t 1) while a
+ * sender's frames for it wait in the sender's waiting room, behind its
+ * full outbox (-o 64K): the log line counts them with those of the outbox,
+ * and they are counted as slow-consumer drops, not as "destination left".
+ */
+START_TEST(test_slow_consumer_counts_what_waits_for_it_everywhere)
+{
+	struct pbt_daemon *d = pbt_start("-o", "64K", "-t", "1", NULL);
+	unsigned char *payload = malloc(HOSTILE_FLOOD_FRAME);
+	size_t sent = 0, total = 0, outbox = 0, waiting = 0;
+	struct pbt_buf flood = {0};
+	int64_t deadline = pbt_now_ms() + 2 * PBT_IO_MS;
+	const char *cut = "disconnected as slow consumer";
+	char *line, *stats, *p;
+	uint64_t rnd = 5;
+	uint32_t fid, aid;
+	int f, a;
+
+	pbt_assert(payload != NULL, "out of memory");
+	pbt_fill_nonzero(payload, HOSTILE_FLOOD_FRAME, &rnd);
+	f = pbt_connect_rcvbuf(d, 4096, &fid);
+	a = pbt_connect(d, &aid);
+	while (flood.b_len < HOSTILE_SLOW_BYTES)
+		pbt_buf_frame(&flood, fid, payload, HOSTILE_FLOOD_FRAME);
+	/* A sends until the cut, or until it cannot send more. */
+	while (!pbt_log_has(d, cut) && sent < flood.b_len &&
+	       pbt_now_ms() < deadline) {
+		struct pollfd pfd = {.fd = a, .events = POLLOUT};
+		ssize_t n;
+
+		if (poll(&pfd, 1, 50) <= 0)
+			continue;
+		n = send(a, flood.b_data + sent, flood.b_len - sent,
+			 MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (n > 0)
+			sent += (size_t)n;
+	}
+	pbt_log_expect(d, cut, PBT_LOG_MS);
+	line = pbt_log_line(d, cut);
+	p = strstr(line, "frames dropped");
+	pbt_assert(p != NULL &&
+			   sscanf(strstr(line, "s, ") + 3, "%zu", &total) ==
+				   1 &&
+			   sscanf(p,
+				  "frames dropped (%zu from its outbox, %zu "
+				  "from senders' waiting rooms)",
+				  &outbox, &waiting) == 2,
+		   "cannot read the counts of \"%s\"", line);
+	pbt_assert(total == outbox + waiting && waiting > 0,
+		   "expected frames waiting in A's waiting room in \"%s\"",
+		   line);
+	stats = hostile_stop(d);
+	pbt_assert(hostile_stat(stats, "dropped_destination_left") == 0,
+		   "frames for the slow consumer counted as destination_left: "
+		   "%s",
+		   stats);
+	pbt_assert(hostile_stat(stats, "dropped_slow_consumer") >= total,
+		   "the log line said %zu, the counter says less: %s", total,
+		   stats);
+	free(line);
+	free(stats);
+	free(payload);
+	pbt_buf_free(&flood);
+	close(a);
+	close(f);
+	pbt_free(d);
+}
+END_TEST
+
 static Suite *hostile_suite(void)
 {
 	Suite *s = suite_create("hostile");
@@ -367,6 +440,8 @@ static Suite *hostile_suite(void)
 	pbt_add_test(s, test_unfinished_frame_is_cut_after_frame_timeout, 30);
 	pbt_add_test(s, test_flood_for_one_non_reader_does_not_stall_others,
 		     90);
+	pbt_add_test(s, test_slow_consumer_counts_what_waits_for_it_everywhere,
+		     60);
 	return s;
 }
 

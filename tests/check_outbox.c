@@ -404,26 +404,29 @@ END_TEST
 START_TEST(test_outbox_move_frames_moves_whole_frames_that_fit)
 {
 	struct pb_outbox from, to;
+	size_t frames = 99;
 
 	pb_outbox_init(&from, 64, NULL);
 	pb_outbox_init(&to, 10, NULL);
 	ob_append_ok(&from, "aa\0bbb\0cccc\0", 12);
 	/* 3 + 4 fit in 10, the third frame (5) does not. */
-	ck_assert_int_eq(pb_outbox_move_frames(&to, &from), 7);
+	ck_assert_int_eq(pb_outbox_move_frames(&to, &from, &frames), 7);
+	ck_assert_uint_eq(frames, 2);
 	ob_assert_holds(&to, "aa\0bbb\0", 7);
 	ob_assert_holds(&from, "cccc\0", 5);
 	/* Room 3 < 5: nothing moves. */
-	ck_assert_int_eq(pb_outbox_move_frames(&to, &from), 0);
+	ck_assert_int_eq(pb_outbox_move_frames(&to, &from, &frames), 0);
+	ck_assert_uint_eq(frames, 0);
 	ob_assert_holds(&to, "aa\0bbb\0", 7);
 	ob_assert_holds(&from, "cccc\0", 5);
 	/* Behind what is already there, in order. */
 	pb_outbox_consume(&to, 3);
-	ck_assert_int_eq(pb_outbox_move_frames(&to, &from), 5);
+	ck_assert_int_eq(pb_outbox_move_frames(&to, &from, NULL), 5);
 	ob_assert_holds(&to, "bbb\0cccc\0", 9);
 	ob_assert_holds(&from, "", 0);
 	ck_assert_ptr_null(from.ob_buf);
 	/* An empty source moves nothing. */
-	ck_assert_int_eq(pb_outbox_move_frames(&to, &from), 0);
+	ck_assert_int_eq(pb_outbox_move_frames(&to, &from, NULL), 0);
 	ob_assert_holds(&to, "bbb\0cccc\0", 9);
 	pb_outbox_free(&from);
 	pb_outbox_free(&to);
@@ -441,7 +444,7 @@ START_TEST(test_outbox_move_frames_returns_0_when_first_does_not_fit)
 	ob_append_ok(&from, "hello\0a\0", 8);
 	/* 6 bytes into 5 of room, although the second frame would fit:
 	 * frames are moved in order, so nothing moves. */
-	ck_assert_int_eq(pb_outbox_move_frames(&to, &from), 0);
+	ck_assert_int_eq(pb_outbox_move_frames(&to, &from, NULL), 0);
 	ob_assert_holds(&from, "hello\0a\0", 8);
 	ob_assert_holds(&to, "", 0);
 	ck_assert_ptr_null(to.ob_buf);
@@ -459,10 +462,10 @@ START_TEST(test_outbox_move_frames_leaves_partial_frame)
 	pb_outbox_init(&from, 64, NULL);
 	pb_outbox_init(&to, 64, NULL);
 	ob_append_ok(&from, "aa\0bb", 5);
-	ck_assert_int_eq(pb_outbox_move_frames(&to, &from), 3);
+	ck_assert_int_eq(pb_outbox_move_frames(&to, &from, NULL), 3);
 	ob_assert_holds(&to, "aa\0", 3);
 	ob_assert_holds(&from, "bb", 2);
-	ck_assert_int_eq(pb_outbox_move_frames(&to, &from), 0);
+	ck_assert_int_eq(pb_outbox_move_frames(&to, &from, NULL), 0);
 	ob_assert_holds(&from, "bb", 2);
 	pb_outbox_free(&from);
 	pb_outbox_free(&to);
@@ -486,13 +489,13 @@ START_TEST(test_outbox_move_frames_across_wrap)
 	pb_outbox_consume(&to, 12);
 	ob_assert_holds(&to, "NML\0", 4);
 	/* Room 12: "cde\0" "fg\0" "hijk\0" = 12 fit, "lm\0" does not. */
-	ck_assert_int_eq(pb_outbox_move_frames(&to, &from), 12);
+	ck_assert_int_eq(pb_outbox_move_frames(&to, &from, NULL), 12);
 	ob_assert_holds(&to, "NML\0cde\0fg\0hijk\0", 16);
 	ob_assert_holds(&from, "lm\0", 3);
 	ck_assert_uint_eq(pb_budget_used(&bf), from.ob_cap);
 	ck_assert_uint_eq(pb_budget_used(&bt), to.ob_cap);
 	pb_outbox_consume(&to, 16);
-	ck_assert_int_eq(pb_outbox_move_frames(&to, &from), 3);
+	ck_assert_int_eq(pb_outbox_move_frames(&to, &from, NULL), 3);
 	ob_assert_holds(&to, "lm\0", 3);
 	ck_assert_ptr_null(from.ob_buf);
 	ck_assert_uint_eq(pb_budget_used(&bf), 0);
@@ -560,7 +563,7 @@ START_TEST(test_outbox_move_frames_matches_model)
 			break;
 		default:
 			want = model_fit(mf, nf, 37 - nt);
-			moved = pb_outbox_move_frames(&to, &from);
+			moved = pb_outbox_move_frames(&to, &from, NULL);
 			ck_assert_msg(moved == (long)want,
 				      "step %d: moved %ld, expected %zu", step,
 				      moved, want);

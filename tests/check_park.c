@@ -230,8 +230,9 @@ START_TEST(test_park_room_tracks_bytes)
 	ck_assert_int_eq(push1(&pk, 2, "abcdefghi", 10), 0);
 	ck_assert_uint_eq(pb_park_room(&pk), 70);
 	ck_assert_uint_eq(pb_park_bytes(&pk), 30);
-	ck_assert_int_eq(pb_park_flush(&pk, (size_t)pb_park_find(&pk, 1), &to),
-			 20);
+	ck_assert_int_eq(
+		pb_park_flush(&pk, (size_t)pb_park_find(&pk, 1), &to, NULL),
+		20);
 	ck_assert_uint_eq(pb_park_bytes(&pk), 10);
 	ck_assert_uint_eq(pb_park_room(&pk), 90);
 	ck_assert_uint_eq(pb_park_drop(&pk, (size_t)pb_park_find(&pk, 2)), 1);
@@ -283,7 +284,7 @@ START_TEST(test_park_flush_moves_whole_frames_and_removes_empty_lane)
 	/* Room 8: "aa\0" and "bbb\0" fit, "cccc\0" does not. */
 	i = pb_park_find(&pk, 5);
 	ck_assert_int_ge(i, 0);
-	ck_assert_int_eq(pb_park_flush(&pk, (size_t)i, &to), 7);
+	ck_assert_int_eq(pb_park_flush(&pk, (size_t)i, &to, NULL), 7);
 	ob_assert_holds(&to, "aa\0bbb", 7);
 	ck_assert_uint_eq(pb_park_bytes(&pk), 8);
 	ck_assert_uint_eq(pk.pk_nlanes, 2);
@@ -291,7 +292,7 @@ START_TEST(test_park_flush_moves_whole_frames_and_removes_empty_lane)
 
 	/* Room 1: nothing moves, the lane stays. */
 	i = pb_park_find(&pk, 5);
-	ck_assert_int_eq(pb_park_flush(&pk, (size_t)i, &to), 0);
+	ck_assert_int_eq(pb_park_flush(&pk, (size_t)i, &to, NULL), 0);
 	ob_assert_holds(&to, "aa\0bbb", 7);
 	ck_assert_uint_eq(pb_park_bytes(&pk), 8);
 	lane_assert_holds(&pk, 5, "cccc", 5);
@@ -299,7 +300,7 @@ START_TEST(test_park_flush_moves_whole_frames_and_removes_empty_lane)
 	/* The destination writes; the rest moves and the lane goes. */
 	pb_outbox_consume(&to, 7);
 	i = pb_park_find(&pk, 5);
-	ck_assert_int_eq(pb_park_flush(&pk, (size_t)i, &to), 5);
+	ck_assert_int_eq(pb_park_flush(&pk, (size_t)i, &to, NULL), 5);
 	ob_assert_holds(&to, "cccc", 5);
 	ck_assert_int_eq(pb_park_find(&pk, 5), -1);
 	ck_assert_uint_eq(pk.pk_nlanes, 1);
@@ -323,8 +324,9 @@ START_TEST(test_park_flush_behind_outbox_contents)
 	ck_assert_int_eq(pb_outbox_append(&to, "first", 6), 0);
 	ck_assert_int_eq(push1(&pk, 4, "second", 7), 0);
 	ck_assert_int_eq(push1(&pk, 4, "third", 6), 0);
-	ck_assert_int_eq(pb_park_flush(&pk, (size_t)pb_park_find(&pk, 4), &to),
-			 13);
+	ck_assert_int_eq(
+		pb_park_flush(&pk, (size_t)pb_park_find(&pk, 4), &to, NULL),
+		13);
 	ob_assert_holds(&to, "first\0second\0third", 19);
 	ck_assert_int_eq(pb_park_find(&pk, 4), -1);
 	ck_assert_uint_eq(pk.pk_nlanes, 0);
@@ -404,7 +406,7 @@ START_TEST(test_park_many_lanes_survive_removals)
 			ck_assert_int_eq(
 				pb_park_flush(&pk,
 					      (size_t)pb_park_find(&pk, d * 3),
-					      &to),
+					      &to, NULL),
 				(long)len);
 			ck_assert_uint_eq(ob_contents(&to, got, sizeof(got)),
 					  len);
@@ -545,6 +547,7 @@ START_TEST(test_park_retry_moves_whole_frames_and_says_wait)
 	/* Room 8: two frames move into the empty outbox, one stays. */
 	r = pb_park_retry(&pk, (size_t)pb_park_find(&pk, 5), &to);
 	ck_assert(r.pr_started);
+	ck_assert_uint_eq(r.pr_moved, 2);
 	ck_assert_int_eq(r.pr_wait, PB_PARK_WAIT);
 	ob_assert_holds(&to, "aa\0bbb", 7);
 	lane_assert_holds(&pk, 5, "cccc", 5);
@@ -554,6 +557,7 @@ START_TEST(test_park_retry_moves_whole_frames_and_says_wait)
 	 * started, and the sender goes on waiting. */
 	r = pb_park_retry(&pk, (size_t)pb_park_find(&pk, 5), &to);
 	ck_assert(!r.pr_started);
+	ck_assert_uint_eq(r.pr_moved, 0);
 	ck_assert_int_eq(r.pr_wait, PB_PARK_WAIT);
 	ob_assert_holds(&to, "aa\0bbb", 7);
 	lane_assert_holds(&pk, 5, "cccc", 5);

@@ -390,6 +390,7 @@ START_TEST(test_deliver_parks_the_rest_and_says_wait)
 	/* "a\0" + "bbb\0" fill the outbox; "ccc\0ddd\0" wait. */
 	ck_assert_uint_eq(r.rr_sent, 0);
 	ck_assert_uint_eq(r.rr_lost, 0);
+	ck_assert_uint_eq(r.rr_parked, 2);
 	ck_assert(r.rr_started);
 	ck_assert(!r.rr_cut);
 	ck_assert_int_eq(r.rr_wait, PB_PARK_WAIT);
@@ -416,6 +417,7 @@ START_TEST(test_deliver_behind_full_outbox_parks_all)
 	r = pb_route_deliver(&ob, &pk, 5, iov, 4, no_write, NULL);
 	ck_assert_uint_eq(r.rr_sent, 0);
 	ck_assert_uint_eq(r.rr_lost, 0);
+	ck_assert_uint_eq(r.rr_parked, 4);
 	ck_assert(!r.rr_started);
 	ck_assert(!r.rr_cut);
 	ck_assert_int_eq(r.rr_wait, PB_PARK_WAIT);

@@ -38,14 +38,17 @@ void pb_account_connected(uint32_t id, const char *addr)
 }
 
 void pb_account_leave(uint32_t id, const char *addr, enum pb_leave why,
-		      size_t dropped, unsigned long slow_ms)
+		      size_t dropped, size_t waiting, unsigned long slow_ms)
 {
 	pb_stats_add(pb_leave_stat(why), 1);
 	pb_stats_add(pb_leave_drop_stat(why), dropped);
 	if (why == PB_LEAVE_SLOW)
 		log_notice("client %u disconnected as slow consumer (%s): "
-			   "no write progress for %.1f s, %zu frames dropped",
-			   id, addr, slow_ms / 1000.0, dropped);
+			   "no write progress for %.1f s, %zu frames dropped "
+			   "(%zu from its outbox, %zu from senders' waiting "
+			   "rooms)",
+			   id, addr, slow_ms / 1000.0, dropped + waiting,
+			   dropped, waiting);
 	else
 		log_info("client %u disconnected (%s): %s", id, addr,
 			 pb_leave_text(why));

@@ -30,10 +30,12 @@ void pb_account_refused(const char *peer, enum pb_stat why);
 /* A client was given its id. */
 void pb_account_connected(uint32_t id, const char *addr);
 
-/* A client left for 'why', 'dropped' frames still queued for it;
- * slow_ms is the --slow-timeout, which the slow consumer's line gives. */
+/* A client left for 'why', 'dropped' frames still queued for it in its
+ * outbox (counted here) and 'waiting' more in senders' waiting rooms
+ * (counted as each sender drops them, by the same reason); slow_ms is the
+ * --slow-timeout. The slow consumer's line gives both. */
 void pb_account_leave(uint32_t id, const char *addr, enum pb_leave why,
-		      size_t dropped, unsigned long slow_ms);
+		      size_t dropped, size_t waiting, unsigned long slow_ms);
 
 /* A client sent a frame longer than max_frame. */
 void pb_account_protocol_error(uint32_t id, size_t max_frame);

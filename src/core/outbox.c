@@ -176,28 +176,6 @@ static size_t outbox_frames_within(const struct pb_outbox *ob, size_t room)
 	return best;
 }
 
-long pb_outbox_move_frames(struct pb_outbox *to, struct pb_outbox *from)
-{
-	struct iovec iov[2];
-	size_t n, left;
-	int cnt, i;
-
-	n = outbox_frames_within(from, pb_outbox_room(to));
-	if (n == 0)
-		return 0;
-	cnt = pb_outbox_peek(from, iov);
-	left = n;
-	for (i = 0; i < cnt; i++) {
-		if (iov[i].iov_len > left)
-			iov[i].iov_len = left;
-		left -= iov[i].iov_len;
-	}
-	if (pb_outbox_appendv(to, iov, cnt) < 0)
-		return -1;
-	pb_outbox_consume(from, n);
-	return (long)n;
-}
-
 /* The 0x00 bytes among the first 'len' queued bytes. */
 static size_t outbox_count_within(const struct pb_outbox *ob, size_t len)
 {
@@ -218,6 +196,33 @@ static size_t outbox_count_within(const struct pb_outbox *ob, size_t len)
 		len -= piece;
 	}
 	return frames;
+}
+
+long pb_outbox_move_frames(struct pb_outbox *to, struct pb_outbox *from,
+			   size_t *frames)
+{
+	struct iovec iov[2];
+	size_t n, left;
+	int cnt, i;
+
+	if (frames != NULL)
+		*frames = 0;
+	n = outbox_frames_within(from, pb_outbox_room(to));
+	if (n == 0)
+		return 0;
+	cnt = pb_outbox_peek(from, iov);
+	left = n;
+	for (i = 0; i < cnt; i++) {
+		if (iov[i].iov_len > left)
+			iov[i].iov_len = left;
+		left -= iov[i].iov_len;
+	}
+	if (pb_outbox_appendv(to, iov, cnt) < 0)
+		return -1;
+	if (frames != NULL)
+		*frames = outbox_count_within(from, n);
+	pb_outbox_consume(from, n);
+	return (long)n;
 }
 
 size_t pb_outbox_count_frames(const struct pb_outbox *ob)

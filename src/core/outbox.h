@@ -71,9 +71,10 @@ void pb_outbox_consume(struct pb_outbox *ob, size_t n);
  * Moves whole frames (runs of bytes ending in 0x00) from the front of
  * 'from' to the back of 'to', as many as fit in 'to', in order. Returns
  * the bytes moved (0 if not even the first frame fits), or -1 with errno
- * ENOMEM.
+ * ENOMEM; *frames, if not NULL, gets how many frames moved.
  */
-long pb_outbox_move_frames(struct pb_outbox *to, struct pb_outbox *from);
+long pb_outbox_move_frames(struct pb_outbox *to, struct pb_outbox *from,
+			   size_t *frames);
 
 /* pb_outbox_consume for n bytes written to the destination: returns how
  * many frames they finished (the 0x00 bytes among them), which is what

@@ -107,12 +107,13 @@ int pb_park_pushv(struct pb_park *pk, uint32_t dest, const struct iovec *iov,
 	return 0;
 }
 
-long pb_park_flush(struct pb_park *pk, size_t i, struct pb_outbox *to)
+long pb_park_flush(struct pb_park *pk, size_t i, struct pb_outbox *to,
+		   size_t *frames)
 {
 	struct pb_park_lane *lane = &pk->pk_lanes[i];
 	long moved;
 
-	moved = pb_outbox_move_frames(to, &lane->pl_frames);
+	moved = pb_outbox_move_frames(to, &lane->pl_frames, frames);
 	if (moved < 0)
 		return -1;
 	park_count(pk, (size_t)moved, false);
@@ -151,12 +152,12 @@ enum pb_park_wait pb_park_wait_for(const struct pb_park *pk, uint32_t dest,
 struct pb_park_retry pb_park_retry(struct pb_park *pk, size_t i,
 				   struct pb_outbox *to)
 {
-	struct pb_park_retry r = {.pr_wait = PB_PARK_GO};
+	struct pb_park_retry r = {.pr_wait = PB_PARK_GO, .pr_moved = 0};
 	uint32_t dest = pk->pk_lanes[i].pl_dest;
 	bool was_empty = pb_outbox_empty(to);
 
 	/* On failure (no memory) the lane stays, to be retried. */
-	(void)pb_park_flush(pk, i, to);
+	(void)pb_park_flush(pk, i, to, &r.pr_moved);
 	r.pr_started = was_empty && !pb_outbox_empty(to);
 	r.pr_wait = pb_park_wait_for(pk, dest, to);
 	return r;

@@ -64,8 +64,10 @@ int pb_park_pushv(struct pb_park *pk, uint32_t dest, const struct iovec *iov,
 
 /* Moves as many whole frames of lane i as fit into 'to', in order; a lane
  * left empty is removed (lane indexes above i may then change). Returns the
- * bytes moved, or -1 with errno ENOMEM. */
-long pb_park_flush(struct pb_park *pk, size_t i, struct pb_outbox *to);
+ * bytes moved, or -1 with errno ENOMEM; *frames, if not NULL, gets how
+ * many frames moved. */
+long pb_park_flush(struct pb_park *pk, size_t i, struct pb_outbox *to,
+		   size_t *frames);
 
 /* Drops lane i and everything in it; returns how many frames it held. */
 size_t pb_park_drop(struct pb_park *pk, size_t i);
@@ -89,6 +91,7 @@ enum pb_park_wait pb_park_wait_for(const struct pb_park *pk, uint32_t dest,
 struct pb_park_retry {
 	enum pb_park_wait pr_wait;
 	bool pr_started; /* 'to' went from empty to not empty */
+	size_t pr_moved; /* frames moved into 'to' */
 };
 
 /* Retries lane i into its destination's outbox 'to': moves the whole

@@ -158,6 +158,8 @@ static void route_park(struct pb_park *pk, uint32_t dest,
 	if (n > 0 && pb_park_pushv(pk, dest, iov, (int)n) < 0) {
 		r->rr_lost += n;
 		r->rr_cut = true;
+	} else {
+		r->rr_parked += n;
 	}
 }
 

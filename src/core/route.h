@@ -86,6 +86,7 @@ struct pb_route_result {
 	size_t rr_sent;		   /* frames written whole: forwarded */
 	size_t rr_bytes;	   /* bytes written */
 	size_t rr_lost;		   /* frames dropped: no memory for them */
+	size_t rr_parked;	   /* frames now waiting in the waiting room */
 	bool rr_started;	   /* the outbox went from empty to not */
 	bool rr_cut;		   /* the stream was cut or has a gap:
 				      disconnect the destination */

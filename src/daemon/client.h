@@ -59,6 +59,8 @@ struct pb_client {
 	_Atomic uint64_t cl_progress_ms;
 	atomic_bool cl_cut; /* a sender found no memory to queue for it: its
 			       stream has a gap, so it must go */
+	atomic_size_t cl_waiting; /* frames for it in senders' waiting
+				     rooms, for the slow consumer's line */
 
 	/* Owned by the client's thread alone. */
 	bool cl_left;		/* socket closed, lingering to flush */

@@ -60,18 +60,39 @@ static void deliver_cut(struct pb_client *d)
 	shutdown(d->cl_fd, SHUT_RDWR);
 }
 
-/* Cuts the stream of dest, found again (frames went behind a lane). */
-static void deliver_cut_id(struct pb_client *s, uint32_t dest)
+/* Keeps d's count of frames waiting for it in senders' waiting rooms. */
+static void deliver_waiting(struct pb_client *d, size_t n, bool add)
 {
-	struct pb_client *d = deliver_dest(s, dest);
-
-	if (d == NULL)
+	if (d == NULL || n == 0)
 		return;
-	pthread_mutex_lock(&d->cl_lock);
-	if (!d->cl_closed)
-		deliver_cut(d);
-	pthread_mutex_unlock(&d->cl_lock);
-	pb_wake_signal(&d->cl_wake);
+	if (add)
+		atomic_fetch_add_explicit(&d->cl_waiting, n,
+					  memory_order_relaxed);
+	else
+		atomic_fetch_sub_explicit(&d->cl_waiting, n,
+					  memory_order_relaxed);
+}
+
+/* Frames for dest go behind those already waiting for it. The
+ * destination is looked up again only when it must be told: frames
+ * parked for it, or its stream cut for want of memory. */
+static void deliver_behind(struct pb_client *s, uint32_t dest,
+			   const struct iovec *iov, size_t n)
+{
+	struct pb_route_result r = pb_route_behind(&s->cl_park, dest, iov, n);
+	struct pb_client *d = NULL;
+
+	if (r.rr_parked > 0 || r.rr_cut)
+		d = deliver_dest(s, dest);
+	deliver_waiting(d, r.rr_parked, true);
+	if (r.rr_cut && d != NULL) {
+		pthread_mutex_lock(&d->cl_lock);
+		if (!d->cl_closed)
+			deliver_cut(d);
+		pthread_mutex_unlock(&d->cl_lock);
+		pb_wake_signal(&d->cl_wake);
+	}
+	pb_account_delivered(s->cl_id, dest, &r);
 }
 
 static ssize_t deliver_write(void *ctx, const struct iovec *iov, size_t n)
@@ -91,10 +112,7 @@ static void deliver_run(void *arg, uint32_t dest, const struct iovec *iov,
 
 	if (pb_park_find(&s->cl_park, dest) >= 0) {
 		/* Earlier frames to dest are waiting: these go behind. */
-		r = pb_route_behind(&s->cl_park, dest, iov, n);
-		if (r.rr_cut)
-			deliver_cut_id(s, dest);
-		pb_account_delivered(s->cl_id, dest, &r);
+		deliver_behind(s, dest, iov, n);
 		return;
 	}
 	d = deliver_dest(s, dest);
@@ -111,6 +129,7 @@ static void deliver_run(void *arg, uint32_t dest, const struct iovec *iov,
 	}
 	r = pb_route_deliver(&d->cl_outbox, &s->cl_park, dest, iov, n,
 			     deliver_write, d);
+	deliver_waiting(d, r.rr_parked, true);
 	if (r.rr_cut)
 		deliver_cut(d);
 	else
@@ -157,6 +176,7 @@ void pb_deliver_retry(struct pb_client *s)
 			continue;
 		}
 		r = pb_park_retry(pk, i, &d->cl_outbox);
+		deliver_waiting(d, r.pr_moved, false);
 		deliver_wait(s, d, r.pr_wait);
 		if (r.pr_started)
 			pb_client_outbox_changed(d, true);
@@ -164,6 +184,22 @@ void pb_deliver_retry(struct pb_client *s)
 		if (r.pr_started)
 			pb_wake_signal(&d->cl_wake);
 	}
+}
+
+size_t pb_deliver_drop_all(struct pb_client *s)
+{
+	struct pb_park *pk = &s->cl_park;
+	size_t frames = 0;
+
+	while (pk->pk_nlanes > 0) {
+		size_t i = pk->pk_nlanes - 1, n;
+		struct pb_client *d = deliver_dest(s, pk->pk_lanes[i].pl_dest);
+
+		n = pb_park_drop(pk, i);
+		deliver_waiting(d, n, false);
+		frames += n;
+	}
+	return frames;
 }
 
 void pb_deliver_release(struct pb_client *s)

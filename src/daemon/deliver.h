@@ -14,6 +14,7 @@
 #define PB_DELIVER_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 struct pb_client;
 
@@ -25,6 +26,10 @@ int pb_deliver_input(struct pb_client *s);
 /* Moves parked frames into outboxes that have room again; drops those
  * whose destination left. */
 void pb_deliver_retry(struct pb_client *s);
+
+/* Drops everything in the sender's waiting room, its destinations'
+ * counts of frames waiting for them included; returns how many frames. */
+size_t pb_deliver_drop_all(struct pb_client *s);
 
 /* Drops the sender's references to recent destinations. */
 void pb_deliver_release(struct pb_client *s);

@@ -42,7 +42,7 @@ static void session_linger(struct pb_client *c)
 		c->cl_moved_ms = pb_now_ms();
 		return;
 	}
-	pb_account_sender_gave_up(c->cl_id, pb_park_drop_all(&c->cl_park), 0);
+	pb_account_sender_gave_up(c->cl_id, pb_deliver_drop_all(c), 0);
 }
 
 /* Whether a lingering client's waiting room has moved nothing on for
@@ -54,8 +54,7 @@ static bool session_linger_stuck(struct pb_client *c)
 
 	if (pb_now_ms() - c->cl_moved_ms < slow_ms)
 		return false;
-	pb_account_sender_gave_up(c->cl_id, pb_park_drop_all(&c->cl_park),
-				  slow_ms);
+	pb_account_sender_gave_up(c->cl_id, pb_deliver_drop_all(c), slow_ms);
 	return true;
 }
 
@@ -97,6 +96,7 @@ static void session_leave(struct pb_client *c, enum pb_leave why)
 	c->cl_left = true;
 	pb_client_wake_waiters(&waiters);
 	pb_account_leave(c->cl_id, c->cl_addr, why, dropped,
+			 atomic_load(&c->cl_waiting),
 			 pb_registry_slow_ms(c->cl_reg));
 	pb_input_free(c);
 	if (pb_park_bytes(&c->cl_park) > 0 && why != PB_LEAVE_SHUTDOWN)
@@ -320,9 +320,9 @@ static void *session_thread(void *arg)
 			;
 	pb_wake_detach(&c->cl_wake);
 	pb_input_free(c);
-	pb_deliver_release(c);
 	/* What still waits in the waiting room has nowhere to go. */
-	pb_account_left(pb_park_drop_all(&c->cl_park));
+	pb_account_left(pb_deliver_drop_all(c));
+	pb_deliver_release(c);
 	if (c->cl_lingering)
 		pb_registry_linger_end(reg);
 	pb_client_unref(c);

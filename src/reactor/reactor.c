@@ -60,6 +60,7 @@ struct rc_conn {
 	bool rc_lingering; /* left, holds a place to deliver rc_park */
 	enum pb_leave rc_why; /* once left: why */
 	uint64_t rc_moved_ms; /* lingering: rc_park last moved frames on */
+	size_t rc_waiting;    /* frames for it in senders' waiting rooms */
 	struct rc_conn *rc_next_ready;
 	struct rc_conn *rc_next_dead;
 	uint64_t rc_progress_ms;
@@ -138,6 +139,26 @@ static void rc_bury(struct rc_server *sv, struct rc_conn *c)
 	sv->sv_dead = c;
 }
 
+/* Drops everything in c's waiting room, and the counts of frames waiting
+ * kept by its destinations; returns how many frames. */
+static size_t rc_drop_all(struct rc_server *sv, struct rc_conn *c)
+{
+	struct pb_park *pk = &c->rc_park;
+	size_t frames = 0;
+
+	while (pk->pk_nlanes > 0) {
+		size_t i = pk->pk_nlanes - 1, n;
+		struct rc_conn *d =
+			pb_table_get(&sv->sv_table, pk->pk_lanes[i].pl_dest);
+
+		n = pb_park_drop(pk, i);
+		if (d != NULL)
+			d->rc_waiting -= n;
+		frames += n;
+	}
+	return frames;
+}
+
 /* A connection that left with frames waiting lingers to deliver them if
  * fewer than --max-clients do, as the daemon's threads do. */
 static void rc_linger(struct rc_server *sv, struct rc_conn *c)
@@ -148,7 +169,7 @@ static void rc_linger(struct rc_server *sv, struct rc_conn *c)
 		c->rc_moved_ms = pb_now_ms();
 		return;
 	}
-	pb_account_sender_gave_up(c->rc_id, pb_park_drop_all(&c->rc_park), 0);
+	pb_account_sender_gave_up(c->rc_id, rc_drop_all(sv, c), 0);
 }
 
 static void rc_leave(struct rc_server *sv, struct rc_conn *c, enum pb_leave why)
@@ -166,7 +187,7 @@ static void rc_leave(struct rc_server *sv, struct rc_conn *c, enum pb_leave why)
 	pb_outbox_free(&c->rc_outbox);
 	pb_rbuf_free(&c->rc_rbuf);
 	rc_wake_waiters(sv, c);
-	pb_account_leave(c->rc_id, c->rc_addr, why, dropped,
+	pb_account_leave(c->rc_id, c->rc_addr, why, dropped, c->rc_waiting,
 			 sv->sv_opts->op_slow_ms);
 	if (pb_park_bytes(&c->rc_park) > 0 && why != PB_LEAVE_SHUTDOWN)
 		rc_linger(sv, c);
@@ -228,8 +249,11 @@ static void rc_deliver(void *arg, uint32_t dest, const struct iovec *iov,
 
 	if (pb_park_find(&s->rc_park, dest) >= 0) {
 		r = pb_route_behind(&s->rc_park, dest, iov, n);
+		d = pb_table_get(&rs->rs_sv->sv_table, dest);
+		if (d != NULL)
+			d->rc_waiting += r.rr_parked;
 		if (r.rr_cut)
-			rc_cut(pb_table_get(&rs->rs_sv->sv_table, dest));
+			rc_cut(d);
 		pb_account_delivered(s->rc_id, dest, &r);
 		return;
 	}
@@ -240,6 +264,7 @@ static void rc_deliver(void *arg, uint32_t dest, const struct iovec *iov,
 	}
 	r = pb_route_deliver(&d->rc_outbox, &s->rc_park, dest, iov, n, rc_write,
 			     d);
+	d->rc_waiting += r.rr_parked;
 	pb_account_delivered(s->rc_id, dest, &r);
 	if (r.rr_cut)
 		rc_cut(d);
@@ -268,6 +293,7 @@ static void rc_retry(struct rc_server *sv, struct rc_conn *s)
 			continue;
 		}
 		r = pb_park_retry(pk, i, &d->rc_outbox);
+		d->rc_waiting -= r.pr_moved;
 		rc_wait(d, s, r.pr_wait);
 		if (r.pr_started) {
 			d->rc_progress_ms = pb_now_ms();
@@ -445,8 +471,7 @@ static void rc_tick_one(void *value, void *arg)
 	if (c->rc_left) {
 		if (c->rc_lingering && !c->rc_dead &&
 		    now - c->rc_moved_ms >= sv->sv_opts->op_slow_ms) {
-			pb_account_sender_gave_up(c->rc_id,
-						  pb_park_drop_all(&c->rc_park),
+			pb_account_sender_gave_up(c->rc_id, rc_drop_all(sv, c),
 						  sv->sv_opts->op_slow_ms);
 			rc_bury(sv, c);
 		}
@@ -479,7 +504,7 @@ static void rc_free_dead(struct rc_server *sv)
 
 		sv->sv_dead = c->rc_next_dead;
 		pb_table_remove(&sv->sv_table, c->rc_id);
-		pb_account_left(pb_park_drop_all(&c->rc_park));
+		pb_account_left(rc_drop_all(sv, c));
 		if (c->rc_lingering)
 			sv->sv_lingering--;
 		pb_park_free(&c->rc_park);
