@@ -124,6 +124,7 @@ START_TEST(test_check_config_prints_the_effective_configuration)
 			       "slow-timeout = 2.5\n"
 			       "frame-timeout = 30\n"
 			       "stack-size = 64\n"
+			       "spare-threads = 64\n"
 			       "daemon = no\n"
 			       "pidfile = \n"
 			       "verbose = 1\n"

@@ -49,65 +49,6 @@ static long hostile_threads(pid_t pid)
 	return n;
 }
 
-/* The value of counter `name` on a "stats: " line; fails if absent. */
-static unsigned long long hostile_stat(const char *line, const char *name)
-{
-	size_t len = strlen(name);
-	const char *p = strstr(line, "stats: ");
-
-	pbt_assert(p != NULL, "no stats line in \"%s\"", line);
-	for (p += 7; p != NULL && *p != '\0'; p = strchr(p, ' ')) {
-		p += *p == ' ';
-		if (strncmp(p, name, len) == 0 && p[len] == '=')
-			return strtoull(p + len + 1, NULL, 10);
-	}
-	pbt_fail("counter %s missing from \"%s\"", name, line);
-}
-
-/* Sum of the counters on the line whose names start with prefix. */
-static unsigned long long hostile_sum(const char *line, const char *prefix)
-{
-	unsigned long long sum = 0;
-	size_t len = strlen(prefix);
-	const char *p = strstr(line, "stats: ");
-
-	for (p += 7; p != NULL && *p != '\0'; p = strchr(p, ' ')) {
-		const char *eq;
-
-		p += *p == ' ';
-		eq = strchr(p, '=');
-		if (eq != NULL && strncmp(p, prefix, len) == 0)
-			sum += strtoull(eq + 1, NULL, 10);
-	}
-	return sum;
-}
-
-/* Stops the daemon and returns its stats line (to free), after checking
- * that it reconciles: every client accepted left for one reason, every
- * frame received was forwarded or dropped for one reason. */
-static char *hostile_stop(struct pbt_daemon *d)
-{
-	unsigned long long acc, disc, rec, fwd, drop;
-	int st = pbt_stop(d, SIGTERM, PBT_EXIT_MS);
-	char *line;
-
-	pbt_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0,
-		   "after SIGTERM: status %d, not exit status 0", st);
-	line = pbt_log_line(d, "stats: ");
-	pbt_assert(line != NULL, "no stats line at exit");
-	acc = hostile_stat(line, "accepted");
-	disc = hostile_sum(line, "disconnect_");
-	rec = hostile_stat(line, "received");
-	fwd = hostile_stat(line, "forwarded");
-	drop = hostile_sum(line, "dropped_");
-	pbt_assert(acc == disc, "accepted=%llu but disconnects add up to %llu",
-		   acc, disc);
-	pbt_assert(rec == fwd + drop,
-		   "received=%llu but forwarded=%llu + dropped=%llu", rec, fwd,
-		   drop);
-	return line;
-}
-
 /* A pair that takes no part in the attack exchanges n messages, each way,
  * each within the I/O deadline. */
 static void hostile_pair_exchanges(struct pbt_daemon *d, int n)
@@ -167,7 +108,7 @@ static void *hostile_dribble(void *arg)
  */
 START_TEST(test_departed_senders_keep_threads_bounded)
 {
-	struct pbt_daemon *d = pbt_start("-c", "50", "-t", "5", NULL);
+	struct pbt_daemon *d = pbt_start("-c", "50", "-t", "5", (char *)NULL);
 	long bound = 2 * 50 + HOSTILE_FIXED_THREADS, most = 0, n;
 	struct hostile_dribbler h = {.hd_stop = false};
 	struct pbt_buf frame = {0};
@@ -210,12 +151,12 @@ START_TEST(test_departed_senders_keep_threads_bounded)
 	atomic_store(&h.hd_stop, true);
 	pthread_join(h.hd_thread, NULL);
 
-	stats = hostile_stop(d);
-	pbt_assert(hostile_stat(stats, "dropped_sender_left") > 0,
+	stats = pbt_stop_reconciled(d);
+	pbt_assert(pbt_stat(stats, "dropped_sender_left") > 0,
 		   "no departed sender's frames were given up (most threads "
 		   "seen: %ld): the test did not make senders linger",
 		   most);
-	pbt_assert(hostile_stat(stats, "disconnect_slow_consumer") == 0,
+	pbt_assert(pbt_stat(stats, "disconnect_slow_consumer") == 0,
 		   "the dribbling reader was cut as a slow consumer: %s",
 		   stats);
 	pbt_assert(pbt_log_has(d, "left with") &&
@@ -250,7 +191,7 @@ START_TEST(test_unfinished_frames_do_not_stop_others)
 	int i;
 
 	pbt_need_fds(HOSTILE_HOLDERS + 64);
-	d = pbt_start("-m", "64M", NULL);
+	d = pbt_start("-m", "64M", (char *)NULL);
 	pbt_assert(payload != NULL, "out of memory");
 	pbt_fill_nonzero(payload, 65535, &rnd);
 	pbt_put_u32(hdr, 0);
@@ -263,7 +204,7 @@ START_TEST(test_unfinished_frames_do_not_stop_others)
 	hostile_pair_exchanges(d, 50);
 	for (i = 0; i < HOSTILE_HOLDERS; i++)
 		close(fds[i]);
-	stats = hostile_stop(d);
+	stats = pbt_stop_reconciled(d);
 	free(stats);
 	free(payload);
 	pbt_buf_free(&partial);
@@ -278,7 +219,8 @@ END_TEST
  */
 START_TEST(test_unfinished_frame_is_cut_after_frame_timeout)
 {
-	struct pbt_daemon *d = pbt_start("--frame-timeout", "0.3", NULL);
+	struct pbt_daemon *d =
+		pbt_start("--frame-timeout", "0.3", (char *)NULL);
 	unsigned char start[7] = {0, 0, 0, 0, 'a', 'b', 'c'};
 	char addr[64], want[160], *stats;
 	uint32_t slow, ok;
@@ -293,8 +235,8 @@ START_TEST(test_unfinished_frame_is_cut_after_frame_timeout)
 	pbt_recv_end(s, PBT_IO_MS);
 	pbt_send_frame(c, ok, "still here", PBT_IO_MS);
 	pbt_expect_msg(c, "still here", PBT_IO_MS);
-	stats = hostile_stop(d);
-	pbt_assert(hostile_stat(stats, "disconnect_frame_timeout") == 1,
+	stats = pbt_stop_reconciled(d);
+	pbt_assert(pbt_stat(stats, "disconnect_frame_timeout") == 1,
 		   "expected disconnect_frame_timeout=1: %s", stats);
 	free(stats);
 	close(s);
@@ -326,7 +268,7 @@ START_TEST(test_flood_for_one_non_reader_does_not_stall_others)
 	char *stats;
 
 	pbt_need_fds(HOSTILE_FLOODERS + 64);
-	d = pbt_start("-m", "256M", "-t", "60", NULL);
+	d = pbt_start("-m", "256M", "-t", "60", (char *)NULL);
 	pbt_assert(payload != NULL, "out of memory");
 	pbt_fill_nonzero(payload, HOSTILE_FLOOD_FRAME, &rnd);
 	v = pbt_connect_rcvbuf(d, 4096, &vid);
@@ -351,7 +293,7 @@ START_TEST(test_flood_for_one_non_reader_does_not_stall_others)
 	for (i = 0; i < HOSTILE_FLOODERS; i++)
 		close(fds[i]);
 	close(v);
-	stats = hostile_stop(d);
+	stats = pbt_stop_reconciled(d);
 	free(stats);
 	free(payload);
 	pbt_buf_free(&flood);
@@ -369,7 +311,7 @@ END_TEST
  */
 START_TEST(test_slow_consumer_counts_what_waits_for_it_everywhere)
 {
-	struct pbt_daemon *d = pbt_start("-o", "64K", "-t", "1", NULL);
+	struct pbt_daemon *d = pbt_start("-o", "64K", "-t", "1", (char *)NULL);
 	unsigned char *payload = malloc(HOSTILE_FLOOD_FRAME);
 	size_t sent = 0, total = 0, outbox = 0, waiting = 0;
 	struct pbt_buf flood = {0};
@@ -413,12 +355,12 @@ START_TEST(test_slow_consumer_counts_what_waits_for_it_everywhere)
 	pbt_assert(total == outbox + waiting && waiting > 0,
 		   "expected frames waiting in A's waiting room in \"%s\"",
 		   line);
-	stats = hostile_stop(d);
-	pbt_assert(hostile_stat(stats, "dropped_destination_left") == 0,
+	stats = pbt_stop_reconciled(d);
+	pbt_assert(pbt_stat(stats, "dropped_destination_left") == 0,
 		   "frames for the slow consumer counted as destination_left: "
 		   "%s",
 		   stats);
-	pbt_assert(hostile_stat(stats, "dropped_slow_consumer") >= total,
+	pbt_assert(pbt_stat(stats, "dropped_slow_consumer") >= total,
 		   "the log line said %zu, the counter says less: %s", total,
 		   stats);
 	free(line);

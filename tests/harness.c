@@ -1256,3 +1256,58 @@ void pbt_need_fds(size_t n)
 		pbt_fail("setrlimit(RLIMIT_NOFILE, %zu): %s", n,
 			 strerror(errno));
 }
+
+unsigned long long pbt_stat(const char *line, const char *name)
+{
+	size_t len = strlen(name);
+	const char *p = strstr(line, "stats: ");
+
+	pbt_assert(p != NULL, "no stats line in \"%s\"", line);
+	for (p += 7; p != NULL && *p != '\0'; p = strchr(p, ' ')) {
+		p += *p == ' ';
+		if (strncmp(p, name, len) == 0 && p[len] == '=')
+			return strtoull(p + len + 1, NULL, 10);
+	}
+	pbt_fail("counter %s missing from \"%s\"", name, line);
+}
+
+unsigned long long pbt_stat_sum(const char *line, const char *prefix)
+{
+	unsigned long long sum = 0;
+	size_t len = strlen(prefix);
+	const char *p = strstr(line, "stats: ");
+
+	pbt_assert(p != NULL, "no stats line in \"%s\"", line);
+	for (p += 7; p != NULL && *p != '\0'; p = strchr(p, ' ')) {
+		const char *eq;
+
+		p += *p == ' ';
+		eq = strchr(p, '=');
+		if (eq != NULL && strncmp(p, prefix, len) == 0)
+			sum += strtoull(eq + 1, NULL, 10);
+	}
+	return sum;
+}
+
+char *pbt_stop_reconciled(struct pbt_daemon *d)
+{
+	unsigned long long acc, disc, rec, fwd, drop;
+	int st = pbt_stop(d, SIGTERM, PBT_EXIT_MS);
+	char *line;
+
+	pbt_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+		   "after SIGTERM: status %d, not exit status 0", st);
+	line = pbt_log_line(d, "stats: ");
+	pbt_assert(line != NULL, "no stats line at exit");
+	acc = pbt_stat(line, "accepted");
+	disc = pbt_stat_sum(line, "disconnect_");
+	rec = pbt_stat(line, "received");
+	fwd = pbt_stat(line, "forwarded");
+	drop = pbt_stat_sum(line, "dropped_");
+	pbt_assert(acc == disc, "accepted=%llu but disconnects add up to %llu",
+		   acc, disc);
+	pbt_assert(rec == fwd + drop,
+		   "received=%llu but forwarded=%llu + dropped=%llu", rec, fwd,
+		   drop);
+	return line;
+}

@@ -241,6 +241,22 @@ int64_t pbt_now_ms(void);
 /* Raises RLIMIT_NOFILE to at least n, or fails the test. */
 void pbt_need_fds(size_t n);
 
+/* --- the stats line ------------------------------------------------------ */
+
+/* The value of counter `name` on a "stats: " line; fails if absent. */
+unsigned long long pbt_stat(const char *line, const char *name);
+
+/* The sum of the counters on the line whose names start with prefix. */
+unsigned long long pbt_stat_sum(const char *line, const char *prefix);
+
+/*
+ * Stops the daemon with SIGTERM, expects exit status 0 and returns its
+ * stats line (to free), after checking that it reconciles: accepted is the
+ * sum of the disconnect_* counters, received is forwarded plus the sum of
+ * the dropped_* counters.
+ */
+char *pbt_stop_reconciled(struct pbt_daemon *d);
+
 /*
  * Fails the current test with a formatted message, after printing the log
  * of every daemon still tracked (Check ends a failed test with _exit(), so

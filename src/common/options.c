@@ -18,6 +18,7 @@
 #include "net.h"
 #include "options.h"
 
+#define PB_SPARE_MAX	 10000
 #define PB_STACK_MIN_KIB 16
 #define PB_STACK_MAX_KIB                                                       \
 	8192 /* glibc's default; more fails thread after                       \
@@ -47,6 +48,8 @@ static const char usage_text[] =
 	"                             unfinished this long (default 30)\n"
 	"  -s, --stack-size KIB       stack of each client thread (default "
 	"64)\n"
+	"      --spare-threads N      client threads kept for the next\n"
+	"                             clients (default 64)\n"
 	"  -d, --daemon               detach and log to syslog\n"
 	"  -P, --pidfile FILE         write the process id to FILE\n"
 	"  -v, --verbose              log more (repeat for more still)\n"
@@ -71,6 +74,7 @@ enum options_kind {
 
 #define OPT_METRICS	  256 /* no short form */
 #define OPT_FRAME_TIMEOUT 257
+#define OPT_SPARE_THREADS 258
 
 struct options_def {
 	const char *od_name;
@@ -97,6 +101,8 @@ static const struct options_def options_defs[] = {
 	{"frame-timeout", OPT_FRAME_TIMEOUT, OK_SECONDS, OFF(op_frame_ms), true,
 	 false},
 	{"stack-size", 's', OK_KIB, OFF(op_stack), true, true},
+	{"spare-threads", OPT_SPARE_THREADS, OK_COUNT, OFF(op_spare_threads),
+	 true, false},
 	{"daemon", 'd', OK_FLAG, OFF(op_daemon), true, true},
 	{"pidfile", 'P', OK_PATH, OFF(op_pidfile), true, true},
 	{"verbose", 'v', OK_VERBOSE, OFF(op_verbosity), true, false},
@@ -124,6 +130,7 @@ void pb_options_defaults(struct pb_options *op)
 	op->op_max_memory = 1024 * 1024 * 1024;
 	op->op_slow_ms = 10 * 1000;
 	op->op_frame_ms = 30 * 1000;
+	op->op_spare_threads = 64;
 	op->op_stack = 64 * 1024;
 	op->op_verbosity = PB_LOG_NOTICE;
 }
@@ -376,6 +383,8 @@ int pb_options_check(const struct pb_options *op, const char *file, char *err,
 	else if (op->op_stack < PB_STACK_MIN_KIB * 1024 ||
 		 op->op_stack > PB_STACK_MAX_KIB * 1024)
 		name = "stack-size", what = "must be between 16 and 8192 KiB";
+	else if (op->op_spare_threads > PB_SPARE_MAX)
+		name = "spare-threads", what = "must be at most 10000";
 	if (name == NULL)
 		return 0;
 	options_where(op, file, name, where, sizeof(where));
@@ -447,7 +456,8 @@ void pb_options_write(const struct pb_options *op, FILE *f)
 			fputs(field, f);
 			break;
 		case OK_COUNT:
-			fprintf(f, "%lu", op->op_max_clients);
+			fprintf(f, "%lu",
+				*(const unsigned long *)(const void *)field);
 			break;
 		case OK_SIZE:
 			options_put_size(f,

@@ -29,7 +29,8 @@ struct pb_options {
 	size_t op_max_memory;	   /* global budget */
 	unsigned long op_slow_ms;  /* slow consumer timeout */
 	unsigned long op_frame_ms; /* --frame-timeout: a frame's deadline */
-	size_t op_stack;	   /* per-client thread stack, bytes */
+	unsigned long op_spare_threads; /* client threads kept for reuse */
+	size_t op_stack;		/* per-client thread stack, bytes */
 	bool op_daemon;
 	char op_pidfile[PB_OPTIONS_PATHLEN]; /* "" for none */
 	char op_config[PB_OPTIONS_PATHLEN];  /* "" for none */

@@ -42,6 +42,8 @@ struct pb_client {
 	struct pb_wake cl_wake;
 	struct pb_registry *cl_reg;
 	atomic_int cl_refs;
+	struct pb_client
+		*cl_next_spare; /* handed to a spare thread (spare.h) */
 
 	/* Guarded by cl_lock; cl_fd is written to only under it. */
 	pthread_mutex_t cl_lock;

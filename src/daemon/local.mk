@@ -19,6 +19,7 @@ noinst_LIBRARIES += %D%/libpbdaemon.a
 	%D%/registry.c %D%/registry.h \
 	%D%/reload.c %D%/reload.h \
 	%D%/session.c %D%/session.h \
+	%D%/spare.c %D%/spare.h \
 	%D%/wake.c %D%/wake.h
 # The metrics' HTTP server needs libmicrohttpd; without it, no metrics.
 if HAVE_METRICS

@@ -37,6 +37,7 @@ void pb_registry_init(struct pb_registry *reg, const struct pb_options *op)
 	reg->rg_threads = 0;
 	atomic_init(&reg->rg_clients, 0);
 	atomic_init(&reg->rg_lingering, 0);
+	pb_spare_init(&reg->rg_spares, op->op_spare_threads);
 	atomic_init(&reg->rg_stopping, false);
 	atomic_init(&reg->rg_deadline_ms, 0);
 }
@@ -44,6 +45,7 @@ void pb_registry_init(struct pb_registry *reg, const struct pb_options *op)
 void pb_registry_destroy(struct pb_registry *reg)
 {
 	pb_table_free(&reg->rg_table);
+	pb_spare_destroy(&reg->rg_spares);
 	pthread_cond_destroy(&reg->rg_idle);
 	pthread_mutex_destroy(&reg->rg_lock);
 }
@@ -54,6 +56,7 @@ void pb_registry_set_limits(struct pb_registry *reg,
 	atomic_store(&reg->rg_max_clients, op->op_max_clients);
 	atomic_store(&reg->rg_slow_ms, op->op_slow_ms);
 	atomic_store(&reg->rg_frame_ms, op->op_frame_ms);
+	pb_spare_set_max(&reg->rg_spares, op->op_spare_threads);
 	atomic_store(&reg->rg_outbox, op->op_outbox);
 	atomic_store(&reg->rg_park, op->op_park);
 	pb_budget_set_limit(&reg->rg_budget, op->op_max_memory);
@@ -169,6 +172,7 @@ void pb_registry_stop(struct pb_registry *reg, uint64_t deadline_ms)
 	pthread_mutex_lock(&reg->rg_lock);
 	pb_table_foreach(&reg->rg_table, registry_wake_one, NULL);
 	pthread_mutex_unlock(&reg->rg_lock);
+	pb_spare_stop(&reg->rg_spares);
 }
 
 bool pb_registry_wait_idle(struct pb_registry *reg, uint64_t deadline_ms)

@@ -18,6 +18,7 @@
 #include "budget.h"
 #include "client.h"
 #include "options.h"
+#include "spare.h"
 #include "table.h"
 
 struct pb_registry {
@@ -49,6 +50,8 @@ struct pb_registry {
 	pthread_cond_t rg_idle;	 /* signalled when rg_threads drops to 0 */
 	struct pb_table rg_table;
 	unsigned long rg_threads; /* client threads running */
+
+	struct pb_spares rg_spares; /* client threads waiting for a client */
 
 	atomic_ulong rg_clients;      /* clients connected, for --max-clients */
 	atomic_ulong rg_lingering;    /* threads of clients that left, still

@@ -71,6 +71,8 @@ static void reload_log_changes(const struct pb_options *a,
 		    b->op_slow_ms);
 	reload_note(what, sizeof(what), "frame-timeout (ms)", a->op_frame_ms,
 		    b->op_frame_ms);
+	reload_note(what, sizeof(what), "spare-threads", a->op_spare_threads,
+		    b->op_spare_threads);
 	reload_note(what, sizeof(what), "max-memory", a->op_max_memory,
 		    b->op_max_memory);
 	reload_note(what, sizeof(what), "outbox", a->op_outbox, b->op_outbox);

@@ -309,9 +309,9 @@ static int session_publish(struct pb_client *c)
 	return 0;
 }
 
-static void *session_thread(void *arg)
+/* Serves client c from its id to its end, and lets go of it. */
+static void session_serve(struct pb_client *c)
 {
-	struct pb_client *c = arg;
 	struct pb_registry *reg = c->cl_reg;
 
 	pb_wake_attach(&c->cl_wake);
@@ -326,6 +326,18 @@ static void *session_thread(void *arg)
 	if (c->cl_lingering)
 		pb_registry_linger_end(reg);
 	pb_client_unref(c);
+}
+
+/* A client thread: serves its client, then, as a spare, the next ones
+ * the acceptor hands it (spare.h), until none comes. */
+static void *session_thread(void *arg)
+{
+	struct pb_client *c = arg;
+	struct pb_registry *reg = c->cl_reg;
+
+	do
+		session_serve(c);
+	while ((c = pb_spare_wait(&reg->rg_spares)) != NULL);
 	pb_registry_thread_exit(reg);
 	return NULL;
 }
@@ -336,6 +348,8 @@ int pb_session_start(struct pb_client *c, size_t stack)
 	pthread_t tid;
 	int rc;
 
+	if (pb_spare_hand(&c->cl_reg->rg_spares, c))
+		return 0;
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	rc = pthread_attr_setstacksize(&attr, stack);

@@ -6,7 +6,8 @@
  * client's socket, reads and delivers its frames (input.h, deliver.h),
  * flushes its outbox, retries its waiting room when woken, and takes the
  * client out of the daemon when it leaves, lingering while frames it sent
- * still wait for room elsewhere.
+ * still wait for room elsewhere. Then it waits, as a spare, to serve the
+ * next client.
  */
 #ifndef PB_SESSION_H
 #define PB_SESSION_H
@@ -15,7 +16,8 @@
 
 struct pb_client;
 
-/* Starts the client's thread, which owns the first reference. */
+/* Gives the client a thread, which owns the first reference: a spare one
+ * if one waits (spare.h), else a new one with this stack. */
 int pb_session_start(struct pb_client *c, size_t stack);
 
 #endif

@@ -603,8 +603,8 @@ static int rc_setup(struct rc_server *sv, const struct pb_options *op, int lfd)
  * metrics. */
 static int reactor_refuse(const struct pb_options *op)
 {
-	static const char *const daemon_only[] = {"daemon", "pidfile",
-						  "stack-size", "metrics"};
+	static const char *const daemon_only[] = {
+		"daemon", "pidfile", "stack-size", "metrics", "spare-threads"};
 	size_t i;
 
 	for (i = 0; i < sizeof(daemon_only) / sizeof(daemon_only[0]); i++) {
