@@ -2,7 +2,8 @@
 /*
  * bench.h: what every part of patchbay-bench shares: the parsed options,
  * the result of a run (filled by the scenarios, printed by bench_report.c),
- * error collection, the clock, and the server's /proc sampling.
+ * error collection and the clock. The server's /proc sampling is in
+ * bench_proc.h.
  *
  * patchbay-bench is a standalone client of the patchbay protocol: it needs
  * nothing from src/, only libc and POSIX threads.
@@ -17,6 +18,7 @@
 
 #include "bench_hist.h"
 #include "bench_net.h"
+#include "bench_proc.h"
 
 #define BENCH_MAX_ERRORS 16 /* errors kept for the report; more are counted */
 
@@ -49,14 +51,6 @@ struct bench_opts {
 	bool o_smoke;
 };
 
-/* A sample of the server's /proc/PID/status. */
-struct bench_proc {
-	bool p_ok;
-	unsigned long p_rss_kib;
-	unsigned long p_hwm_kib;
-	unsigned long p_threads;
-};
-
 /* Everything a run measured; fields a scenario does not set stay zero. */
 struct bench_result {
 	const char *r_scenario;
@@ -81,6 +75,8 @@ struct bench_result {
 	struct bench_proc r_srv_start;
 	struct bench_proc r_srv_end;
 	struct bench_proc r_srv_closed; /* idle: after closing everything */
+	struct bench_cost r_cost_start; /* at the start of the measured time */
+	struct bench_cost r_cost_end;	/* at its end */
 
 	/* churn */
 	uint64_t r_connections;
@@ -92,8 +88,10 @@ struct bench_result {
 uint64_t bench_now_ns(void);
 double bench_ns_to_s(uint64_t ns);
 uint64_t bench_s_to_ns(double s);
-/* Sleeps ns nanoseconds (or returns early when the run has failed). */
+/* Sleeps ns nanoseconds. */
 void bench_sleep_ns(uint64_t ns);
+/* Sleeps until the clock reads deadline, or the run has failed. */
+void bench_sleep_until(uint64_t deadline);
 
 /*
  * Records an error: prints it on stderr at once, keeps it for the report
@@ -103,11 +101,6 @@ void bench_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 bool bench_failed(void);
 /* The errors kept (at most BENCH_MAX_ERRORS) and how many there were. */
 const char *const *bench_errors(size_t *kept, size_t *total);
-
-/* Samples /proc/PID/status; p_ok false (and an error) if it cannot. */
-void bench_proc_sample(pid_t pid, struct bench_proc *p);
-/* Samples until the thread count holds still (bounded), then returns it. */
-void bench_proc_settle(pid_t pid, struct bench_proc *p);
 
 /* Scenarios (bench_scenario.c, bench_churn.c); 0 once run, even failed. */
 int bench_scenario_traffic(const struct bench_opts *o, struct bench_result *r);

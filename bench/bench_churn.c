@@ -275,6 +275,10 @@ int bench_scenario_churn(const struct bench_opts *o, struct bench_result *r)
 			bench_fail("cannot start a worker thread");
 			break;
 		}
+	if (started == n)
+		bench_cost_window(o->o_server_pid, chs[0].ch_warm,
+				  chs[0].ch_end, &r->r_cost_start,
+				  &r->r_cost_end);
 	for (i = 0; i < started; i++)
 		pthread_join(chs[i].ch_thread, NULL);
 	r->r_elapsed_s = bench_ns_to_s(bench_now_ns() - t0);

@@ -254,18 +254,18 @@ static void bench_engine_clock(struct bench_engine *e)
 			e->e_workers[i].w_senders[k]->c_last_credit = e->e_base;
 }
 
-/* Waits for the end of the measured time, then samples the server. */
+/*
+ * Waits for the end of the measured time, sampling the server's costs at
+ * both of its ends, then samples its memory.
+ */
 static void bench_engine_watch(struct bench_engine *e, struct bench_result *r)
 {
-	uint64_t now;
+	pid_t pid = e->e_opts->o_server_pid;
 
-	while (!bench_failed() && (now = bench_now_ns()) < e->e_end) {
-		uint64_t left = e->e_end - now;
-
-		bench_sleep_ns(left < 50000000u ? left : 50000000u);
-	}
-	if (e->e_opts->o_server_pid > 0 && !bench_failed())
-		bench_proc_sample(e->e_opts->o_server_pid, &r->r_srv_end);
+	bench_cost_window(pid, e->e_warm, e->e_end, &r->r_cost_start,
+			  &r->r_cost_end);
+	if (pid > 0 && !bench_failed())
+		bench_proc_sample(pid, &r->r_srv_end);
 }
 
 static void bench_engine_collect(struct bench_engine *e, struct bench_result *r)

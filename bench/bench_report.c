@@ -133,6 +133,45 @@ static void bench_add_proc(struct bench_fields *fs, const struct bench_proc *p,
 	bench_add_ul(fs, thr_key, thr_heading, p->p_threads);
 }
 
+/*
+ * What the server spent in the measured time, and per message counted in
+ * "messages" (round trips for pingpong, connections for churn): CPU
+ * microseconds per message (which are also CPU seconds per million
+ * messages) and context switches per 1,000 messages.
+ */
+static void bench_add_cost(struct bench_fields *fs,
+			   const struct bench_result *r)
+{
+	struct bench_spent sp;
+	double msgs = (double)r->r_messages;
+
+	bench_cost_diff(&r->r_cost_start, &r->r_cost_end, &sp);
+	if (!sp.sp_ok)
+		return;
+	bench_add(fs, "server_window_s", NULL, "%.3f", sp.sp_wall_s);
+	bench_add(fs, "server_cpu_s", "srvCPUs", "%.3f", sp.sp_cpu_s);
+	if (sp.sp_wall_s > 0)
+		bench_add(fs, "server_cpu_util", NULL, "%.3f",
+			  sp.sp_cpu_s / sp.sp_wall_s);
+	bench_add(fs, "server_vcsw", "vcsw", "%llu",
+		  (unsigned long long)sp.sp_vcsw);
+	bench_add(fs, "server_nvcsw", "nvcsw", "%llu",
+		  (unsigned long long)sp.sp_nvcsw);
+	bench_add_ul(fs, "server_tasks", NULL, r->r_cost_end.co_tasks);
+	if (sp.sp_io) {
+		bench_add(fs, "server_syscr", "syscr", "%llu",
+			  (unsigned long long)sp.sp_syscr);
+		bench_add(fs, "server_syscw", "syscw", "%llu",
+			  (unsigned long long)sp.sp_syscw);
+	}
+	if (msgs <= 0)
+		return;
+	bench_add(fs, "server_cpu_us_per_msg", "CPUus/msg", "%.4f",
+		  sp.sp_cpu_s * 1e6 / msgs);
+	bench_add(fs, "server_csw_per_kmsg", "csw/kmsg", "%.3f",
+		  (double)(sp.sp_vcsw + sp.sp_nvcsw) * 1000.0 / msgs);
+}
+
 static void bench_add_server(struct bench_fields *fs,
 			     const struct bench_opts *o,
 			     const struct bench_result *r)
@@ -149,6 +188,7 @@ static void bench_add_server(struct bench_fields *fs,
 	bench_add_proc(fs, b, "rss_end_kib", "rssKiB", "threads_end", "thr");
 	if (b->p_ok)
 		bench_add_ul(fs, "rss_peak_kib", NULL, b->p_hwm_kib);
+	bench_add_cost(fs, r);
 	if (o->o_scenario != BENCH_IDLE || !a->p_ok || !b->p_ok)
 		return;
 	bench_add(fs, "bytes_per_conn", "B/conn", "%.0f",

@@ -1,24 +1,20 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * bench_util.c: the small services every part of patchbay-bench uses: the
- * monotonic clock, the error list that turns a run into a failure, and the
- * sampling of the server's memory and thread count from /proc/PID/status.
+ * monotonic clock and the error list that turns a run into a failure.
  */
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "bench.h"
 
-#define BENCH_ERRLEN	       256
-#define BENCH_SETTLE_STEP_NS   (50 * 1000 * 1000ull)
-#define BENCH_SETTLE_SAMPLES   4  /* equal thread counts in a row */
-#define BENCH_SETTLE_MAX_STEPS 60 /* 3 s at most */
+#define BENCH_ERRLEN 256
+#define BENCH_NAP_NS (50 * 1000 * 1000ull) /* failure checks */
 
 static pthread_mutex_t bench_err_lock = PTHREAD_MUTEX_INITIALIZER;
 static char bench_err_text[BENCH_MAX_ERRORS][BENCH_ERRLEN];
@@ -54,6 +50,17 @@ void bench_sleep_ns(uint64_t ns)
 		;
 }
 
+void bench_sleep_until(uint64_t deadline)
+{
+	uint64_t now;
+
+	while (!bench_failed() && (now = bench_now_ns()) < deadline) {
+		uint64_t left = deadline - now;
+
+		bench_sleep_ns(left < BENCH_NAP_NS ? left : BENCH_NAP_NS);
+	}
+}
+
 void bench_fail(const char *fmt, ...)
 {
 	char msg[BENCH_ERRLEN];
@@ -87,59 +94,4 @@ const char *const *bench_errors(size_t *kept, size_t *total)
 						   : BENCH_MAX_ERRORS;
 	pthread_mutex_unlock(&bench_err_lock);
 	return bench_err_list;
-}
-
-/* The number after "Key:" on a status line, if the line has that key. */
-static bool bench_proc_field(const char *line, const char *key,
-			     unsigned long *out)
-{
-	size_t kl = strlen(key);
-
-	if (strncmp(line, key, kl) != 0 || line[kl] != ':')
-		return false;
-	*out = strtoul(line + kl + 1, NULL, 10);
-	return true;
-}
-
-void bench_proc_sample(pid_t pid, struct bench_proc *p)
-{
-	char path[64], line[256];
-	FILE *f;
-
-	memset(p, 0, sizeof(*p));
-	snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
-	f = fopen(path, "r");
-	if (f == NULL) {
-		bench_fail("server pid %ld: cannot read %s: %s (has the "
-			   "server died?)",
-			   (long)pid, path, strerror(errno));
-		return;
-	}
-	while (fgets(line, sizeof(line), f) != NULL) {
-		(void)(bench_proc_field(line, "VmRSS", &p->p_rss_kib) ||
-		       bench_proc_field(line, "VmHWM", &p->p_hwm_kib) ||
-		       bench_proc_field(line, "Threads", &p->p_threads));
-	}
-	fclose(f);
-	p->p_ok = p->p_threads > 0;
-	if (!p->p_ok)
-		bench_fail("server pid %ld: no thread count in %s (a zombie?)",
-			   (long)pid, path);
-}
-
-void bench_proc_settle(pid_t pid, struct bench_proc *p)
-{
-	unsigned long last = 0;
-	int same = 0, step;
-
-	for (step = 0; step < BENCH_SETTLE_MAX_STEPS; step++) {
-		bench_proc_sample(pid, p);
-		if (!p->p_ok)
-			return;
-		same = p->p_threads == last ? same + 1 : 1;
-		last = p->p_threads;
-		if (same >= BENCH_SETTLE_SAMPLES)
-			return;
-		bench_sleep_ns(BENCH_SETTLE_STEP_NS);
-	}
 }

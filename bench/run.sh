@@ -9,11 +9,28 @@
 # patchbayd / reactor), bench/results/latest.csv (every run) and, where
 # gnuplot is installed, bench/results/latest.png.
 #
+# With the server's pid, patchbay-bench also reports what the server spent
+# in the measured time; a second table gives, for every scenario, its CPU
+# seconds per million messages and context switches per 1,000 messages.
+#
 # Environment:
 #   BENCH_REPS=3          repetitions (at least 3 for a median)
 #   BENCH_DURATION=2      measured seconds per run
 #   BENCH_EXTRA='name=cmd {port}'   more servers, separated by ';'
 #   BENCH_OUT=DIR         where results go (default bench/results)
+#   BENCH_BUILD=DIR       the build tree (default: the source tree)
+#   BENCH_ONLY='pairs-64 churn'     only these scenarios (default all)
+#   BENCH_PIN=1           pinned mode (`make bench-pinned`): the server
+#                         runs under `taskset -c $BENCH_SERVER_CPUS`
+#                         (default 0), the load generator under
+#                         `taskset -c $BENCH_CLIENT_CPUS` (default 1), so
+#                         that neither takes the other's CPU and the cost
+#                         per message is the server's alone
+#   BENCH_STRACE=1        then one more short run of pairs-64 (1 s) per
+#                         server under `strace -c -f -p PID`, attached after
+#                         the server starts and detached at the end: the
+#                         system calls per message, top 5 by name, appended
+#                         to latest.md (skipped, with a note, without strace)
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -23,6 +40,25 @@ reps=${BENCH_REPS:-3}
 dur=${BENCH_DURATION:-2}
 out=${BENCH_OUT:-$top/bench/results}
 mkdir -p "$out"
+pin=${BENCH_PIN:-0}
+srv_pin=()
+cli_pin=()
+if [ "$pin" = 1 ]; then
+	scpus=${BENCH_SERVER_CPUS:-0}
+	ccpus=${BENCH_CLIENT_CPUS:-1}
+	if ! command -v taskset >/dev/null; then
+		echo "bench: BENCH_PIN=1 needs taskset (util-linux)" >&2
+		exit 2
+	fi
+	for c in "$scpus" "$ccpus"; do
+		if ! taskset -c "$c" true 2>/dev/null; then
+			echo "bench: cannot pin to CPUs '$c' (this machine has $(nproc))" >&2
+			exit 2
+		fi
+	done
+	srv_pin=(taskset -c "$scpus")
+	cli_pin=(taskset -c "$ccpus")
+fi
 csv=$out/latest.csv
 md=$out/latest.md
 log=$out/latest.log
@@ -62,6 +98,19 @@ scenarios=(
 	"sweep-1000|--scenario pairs --clients 1000 --window 8"
 	"sweep-5000|--scenario pairs --clients 5000 --window 8"
 )
+if [ -n "${BENCH_ONLY:-}" ]; then
+	picked=()
+	for sc in "${scenarios[@]}"; do
+		for want in $BENCH_ONLY; do
+			[ "${sc%%|*}" = "$want" ] && picked+=("$sc")
+		done
+	done
+	if [ "${#picked[@]}" -eq 0 ]; then
+		echo "bench: BENCH_ONLY='$BENCH_ONLY' names no scenario" >&2
+		exit 2
+	fi
+	scenarios=("${picked[@]}")
+fi
 
 free_port() {
 	local p
@@ -82,7 +131,7 @@ start_server() {
 	# own: the scheduler then shares the CPUs fairly between the server
 	# and the load generator, whatever the server's thread count.
 	# shellcheck disable=SC2086 # the command is words on purpose
-	setsid ${cmd[$1]//\{port\}/$sport} 2>"$slog" &
+	setsid "${srv_pin[@]}" ${cmd[$1]//\{port\}/$sport} 2>"$slog" &
 	spid=$!
 	for _ in $(seq 100); do
 		if [[ ${cmd[$1]} == *" -l 127.0.0.1:0" ]]; then
@@ -111,6 +160,7 @@ field() { # field NAME JSON
 }
 
 cols="msgs_per_s mib_per_s p50_us p99_us p999_us max_us rss_end_kib rss_peak_kib threads_end bytes_per_conn conns_per_s"
+cols="$cols server_cpu_s server_cpu_util server_vcsw server_nvcsw server_syscr server_syscw server_cpu_us_per_msg server_csw_per_kmsg"
 echo "rep,server,scenario,ok,$(tr ' ' ',' <<<"$cols")" >"$csv"
 failed=0
 start=$(date +%s)
@@ -121,7 +171,7 @@ for rep in $(seq "$reps"); do
 		for srv in "${servers[@]}"; do
 			start_server "$srv" || { failed=1; continue; }
 			# shellcheck disable=SC2086
-			json=$("$bench" --addr "127.0.0.1:$sport" $args \
+			json=$("${cli_pin[@]}" "$bench" --addr "127.0.0.1:$sport" $args \
 				--duration "$dur" --server-pid "$spid" --json \
 				2>>"$log") || failed=1
 			stop_server
@@ -136,6 +186,88 @@ for rep in $(seq "$reps"); do
 	done
 done
 elapsed=$(($(date +%s) - start))
+command="make bench"
+[ "$pin" = 1 ] && command="make bench-pinned"
+[ -n "${BENCH_ONLY:-}" ] && command="BENCH_ONLY='$BENCH_ONLY' $command"
+
+# The strace step: pairs-64 for 1 s per server, strace attached to the
+# running server before the load starts and detached once it ends, so that
+# it sees every message of the run (received_total).
+strace_one() { # strace_one SERVER; prints a markdown row
+	local sout serr stpid json msgs rc=0 _
+	start_server "$1" || { echo "| $1 | did not start | | |"; return 1; }
+	sout=$(mktemp)
+	serr=$(mktemp)
+	strace -c -f -o "$sout" -p "$spid" 2>"$serr" &
+	stpid=$!
+	for _ in $(seq 100); do
+		grep -q attached "$serr" && break
+		kill -0 "$stpid" 2>/dev/null || break
+		sleep 0.05
+	done
+	if ! grep -q attached "$serr"; then
+		kill -INT "$stpid" 2>/dev/null || true
+		wait "$stpid" 2>/dev/null || true
+		stop_server
+		echo "| $1 | strace could not attach: $(head -1 "$serr") | | |"
+		rm -f "$sout" "$serr"
+		return 0
+	fi
+	# shellcheck disable=SC2086
+	json=$("${cli_pin[@]}" "$bench" --addr "127.0.0.1:$sport" \
+		${strace_args} --duration 1 --json 2>>"$log") || rc=1
+	kill -INT "$stpid" 2>/dev/null || true
+	wait "$stpid" 2>/dev/null || true
+	stop_server
+	msgs=$(field received_total "$json")
+	awk -v s="$1" -v m="${msgs:-0}" '
+		/^------/ { part++; next }
+		part == 1 { n[$NF] = $4; total += $4 }
+		END {
+			if (m == 0 || total == 0) {
+				printf "| %s | no messages, or no strace summary | | |\n", s
+				exit
+			}
+			top = ""
+			for (k = 0; k < 5; k++) {
+				best = ""
+				for (c in n)
+					if (best == "" || n[c] + 0 > n[best] + 0)
+						best = c
+				if (best == "")
+					break
+				top = top (k ? ", " : "") sprintf("%s %.3f", best, n[best] / m)
+				delete n[best]
+			}
+			printf "| %s | %d | %.3f | %s |\n", s, m, total / m, top
+		}' "$sout"
+	rm -f "$sout" "$serr"
+	return "$rc"
+}
+
+strace_md=
+if [ "${BENCH_STRACE:-0}" = 1 ]; then
+	strace_args="--scenario pairs --clients 64 --window 64 --size 64"
+	nl=$'\n'
+	strace_md="System calls per message (\`strace -c -f -p PID\`, pairs-64, 1 s, the load slowed by strace; messages: all the run received):$nl$nl"
+	if command -v strace >/dev/null; then
+		strace_md+="| server | messages | syscalls/msg | top 5 (calls/msg) |$nl|---|---|---|---|"
+		for srv in "${servers[@]}"; do
+			row=$(strace_one "$srv") || failed=1
+			strace_md+="$nl$row"
+		done
+	else
+		strace_md+="strace is not installed: skipped."
+	fi
+fi
+
+ran() { # ran SCENARIO: was it run (BENCH_ONLY)?
+	local sc
+	for sc in "${scenarios[@]}"; do
+		[ "${sc%%|*}" = "$1" ] && return 0
+	done
+	return 1
+}
 
 # Median of a column for one server and scenario.
 median() { # median SERVER SCENARIO COLUMN
@@ -148,6 +280,43 @@ median() { # median SERVER SCENARIO COLUMN
 			else if (NR % 2) print v[(NR + 1) / 2]
 			else print (v[NR / 2] + v[NR / 2 + 1]) / 2
 		}'
+}
+
+# CPU and context switches per message, every scenario but idle.
+cost_table() {
+	local name hdr sep line srv col
+	echo
+	echo "Server cost per message (from /proc/PID: CPU s per million messages, context switches per 1,000 messages; churn: per connection, and a thread-per-client server's switches undercounted, its exiting threads taking theirs along):"
+	echo
+	hdr="| scenario |"
+	sep="|---|"
+	for col in "CPU s/M msgs" "csw/k msgs"; do
+		for srv in "${servers[@]}"; do
+			hdr="$hdr $col $srv |"
+			sep="$sep---|"
+		done
+		hdr="$hdr ratio |"
+		sep="$sep---|"
+	done
+	echo "$hdr"
+	echo "$sep"
+	for sc in "${scenarios[@]}"; do
+		name=${sc%%|*}
+		[ "$name" = idle ] && continue
+		line="| $name |"
+		for col in server_cpu_us_per_msg server_csw_per_kmsg; do
+			for srv in "${servers[@]}"; do
+				line="$line $(fmt3 "$(median "$srv" "$name" "$col")") |"
+			done
+			line="$line $(ratio "$(median patchbayd "$name" "$col")" "$(median reactor "$name" "$col")") |"
+		done
+		echo "$line"
+	done
+}
+
+# Small figures keep three significant digits.
+fmt3() {
+	awk -v v="$1" 'BEGIN { if (v == "") print "-"; else if (v >= 100) printf "%.0f", v; else printf "%.3g", v }'
 }
 
 ratio() {
@@ -182,8 +351,12 @@ rows=(
 	echo
 	echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'), $reps runs per cell, ${dur}s each, servers alternated run by run; medians."
 	echo "- machine: $(nproc) cores ($(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -1)), Linux $(uname -r)."
-	echo "- the load generator (patchbay-bench, 1 thread) runs on the same cores as the server it measures; each server runs in a session of its own (setsid), so the kernel's autogroup scheduling shares the CPUs fairly between server and load generator, as cgroups do for a service."
-	echo "- ratio = patchbayd / reactor; whole run: ${elapsed}s; command: \`make bench\`."
+	if [ "$pin" = 1 ]; then
+		echo "- pinned: the server runs under \`taskset -c $scpus\`, the load generator (patchbay-bench, 1 thread) under \`taskset -c $ccpus\`; each server runs in a session of its own (setsid)."
+	else
+		echo "- the load generator (patchbay-bench, 1 thread) runs on the same cores as the server it measures; each server runs in a session of its own (setsid), so the kernel's autogroup scheduling shares the CPUs fairly between server and load generator, as cgroups do for a service."
+	fi
+	echo "- ratio = patchbayd / reactor; whole run: ${elapsed}s; command: \`$command\`."
 	echo
 	hdr="| scenario |"
 	sep="|---|"
@@ -195,6 +368,7 @@ rows=(
 	echo "$sep---|---|"
 	for r in "${rows[@]}"; do
 		IFS='|' read -r name col what target <<<"$r"
+		ran "$name" || continue
 		line="| $what |"
 		for srv in "${servers[@]}"; do
 			line="$line $(fmt "$(median "$srv" "$name" "$col")") |"
@@ -204,8 +378,10 @@ rows=(
 	done
 	sm=$(median patchbayd slow msgs_per_s)
 	pm=$(median patchbayd pairs-64 msgs_per_s)
-	echo
+	ran slow && ran pairs-64 && echo &&
 	echo "slow / pairs-64 for patchbayd: $(ratio "$sm" "$pm") (target >= 0.95); for the reactor: $(ratio "$(median reactor slow msgs_per_s)" "$(median reactor pairs-64 msgs_per_s)")."
+	cost_table
+	[ -n "$strace_md" ] && printf '\n%s\n' "$strace_md"
 	if [ "$failed" -ne 0 ]; then
 		echo
 		echo "**Some runs failed their correctness checks: see latest.log.**"
@@ -213,7 +389,7 @@ rows=(
 } >"$md"
 
 # Throughput and p99 against the number of clients.
-if command -v gnuplot >/dev/null; then
+if command -v gnuplot >/dev/null && ran sweep-1000; then
 	dat=$out/sweep.dat
 	: >"$dat"
 	for srv in patchbayd reactor; do
