@@ -660,5 +660,9 @@ int main(int argc, char **argv)
 		fatal("cannot set up the event loop");
 	rc_loop(sv);
 	pb_stats_log();
+	pb_table_free(&sv->sv_table);
+	close(sv->sv_epoll);
+	close(sv->sv_signal);
+	free(sv);
 	return 0;
 }
