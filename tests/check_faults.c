@@ -824,6 +824,60 @@ START_TEST(test_common_signals_do_not_kill_it)
 }
 END_TEST
 
+/*
+ * At the least stack it accepts (-s 32), at -vv (the deepest logging), the
+ * daemon goes through every path a client thread takes: delivery, an
+ * unknown id, a frame too long, a reset mid-frame, a slow consumer cut,
+ * wake-ups, SIGUSR1 and SIGHUP; it must still serve and stop cleanly. A
+ * stack too small for any of them crashes it, or fails it under ASan.
+ */
+START_TEST(test_minimum_stack_survives_every_path)
+{
+	struct pbt_daemon *d = pbt_start("-s", "32", "-v", "-t", "1", "-f",
+					 "1024", (char *)NULL);
+	unsigned char big[4 + 2000], half[6] = {0, 0, 0, 0, 'h', 'a'};
+	struct pbt_buf slow = {0};
+	uint32_t ida, idb, idc, ide, ids;
+	int a = pbt_connect(d, &ida), b = pbt_connect(d, &idb);
+	int c = pbt_connect(d, &idc), e = pbt_connect(d, &ide);
+	int s = pbt_connect_rcvbuf(d, 4096, &ids);
+	char payload[1000];
+	int st;
+
+	pbt_send_frame(a, idb, "hello at the least stack", PBT_IO_MS);
+	pbt_expect_msg(b, "hello at the least stack", PBT_IO_MS);
+	pbt_send_frame(a, 0x7fffffffu, "nobody", PBT_IO_MS);
+	pbt_put_u32(big, idb);
+	memset(big + 4, 'x', sizeof big - 4);
+	pbt_send_tolerant(c, big, sizeof big, PBT_IO_MS);
+	pbt_log_expect(d, "protocol error", PBT_LOG_MS);
+	pbt_send_all(e, half, sizeof half, PBT_IO_MS);
+	pbt_close_reset(e);
+	memset(payload, 'p', sizeof payload - 1);
+	payload[sizeof payload - 1] = '\0';
+	while (slow.b_len < 8 * 1024 * 1024)
+		pbt_buf_frame(&slow, ids, payload, sizeof payload - 1);
+	pbt_send_tolerant(b, slow.b_data, slow.b_len, PBT_IO_MS);
+	pbt_log_expect(d, "disconnected as slow consumer", PBT_LOG_MS);
+	pbt_assert(kill(pbt_pid(d), SIGUSR2) == 0, "kill");
+	pbt_assert(kill(pbt_pid(d), SIGUSR1) == 0, "kill");
+	pbt_log_expect(d, "stats: ", PBT_LOG_MS);
+	pbt_assert(kill(pbt_pid(d), SIGHUP) == 0, "kill");
+	pbt_log_expect(d, "nothing to reload", PBT_LOG_MS);
+	pbt_send_frame(a, ida, "still here", PBT_IO_MS);
+	pbt_expect_msg(a, "still here", PBT_IO_MS);
+	st = pbt_stop(d, SIGTERM, PBT_EXIT_MS);
+	pbt_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+		   "after SIGTERM: expected exit status 0");
+	pbt_buf_free(&slow);
+	close(a);
+	close(b);
+	close(c);
+	close(s);
+	pbt_free(d);
+}
+END_TEST
+
 /* A port nobody listens on now (the daemon binds it next). */
 static int unused_port(void)
 {
@@ -903,6 +957,7 @@ static Suite *faults_suite(void)
 	pbt_add_test(s, test_bad_value_exits_2_with_one_line, 30);
 	pbt_add_test(s, test_sigusr1_logs_the_counters_and_goes_on, 30);
 	pbt_add_test(s, test_common_signals_do_not_kill_it, 30);
+	pbt_add_test(s, test_minimum_stack_survives_every_path, 60);
 	pbt_add_test(s, test_quiet_still_writes_the_stats_line_at_exit, 30);
 	pbt_add_test(s, test_version_exits_0, 30);
 	pbt_add_test(s, test_reactor_refuses_the_daemon_only_options, 30);

@@ -128,6 +128,7 @@ static const struct {
 	{"--slow-timeout", "-1", "--slow-timeout"},
 	{"--slow-timeout", "nan", "--slow-timeout"},
 	{"--stack-size", "8", "--stack-size"},
+	{"--stack-size", "16", "--stack-size"},
 	{"--stack-size", "1G", "--stack-size"},
 	{"--slow-timeout", "1e-300", "--slow-timeout"},
 	{"--listen", "nonsense", "--listen"},
