@@ -60,7 +60,8 @@ size_t pb_rbuf_allowance(const struct pb_rbuf *rb, const struct pb_park *pk);
  * budget) is spent and frames wait in pk; not while the share of read
  * buffers (rb's budget) is spent and this buffer is full and would have to
  * grow. A client that takes no part in spending a share is read whatever
- * that share holds. The first PB_RBUF_MIN bytes are always allowed. */
+ * that share holds; allocating the first PB_RBUF_MIN bytes is never held
+ * back by the share of read buffers. */
 bool pb_rbuf_may_read(const struct pb_rbuf *rb, const struct pb_park *pk);
 
 /*

@@ -66,7 +66,7 @@ int pb_input_read(struct pb_client *c, enum pb_leave *why)
 		size_t want = pb_rbuf_allowance(rb, &c->cl_park);
 		ssize_t n;
 
-		if (!pb_input_wanted(c))
+		if (want == 0 || !pb_rbuf_may_read(rb, &c->cl_park))
 			return 0;
 		if (input_reserve(c, grow) < 0) {
 			log_warn("client %u: no memory for its input",
