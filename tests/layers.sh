@@ -3,8 +3,9 @@
 # layers.sh: the layering of src/ that the design promises, checked.
 #
 # 1. Each layer includes only its own headers and those of the layers
-#    below it: core sees core; common sees common and core; the daemon
-#    sees daemon, common and core; the reactor sees common and core.
+#    below it: core sees core; common sees common and core; the daemon's
+#    data path sees daemon, common and core; the service around it sees
+#    service, daemon, common and core; the reactor sees common and core.
 # 2. No include circle: modules (a .c with its .h) ordered by who
 #    includes whom form no loop (tsort finds any).
 # 3. Nothing in the core makes a system call: every symbol that
@@ -25,6 +26,7 @@ allowed() { # LAYER: the layers its files may include from
 	core) echo "core" ;;
 	common) echo "common core" ;;
 	daemon) echo "daemon common core" ;;
+	service) echo "service daemon common core" ;;
 	reactor) echo "common core" ;;
 	*) echo "" ;;
 	esac
@@ -32,7 +34,7 @@ allowed() { # LAYER: the layers its files may include from
 
 layer_of() { # HEADER: the layer whose folder has it, or nothing
 	local l
-	for l in core common daemon reactor; do
+	for l in core common daemon service reactor; do
 		[ -f "$src/$l/$1" ] && echo "$l" && return
 	done
 }
