@@ -7,6 +7,8 @@
  * counters reconcile only if every reason has its own disconnect counter
  * and its queued frames land in the right drop counter (a slow consumer's
  * in dropped_slow_consumer, everyone else's in dropped_destination_left).
+ * The tables are checked against the enum: every reason below
+ * PB_LEAVE_COUNT has its words and its counters.
  * The counter names are read by operators' scripts from the stats line
  * ("name=value ..."): each must stay exactly as it was, distinct, and
  * free of anything that would break that line.
@@ -14,6 +16,7 @@
 #include "config.h"
 
 #include <check.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,7 +24,7 @@
 #include "run.h"
 #include "stat.h"
 
-#define NLEAVE (PB_LEAVE_FRAME_TIMEOUT + 1) /* the reasons there are */
+#define NLEAVE PB_LEAVE_COUNT /* the reasons there are */
 
 START_TEST(test_leave_text_for_every_reason_distinct)
 {
@@ -141,11 +144,45 @@ START_TEST(test_stat_names_distinct_and_fit_the_stats_line)
 }
 END_TEST
 
+/* Whether s is a counter whose name begins with prefix. */
+static bool counter_of_kind(enum pb_stat s, const char *prefix)
+{
+	const char *name;
+
+	if ((int)s < 0 || s >= PB_STAT_COUNT)
+		return false;
+	name = pb_stat_name(s);
+	return name != NULL && strncmp(name, prefix, strlen(prefix)) == 0;
+}
+
+START_TEST(test_leave_tables_cover_the_enum)
+{
+	int i;
+
+	/* Every reason up to PB_LEAVE_COUNT has a row in each table: words
+	 * for the log, a disconnect counter and a drop counter. A reason
+	 * added without its rows reads NULL, or counter 0 ("accepted"). */
+	for (i = 0; i < PB_LEAVE_COUNT; i++) {
+		enum pb_leave why = (enum pb_leave)i;
+
+		ck_assert_msg(pb_leave_text(why) != NULL, "reason %d: no text",
+			      i);
+		ck_assert_msg(
+			counter_of_kind(pb_leave_stat(why), "disconnect_"),
+			"reason %d: no disconnect counter", i);
+		ck_assert_msg(
+			counter_of_kind(pb_leave_drop_stat(why), "dropped_"),
+			"reason %d: no drop counter", i);
+	}
+}
+END_TEST
+
 static Suite *leave_suite(void)
 {
 	Suite *s = suite_create("leave");
 	TCase *tc = tcase_create("leave");
 
+	tcase_add_test(tc, test_leave_tables_cover_the_enum);
 	tcase_add_test(tc, test_leave_text_for_every_reason_distinct);
 	tcase_add_test(tc, test_leave_disconnect_counter_per_reason);
 	tcase_add_test(tc, test_leave_drop_counter_slow_or_left);

@@ -18,6 +18,8 @@ static const char *const leave_text[] = {
 	[PB_LEAVE_FRAME_TIMEOUT] =
 		"frame unfinished for too long (--frame-timeout)",
 };
+_Static_assert(sizeof(leave_text) / sizeof(leave_text[0]) == PB_LEAVE_COUNT,
+	       "a text for every reason");
 
 static const enum pb_stat leave_stat[] = {
 	[PB_LEAVE_CLOSED] = PB_STAT_DISC_CLOSED,
@@ -29,6 +31,8 @@ static const enum pb_stat leave_stat[] = {
 	[PB_LEAVE_NOMEM_OUT] = PB_STAT_DISC_NOMEM,
 	[PB_LEAVE_FRAME_TIMEOUT] = PB_STAT_DISC_FRAME_TIMEOUT,
 };
+_Static_assert(sizeof(leave_stat) / sizeof(leave_stat[0]) == PB_LEAVE_COUNT,
+	       "a disconnect counter for every reason");
 
 const char *pb_leave_text(enum pb_leave why)
 {
