@@ -9,6 +9,10 @@
  * reading its client's socket before that could be exceeded (see
  * pb_park_room), so a push of a frame that was read never has to fail for
  * want of room.
+ *
+ * One thing, two words: "park" in the code, the option and the metrics'
+ * labels (pb_park_*, pk_*, --park, queue="park"), "waiting room" in prose
+ * (comments, log lines, the README and the man pages).
  */
 #ifndef PB_PARK_H
 #define PB_PARK_H

@@ -78,7 +78,7 @@ void pb_detach_ready(int *ready)
 	*ready = -1;
 }
 
-const char *pb_pidfile_path(const char *path)
+const char *pb_detach_abspath(const char *path)
 {
 	static char abs[PATH_MAX];
 	char cwd[PATH_MAX];

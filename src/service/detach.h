@@ -16,8 +16,9 @@ int pb_detach(int *ready);
 /* Lets the waiting parent exit 0; does nothing when ready is -1. */
 void pb_detach_ready(int *ready);
 
-/* path made absolute (detaching changes to "/"); a static buffer. */
-const char *pb_pidfile_path(const char *path);
+/* path made absolute, for the files named before detaching changes to
+ * "/" (the pidfile, the configuration file); a static buffer. */
+const char *pb_detach_abspath(const char *path);
 
 /* The pidfile is opened before detaching, so that a bad path is reported
  * on the terminal, and written (and closed) once the pid is final. */

@@ -155,7 +155,7 @@ static void main_absolute(char *path, size_t cap)
 
 	if (path[0] == '\0' || path[0] == '/')
 		return;
-	abs = pb_pidfile_path(path);
+	abs = pb_detach_abspath(path);
 	if (abs != path)
 		snprintf(path, cap, "%s", abs);
 }
@@ -197,7 +197,7 @@ int main(int argc, char **argv)
 	 * comes while starting waits for control.c, and stops cleanly. */
 	pb_control_signals(&set);
 	sigprocmask(SIG_BLOCK, &set, NULL);
-	pb_reload_fit_clients(&op);
+	pb_fit_max_clients_to_fds(&op);
 	if (pb_notify_init(err, sizeof(err)) < 0 ||
 	    main_listen(&mr, err, sizeof(err)) < 0) {
 		fprintf(stderr, "patchbayd: %s\n", err);

@@ -14,13 +14,14 @@
 #include "log.h"
 #include "reload.h"
 
-#define PB_SPARE_FDS	  32 /* descriptors kept for the listener, logs... */
+/* Descriptors kept out of the clients' share: the listener, logs... */
+#define PB_RESERVED_FDS	  32
 #define PB_FDS_PER_CLIENT 1
 
-void pb_reload_fit_clients(struct pb_options *op)
+void pb_fit_max_clients_to_fds(struct pb_options *op)
 {
-	rlim_t need =
-		(rlim_t)op->op_max_clients * PB_FDS_PER_CLIENT + PB_SPARE_FDS;
+	rlim_t need = (rlim_t)op->op_max_clients * PB_FDS_PER_CLIENT +
+		      PB_RESERVED_FDS;
 	struct rlimit rl;
 	unsigned long most;
 
@@ -39,8 +40,8 @@ void pb_reload_fit_clients(struct pb_options *op)
 		(void)getrlimit(RLIMIT_NOFILE, &rl);
 	if (rl.rlim_cur >= need)
 		return;
-	most = rl.rlim_cur > PB_SPARE_FDS
-		       ? (unsigned long)(rl.rlim_cur - PB_SPARE_FDS) /
+	most = rl.rlim_cur > PB_RESERVED_FDS
+		       ? (unsigned long)(rl.rlim_cur - PB_RESERVED_FDS) /
 				 PB_FDS_PER_CLIENT
 		       : 1;
 	log_warnx("--max-clients %lu lowered to %lu: the descriptor limit is "
@@ -104,7 +105,7 @@ bool pb_reload(struct pb_options *running, int argc, char **argv,
 			  "change while running (restart for that)",
 			  next->op_config, fixed);
 	} else {
-		pb_reload_fit_clients(next);
+		pb_fit_max_clients_to_fds(next);
 		log_init(next->op_verbosity);
 		pb_registry_set_limits(reg, next);
 		reload_log_changes(running, next);

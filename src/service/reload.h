@@ -26,8 +26,9 @@
 bool pb_reload(struct pb_options *running, int argc, char **argv,
 	       struct pb_registry *reg);
 
-/* Lowers op's --max-clients to what the descriptor limit allows (raising
- * the limit first where it may), with a warning. */
-void pb_reload_fit_clients(struct pb_options *op);
+/* Fits op's --max-clients to the descriptor limit, at start and at each
+ * reload: raises the limit where it may, else lowers --max-clients to
+ * what it allows, with a warning. */
+void pb_fit_max_clients_to_fds(struct pb_options *op);
 
 #endif
