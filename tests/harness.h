@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * harness.h: shared helpers for the end-to-end tests (check_routing,
- * check_faults, check_load). They start the real patchbayd named by the
- * PATCHBAYD environment variable on a free port, watch its log, and talk to
+ * harness.h: shared helpers for the end-to-end tests, every check_*.c
+ * that talks to a running server (TEST_E2E in Makefile.am). They start
+ * the real patchbayd named by the PATCHBAYD environment variable (or
+ * patchbay-reactor put there) on a free port, watch its log, and talk to
  * it over TCP with deadlines, so that a broken daemon fails a test quickly
  * instead of hanging it. Every helper that can fail aborts the current Check
  * test with a message saying what was expected and what happened, followed

@@ -27,9 +27,9 @@
  * on a machine with AVX-512, about 11.5 KB where AMX tile state is on. 32
  * leaves 12 KiB even then. */
 #define PB_STACK_MIN_KIB 32
-#define PB_STACK_MAX_KIB                                                       \
-	8192 /* glibc's default; more fails thread after                       \
-		thread for want of address space */
+/* The most: glibc's default; more fails thread after thread for want of
+ * address space. */
+#define PB_STACK_MAX_KIB 8192
 
 /* The least stack the C library takes for a thread here. */
 static size_t options_stack_min(void)

@@ -23,9 +23,8 @@ struct pb_park;
 
 #define PB_RBUF_MIN  4096	 /* the buffer starts at this */
 #define PB_RBUF_SIZE (64 * 1024) /* and grows to this at least */
-#define PB_RBUF_IDLE_MS                                                        \
-	1000 /* an empty buffer unused this long                               \
-		goes back */
+/* An empty buffer unused this long goes back. */
+#define PB_RBUF_IDLE_MS 1000
 
 struct pb_rbuf {
 	char *rb_data; /* NULL until the first read */

@@ -80,8 +80,8 @@ static int acceptor_drain(struct pb_acceptor *ac)
 		case ENFILE:
 		case ENOBUFS:
 		case ENOMEM:
-			/* Said once: it is retried every pause until it works.
-			 */
+			/* Said once: it is retried every pause until it
+			 * works. */
 			if (!ac->ac_paused)
 				log_warn("accept: retrying every %d ms",
 					 PB_ACCEPT_PAUSE_MS);

@@ -5,11 +5,13 @@
  * The file is read and checked whole, with the command line on top as at
  * start; then it is applied at once or not at all. What a running daemon
  * can change: the verbosity, max-clients (lowering it refuses newcomers
- * until fewer are connected; nobody is dropped), slow-timeout, max-memory,
- * and outbox and park for clients that connect afterwards. A change to
- * anything else (listen, metrics, max-frame, stack-size, daemon, pidfile)
- * refuses the whole reload, with a log line naming it. No client is
- * dropped and no frame lost by a reload.
+ * until fewer are connected; nobody is dropped), slow-timeout and
+ * frame-timeout (for every client at once), spare-threads (spares above a
+ * lowered count end when next idle), max-memory, and outbox and park for
+ * clients that connect afterwards. A change to anything else (listen,
+ * metrics, max-frame, stack-size, daemon, pidfile) refuses the whole
+ * reload, with a log line naming it. No client is dropped and no frame
+ * lost by a reload.
  */
 #ifndef PB_RELOAD_H
 #define PB_RELOAD_H
