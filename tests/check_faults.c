@@ -584,28 +584,117 @@ START_TEST(test_version_exits_0)
 }
 END_TEST
 
-START_TEST(test_reactor_refuses_the_daemon_only_options)
+/* Runs $PATCHBAY_REACTOR (instead of $PATCHBAYD) with args to its exit. */
+static int run_reactor_to_exit(const char *const *args, char **err, char **out)
 {
-	/* The reactor has one thread in the foreground: -d, -P and -s would
-	 * be silently ignored, so they are refused. */
-	static const char *const cases[][3] = {
-		{"-d", NULL},
-		{"--pidfile", "/nonexistent/reactor.pid"},
-		{"-s", "64"},
-	};
 	const char *reactor = getenv("PATCHBAY_REACTOR");
 	char *daemon = strdup(getenv("PATCHBAYD"));
+	int st;
 
 	pbt_assert(reactor != NULL, "PATCHBAY_REACTOR is not set");
 	setenv("PATCHBAYD", reactor, 1);
+	st = run_to_exit(args, err, out);
+	setenv("PATCHBAYD", daemon, 1);
+	free(daemon);
+	return st;
+}
+
+START_TEST(test_reactor_refuses_the_daemon_only_options)
+{
+	/* The reactor has one thread in the foreground and no metrics: -d,
+	 * -P, -s, --spare-threads and --metrics would be silently ignored,
+	 * so they are refused, by their long names. */
+	static const char *const cases[][3] = {
+		{"-d", NULL, "daemon"},
+		{"--pidfile", "/nonexistent/reactor.pid", "pidfile"},
+		{"-s", "64", "stack-size"},
+		{"--spare-threads", "4", "spare-threads"},
+		{"--metrics", "127.0.0.1:0", "metrics"},
+	};
+
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		const char *args[] = {"-l", "127.0.0.1:0", cases[i][0],
 				      cases[i][1], NULL};
+		char want[128];
+		char *err;
+		int st = run_reactor_to_exit(args, &err, NULL);
 
-		expect_usage_error(args, cases[i][0]);
+		snprintf(want, sizeof want,
+			 "patchbay-reactor: --%s: not supported by the reactor "
+			 "(patchbayd only)\n",
+			 cases[i][2]);
+		pbt_assert(WIFEXITED(st) && WEXITSTATUS(st) == 2,
+			   "%s: expected exit status 2", cases[i][0]);
+		pbt_assert(strcmp(err, want) == 0,
+			   "%s: expected on stderr \"%s\", got \"%s\"",
+			   cases[i][0], want, err);
+		free(err);
 	}
-	setenv("PATCHBAYD", daemon, 1);
-	free(daemon);
+}
+END_TEST
+
+START_TEST(test_reactor_refuses_daemon_only_options_in_its_file)
+{
+	char path[] = "/tmp/pbt-reactor-conf-XXXXXX", want[128];
+	const char *args[] = {"--config", path, "--check-config", NULL};
+	int fd = mkstemp(path), st;
+	char *err, *out;
+	FILE *f;
+
+	pbt_assert(fd >= 0 && (f = fdopen(fd, "w")) != NULL, "cannot write %s",
+		   path);
+	fputs("listen = 127.0.0.1:0\nmetrics = 127.0.0.1:0\n", f);
+	pbt_assert(fclose(f) == 0, "cannot write %s", path);
+	st = run_reactor_to_exit(args, &err, &out);
+	unlink(path);
+	snprintf(want, sizeof want,
+		 "patchbay-reactor: %s:2: metrics: not supported by the "
+		 "reactor (patchbayd only)\n",
+		 path);
+	pbt_assert(WIFEXITED(st) && WEXITSTATUS(st) == 2,
+		   "expected exit status 2");
+	pbt_assert(strcmp(err, want) == 0,
+		   "expected on stderr \"%s\", got \"%s\"", want, err);
+	pbt_assert(out[0] == '\0', "expected nothing on stdout, got \"%s\"",
+		   out);
+	free(err);
+	free(out);
+}
+END_TEST
+
+START_TEST(test_help_lists_only_the_servers_own_options)
+{
+	static const char *const args[] = {"--help", NULL};
+	static const char *const daemon_only[] = {"--daemon", "--pidfile",
+						  "--stack-size", "--metrics",
+						  "--spare-threads"};
+	char *err, *out;
+	int st = run_reactor_to_exit(args, &err, &out);
+
+	pbt_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+		   "reactor --help: expected exit status 0");
+	pbt_assert(strncmp(out, "usage: patchbay-reactor ", 24) == 0,
+		   "reactor --help: \"%s\"", out);
+	pbt_assert(strstr(out, "--listen") != NULL &&
+			   strstr(out, "--max-clients") != NULL,
+		   "reactor --help lacks its own options: \"%s\"", out);
+	for (size_t i = 0; i < sizeof daemon_only / sizeof daemon_only[0]; i++)
+		pbt_assert(strstr(out, daemon_only[i]) == NULL,
+			   "reactor --help lists %s: \"%s\"", daemon_only[i],
+			   out);
+	free(err);
+	free(out);
+
+	/* patchbayd's still lists them all. */
+	st = run_to_exit(args, &err, &out);
+	pbt_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+		   "patchbayd --help: expected exit status 0");
+	for (size_t i = 0; i < sizeof daemon_only / sizeof daemon_only[0]; i++)
+		pbt_assert(strstr(out, daemon_only[i]) != NULL,
+			   "patchbayd --help lacks %s: \"%s\"", daemon_only[i],
+			   out);
+	free(err);
+	free(out);
 }
 END_TEST
 
@@ -961,6 +1050,9 @@ static Suite *faults_suite(void)
 	pbt_add_test(s, test_quiet_still_writes_the_stats_line_at_exit, 30);
 	pbt_add_test(s, test_version_exits_0, 30);
 	pbt_add_test(s, test_reactor_refuses_the_daemon_only_options, 30);
+	pbt_add_test(s, test_reactor_refuses_daemon_only_options_in_its_file,
+		     30);
+	pbt_add_test(s, test_help_lists_only_the_servers_own_options, 30);
 	pbt_add_test(s, test_address_in_use_exits_1, 30);
 	return s;
 }

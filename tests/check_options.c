@@ -1,12 +1,16 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * check_options.c: the daemon's command line. Every bad value must be
- * refused with a message naming the option (the daemon then exits 2)
- * before anything is opened, and every good one must land in the options.
+ * check_options.c: the servers' command line and options. Every bad
+ * value must be refused with a message naming the option (the server then
+ * exits 2) before anything is opened, and every good one must land in the
+ * options; an option a server does not take is refused by that server,
+ * from the command line or the file, and a reload sees a change to any
+ * option that cannot change while running.
  */
 #include "config.h"
 
 #include <check.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,10 +20,10 @@
 
 static char err[256];
 
-/* Parses the NULL-terminated args after the program name; getopt wants
- * writable strings, so they are copied. */
-static enum pb_options_result parse(struct pb_options *op,
-				    const char *const *args)
+/* Parses the NULL-terminated args after the program name for server;
+ * getopt wants writable strings, so they are copied. */
+static enum pb_options_result
+parse_for(struct pb_options *op, enum pb_server server, const char *const *args)
 {
 	static char store[32][64];
 	char *argv[33];
@@ -34,7 +38,13 @@ static enum pb_options_result parse(struct pb_options *op,
 	argv[argc] = NULL;
 	pb_options_defaults(op);
 	err[0] = '\0';
-	return pb_options_parse(op, argc, argv, err, sizeof(err));
+	return pb_options_parse(op, server, argc, argv, err, sizeof(err));
+}
+
+static enum pb_options_result parse(struct pb_options *op,
+				    const char *const *args)
+{
+	return parse_for(op, PB_SERVER_DAEMON, args);
 }
 
 START_TEST(test_defaults)
@@ -152,6 +162,161 @@ START_TEST(test_bad_usage)
 }
 END_TEST
 
+/* The options only patchbayd takes, as the reactor refuses them. */
+static const struct {
+	const char *arg, *value, *says;
+} daemon_only[] = {
+	{"-d", NULL, "--daemon: not supported by the reactor (patchbayd only)"},
+	{"--pidfile", "/tmp/pid",
+	 "--pidfile: not supported by the reactor (patchbayd only)"},
+	{"-s", "64",
+	 "--stack-size: not supported by the reactor (patchbayd only)"},
+	{"--metrics", "127.0.0.1:0",
+	 "--metrics: not supported by the reactor (patchbayd only)"},
+	{"--spare-threads", "4",
+	 "--spare-threads: not supported by the reactor (patchbayd only)"},
+};
+
+START_TEST(test_reactor_refuses_daemon_only_options)
+{
+	struct pb_options op;
+	const char *args[] = {daemon_only[_i].arg, daemon_only[_i].value, NULL};
+
+	ck_assert_int_eq(parse_for(&op, PB_SERVER_REACTOR, args),
+			 PB_OPTIONS_USAGE);
+	ck_assert_str_eq(err, daemon_only[_i].says);
+	/* patchbayd takes it. */
+	ck_assert_int_eq(parse(&op, args), PB_OPTIONS_RUN);
+}
+END_TEST
+
+START_TEST(test_reactor_takes_the_shared_options)
+{
+	struct pb_options op;
+	const char *args[] = {
+		"-l", "127.0.0.1:0", "-c", "7",	 "-f",
+		"1K", "-o",	     "2M", "-p", "3M",
+		"-m", "1G",	     "-t", "2",	 "--frame-timeout",
+		"3",  "-v",	     NULL};
+
+	ck_assert_int_eq(parse_for(&op, PB_SERVER_REACTOR, args),
+			 PB_OPTIONS_RUN);
+	ck_assert_uint_eq(op.op_max_clients, 7);
+	ck_assert_uint_eq(op.op_frame_ms, 3000);
+}
+END_TEST
+
+START_TEST(test_file_option_refused_by_the_server_that_lacks_it)
+{
+	struct pb_options op;
+	const char *why = NULL;
+
+	pb_options_defaults(&op);
+	ck_assert_int_eq(pb_options_set(&op, PB_SERVER_REACTOR, "metrics",
+					"127.0.0.1:0", 3, &why),
+			 -2);
+	ck_assert_str_eq(why, "not supported by the reactor (patchbayd only)");
+	ck_assert_str_eq(op.op_metrics, "");
+	ck_assert_int_eq(pb_options_set(&op, PB_SERVER_DAEMON, "metrics",
+					"127.0.0.1:0", 3, &why),
+			 0);
+	ck_assert_str_eq(op.op_metrics, "127.0.0.1:0");
+	ck_assert_int_eq(pb_options_set(&op, PB_SERVER_REACTOR, "listen",
+					"127.0.0.1:0", 4, &why),
+			 0);
+	/* Unknown to all: no reason, as before. */
+	ck_assert_int_eq(
+		pb_options_set(&op, PB_SERVER_REACTOR, "bogus", "1", 5, &why),
+		-1);
+	ck_assert_ptr_null(why);
+}
+END_TEST
+
+/* What --check-config writes for server, in buf. */
+static void write_for(const struct pb_options *op, enum pb_server server,
+		      char *buf, size_t cap)
+{
+	FILE *f = fmemopen(buf, cap, "w");
+
+	ck_assert_ptr_nonnull(f);
+	pb_options_write(op, server, f);
+	ck_assert_int_eq(fclose(f), 0);
+}
+
+START_TEST(test_write_gives_only_the_servers_options)
+{
+	static char buf[4096];
+	struct pb_options op;
+
+	pb_options_defaults(&op);
+	write_for(&op, PB_SERVER_DAEMON, buf, sizeof(buf));
+	ck_assert_ptr_nonnull(strstr(buf, "\ndaemon = no\n"));
+	ck_assert_ptr_nonnull(strstr(buf, "\nmetrics = \n"));
+	ck_assert_ptr_nonnull(strstr(buf, "\nstack-size = 64\n"));
+	write_for(&op, PB_SERVER_REACTOR, buf, sizeof(buf));
+	ck_assert_ptr_nonnull(strstr(buf, "listen = 127.0.0.1:8080\n"));
+	ck_assert_ptr_nonnull(strstr(buf, "\nmax-clients = 10000\n"));
+	ck_assert_ptr_null(strstr(buf, "daemon"));
+	ck_assert_ptr_null(strstr(buf, "metrics"));
+	ck_assert_ptr_null(strstr(buf, "pidfile"));
+	ck_assert_ptr_null(strstr(buf, "stack-size"));
+	ck_assert_ptr_null(strstr(buf, "spare-threads"));
+}
+END_TEST
+
+/* Every option of the file and a value other than its default; fixed:
+ * whether a running daemon must refuse a reload that changes it. */
+static const struct {
+	const char *name, *value;
+	bool fixed;
+} changes[] = {
+	{"listen", "127.0.0.1:9", true}, {"metrics", "127.0.0.1:9", true},
+	{"max-clients", "5", false},	 {"max-frame", "1K", true},
+	{"outbox", "2M", false},	 {"park", "2M", false},
+	{"max-memory", "2G", false},	 {"slow-timeout", "3", false},
+	{"frame-timeout", "4", false},	 {"stack-size", "128", true},
+	{"spare-threads", "5", false},	 {"daemon", "yes", true},
+	{"pidfile", "/tmp/pid", true},	 {"verbose", "2", false},
+	{"quiet", "yes", false},
+};
+
+START_TEST(test_fixed_change_compares_each_kind)
+{
+	struct pb_options a, b;
+	const char *why, *got;
+
+	pb_options_defaults(&a);
+	pb_options_defaults(&b);
+	ck_assert_int_eq(pb_options_set(&b, PB_SERVER_DAEMON, changes[_i].name,
+					changes[_i].value, 1, &why),
+			 0);
+	got = pb_options_fixed_change(&a, &b);
+	if (changes[_i].fixed) {
+		ck_assert_ptr_nonnull(got);
+		ck_assert_str_eq(got, changes[_i].name);
+	} else {
+		ck_assert_ptr_null(got);
+	}
+}
+END_TEST
+
+START_TEST(test_fixed_change_ignores_what_is_not_a_value)
+{
+	struct pb_options a, b;
+
+	pb_options_defaults(&a);
+	pb_options_defaults(&b);
+	/* Where options were given differs between reloads; the values
+	 * alone count. */
+	b.op_given = ~0ul;
+	b.op_line[0] = 7;
+	ck_assert_ptr_null(pb_options_fixed_change(&a, &b));
+	/* Bytes past the end of a string are not its value. */
+	b.op_listen[sizeof(b.op_listen) - 1] = 'x';
+	ck_assert_ptr_null(pb_options_fixed_change(&a, &b));
+}
+END_TEST
+
 static Suite *options_suite(void)
 {
 	Suite *s = suite_create("options");
@@ -163,6 +328,22 @@ static Suite *options_suite(void)
 	tcase_add_test(tc, test_sizes);
 	tcase_add_loop_test(tc, test_bad_usage, 0,
 			    (int)(sizeof(bad) / sizeof(bad[0])));
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("servers");
+	tcase_add_loop_test(
+		tc, test_reactor_refuses_daemon_only_options, 0,
+		(int)(sizeof(daemon_only) / sizeof(daemon_only[0])));
+	tcase_add_test(tc, test_reactor_takes_the_shared_options);
+	tcase_add_test(tc,
+		       test_file_option_refused_by_the_server_that_lacks_it);
+	tcase_add_test(tc, test_write_gives_only_the_servers_options);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("reload");
+	tcase_add_loop_test(tc, test_fixed_change_compares_each_kind, 0,
+			    (int)(sizeof(changes) / sizeof(changes[0])));
+	tcase_add_test(tc, test_fixed_change_ignores_what_is_not_a_value);
 	suite_add_tcase(s, tc);
 	return s;
 }

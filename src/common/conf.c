@@ -26,11 +26,13 @@ static char *conf_trim(char *s)
 }
 
 /* One line; 0, or -1 with err. */
-static int conf_line(struct pb_options *op, const char *path, unsigned n,
-		     char *line, char *err, size_t errlen)
+static int conf_line(struct pb_options *op, enum pb_server server,
+		     const char *path, unsigned n, char *line, char *err,
+		     size_t errlen)
 {
 	char *hash = strchr(line, '#'), *eq, *name, *value;
 	const char *why;
+	int rc;
 
 	if (hash != NULL)
 		*hash = '\0';
@@ -47,9 +49,12 @@ static int conf_line(struct pb_options *op, const char *path, unsigned n,
 	*eq = '\0';
 	name = conf_trim(name);
 	value = conf_trim(eq + 1);
-	if (pb_options_set(op, name, value, n, &why) == 0)
+	rc = pb_options_set(op, server, name, value, n, &why);
+	if (rc == 0)
 		return 0;
-	if (why == NULL)
+	if (rc == -2)
+		snprintf(err, errlen, "%s:%u: %s: %s", path, n, name, why);
+	else if (why == NULL)
 		snprintf(err, errlen, "%s:%u: %s: unknown option", path, n,
 			 name);
 	else
@@ -58,8 +63,8 @@ static int conf_line(struct pb_options *op, const char *path, unsigned n,
 	return -1;
 }
 
-int pb_conf_load(struct pb_options *op, const char *path, char *err,
-		 size_t errlen)
+int pb_conf_load(struct pb_options *op, enum pb_server server, const char *path,
+		 char *err, size_t errlen)
 {
 	FILE *f = fopen(path, "re");
 	char *line = NULL;
@@ -73,7 +78,7 @@ int pb_conf_load(struct pb_options *op, const char *path, char *err,
 		return -1;
 	}
 	while (rc == 0 && getline(&line, &cap, f) >= 0)
-		rc = conf_line(op, path, ++n, line, err, errlen);
+		rc = conf_line(op, server, path, ++n, line, err, errlen);
 	if (rc == 0 && ferror(f)) {
 		snprintf(err, errlen, "cannot read %s: %s", path,
 			 strerror(errno));
@@ -84,7 +89,8 @@ int pb_conf_load(struct pb_options *op, const char *path, char *err,
 	return rc;
 }
 
-enum pb_options_result pb_conf_read(struct pb_options *op, int argc,
+enum pb_options_result pb_conf_read(struct pb_options *op,
+				    enum pb_server server, int argc,
 				    char **argv, const char *file, char *err,
 				    size_t errlen)
 {
@@ -97,7 +103,7 @@ enum pb_options_result pb_conf_read(struct pb_options *op, int argc,
 	}
 	all = cli + 1;
 	pb_options_defaults(cli);
-	r = pb_options_args(cli, argc, argv, err, errlen);
+	r = pb_options_args(cli, server, argc, argv, err, errlen);
 	if (r == PB_OPTIONS_RUN && file != NULL)
 		snprintf(cli->op_config, sizeof(cli->op_config), "%s", file);
 	if (r == PB_OPTIONS_RUN && cli->op_config[0] == '\0') {
@@ -108,8 +114,9 @@ enum pb_options_result pb_conf_read(struct pb_options *op, int argc,
 	} else if (r == PB_OPTIONS_RUN) {
 		/* Again: the defaults, the file, then the command line. */
 		pb_options_defaults(all);
-		if (pb_conf_load(all, cli->op_config, err, errlen) < 0 ||
-		    pb_options_args(all, argc, argv, err, errlen) !=
+		if (pb_conf_load(all, server, cli->op_config, err, errlen) <
+			    0 ||
+		    pb_options_args(all, server, argc, argv, err, errlen) !=
 			    PB_OPTIONS_RUN ||
 		    pb_options_check(all, cli->op_config, err, errlen) < 0) {
 			r = PB_OPTIONS_USAGE;

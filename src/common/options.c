@@ -39,40 +39,6 @@ static size_t options_stack_min(void)
 	return min > 0 ? (size_t)min : 0;
 }
 
-static const char usage_text[] =
-	"usage: patchbayd [options]\n"
-	"Routes NUL-terminated messages between TCP clients by id.\n"
-	"\n"
-	"  -C, --config FILE          read options from FILE first (the\n"
-	"                             command line overrides it)\n"
-	"  -n, --check-config         print the configuration and exit\n"
-	"  -l, --listen ADDR:PORT     listen address (default 127.0.0.1:8080;\n"
-	"                             IPv6 as [::1]:8080; port 0 picks one)\n"
-	"      --metrics ADDR:PORT    serve Prometheus metrics at /metrics\n"
-	"  -c, --max-clients N        most clients connected (default 10000)\n"
-	"  -f, --max-frame BYTES      longest payload, its 0x00 included\n"
-	"                             (default 64K)\n"
-	"  -o, --outbox BYTES         bytes queued per destination (default "
-	"1M)\n"
-	"  -p, --park BYTES           bytes waiting per sender (default 1M)\n"
-	"  -m, --max-memory BYTES     global budget for client data (default "
-	"1G)\n"
-	"  -t, --slow-timeout SECS    disconnect a destination that makes no\n"
-	"                             write progress this long (default 10)\n"
-	"      --frame-timeout SECS   disconnect a client whose frame stays\n"
-	"                             unfinished this long (default 30)\n"
-	"  -s, --stack-size KIB       stack of each client thread (default "
-	"64)\n"
-	"      --spare-threads N      client threads kept for the next\n"
-	"                             clients (default 64)\n"
-	"  -d, --daemon               detach and log to syslog\n"
-	"  -P, --pidfile FILE         write the process id to FILE\n"
-	"  -v, --verbose              log more (repeat for more still)\n"
-	"  -q, --quiet                log warnings only\n"
-	"  -h, --help                 show this help and exit\n"
-	"  -V, --version              show the version and exit\n"
-	"Sizes take a K, M or G suffix.\n";
-
 /* What an option's value is, which decides how it is parsed and written. */
 enum options_kind {
 	OK_ADDR,    /* ADDR:PORT, into a char array */
@@ -95,35 +61,70 @@ struct options_def {
 	const char *od_name;
 	int od_val; /* its short form, or OPT_METRICS and above */
 	enum options_kind od_kind;
-	size_t od_offset; /* of its field in struct pb_options */
-	bool od_in_file;  /* the configuration file may set it */
-	bool od_fixed;	  /* a running daemon cannot change it */
+	size_t od_offset;    /* of its field in struct pb_options */
+	bool od_in_file;     /* the configuration file may set it */
+	bool od_fixed;	     /* a running daemon cannot change it */
+	unsigned od_servers; /* the servers that take it: PB_SERVER_* */
+	const char *od_arg;  /* its value in --help, NULL for none */
+	const char *od_help; /* --help's lines, '\n' between them */
 };
 
 #define OFF(f) offsetof(struct pb_options, f)
+#define BOTH   (PB_SERVER_DAEMON | PB_SERVER_REACTOR)
+/* One thread in the foreground, no metrics: what the reactor has not. */
+#define DAEMON_ONLY PB_SERVER_DAEMON
 
 static const struct options_def options_defs[] = {
-	{"config", 'C', OK_PATH, OFF(op_config), false, true},
-	{"check-config", 'n', OK_FLAG, OFF(op_check_config), false, true},
-	{"listen", 'l', OK_ADDR, OFF(op_listen), true, true},
-	{"metrics", OPT_METRICS, OK_ADDR, OFF(op_metrics), true, true},
-	{"max-clients", 'c', OK_COUNT, OFF(op_max_clients), true, false},
-	{"max-frame", 'f', OK_SIZE, OFF(op_max_frame), true, true},
-	{"outbox", 'o', OK_SIZE, OFF(op_outbox), true, false},
-	{"park", 'p', OK_SIZE, OFF(op_park), true, false},
-	{"max-memory", 'm', OK_SIZE, OFF(op_max_memory), true, false},
-	{"slow-timeout", 't', OK_SECONDS, OFF(op_slow_ms), true, false},
+	/* name, short form, kind, field, in the file, fixed, servers,
+	 * value in --help, help */
+	{"config", 'C', OK_PATH, OFF(op_config), false, true, BOTH, "FILE",
+	 "read options from FILE first (the\n"
+	 "command line overrides it)"},
+	{"check-config", 'n', OK_FLAG, OFF(op_check_config), false, true, BOTH,
+	 NULL, "print the configuration and exit"},
+	{"listen", 'l', OK_ADDR, OFF(op_listen), true, true, BOTH, "ADDR:PORT",
+	 "listen address (default 127.0.0.1:8080;\n"
+	 "IPv6 as [::1]:8080; port 0 picks one)"},
+	{"metrics", OPT_METRICS, OK_ADDR, OFF(op_metrics), true, true,
+	 DAEMON_ONLY, "ADDR:PORT", "serve Prometheus metrics at /metrics"},
+	{"max-clients", 'c', OK_COUNT, OFF(op_max_clients), true, false, BOTH,
+	 "N", "most clients connected (default 10000)"},
+	{"max-frame", 'f', OK_SIZE, OFF(op_max_frame), true, true, BOTH,
+	 "BYTES",
+	 "longest payload, its 0x00 included\n"
+	 "(default 64K)"},
+	{"outbox", 'o', OK_SIZE, OFF(op_outbox), true, false, BOTH, "BYTES",
+	 "bytes queued per destination (default 1M)"},
+	{"park", 'p', OK_SIZE, OFF(op_park), true, false, BOTH, "BYTES",
+	 "bytes waiting per sender (default 1M)"},
+	{"max-memory", 'm', OK_SIZE, OFF(op_max_memory), true, false, BOTH,
+	 "BYTES", "global budget for client data (default 1G)"},
+	{"slow-timeout", 't', OK_SECONDS, OFF(op_slow_ms), true, false, BOTH,
+	 "SECS",
+	 "disconnect a destination that makes no\n"
+	 "write progress this long (default 10)"},
 	{"frame-timeout", OPT_FRAME_TIMEOUT, OK_SECONDS, OFF(op_frame_ms), true,
-	 false},
-	{"stack-size", 's', OK_KIB, OFF(op_stack), true, true},
+	 false, BOTH, "SECS",
+	 "disconnect a client whose frame stays\n"
+	 "unfinished this long (default 30)"},
+	{"stack-size", 's', OK_KIB, OFF(op_stack), true, true, DAEMON_ONLY,
+	 "KIB", "stack of each client thread (default 64)"},
 	{"spare-threads", OPT_SPARE_THREADS, OK_COUNT, OFF(op_spare_threads),
-	 true, false},
-	{"daemon", 'd', OK_FLAG, OFF(op_daemon), true, true},
-	{"pidfile", 'P', OK_PATH, OFF(op_pidfile), true, true},
-	{"verbose", 'v', OK_VERBOSE, OFF(op_verbosity), true, false},
-	{"quiet", 'q', OK_QUIET, OFF(op_verbosity), true, false},
-	{"help", 'h', OK_ACTION, 0, false, false},
-	{"version", 'V', OK_ACTION, 0, false, false},
+	 true, false, DAEMON_ONLY, "N",
+	 "client threads kept for the next\n"
+	 "clients (default 64)"},
+	{"daemon", 'd', OK_FLAG, OFF(op_daemon), true, true, DAEMON_ONLY, NULL,
+	 "detach and log to syslog"},
+	{"pidfile", 'P', OK_PATH, OFF(op_pidfile), true, true, DAEMON_ONLY,
+	 "FILE", "write the process id to FILE"},
+	{"verbose", 'v', OK_VERBOSE, OFF(op_verbosity), true, false, BOTH, NULL,
+	 "log more (repeat for more still)"},
+	{"quiet", 'q', OK_QUIET, OFF(op_verbosity), true, false, BOTH, NULL,
+	 "log warnings only"},
+	{"help", 'h', OK_ACTION, 0, false, false, BOTH, NULL,
+	 "show this help and exit"},
+	{"version", 'V', OK_ACTION, 0, false, false, BOTH, NULL,
+	 "show the version and exit"},
 };
 
 #define OPTIONS_N (sizeof(options_defs) / sizeof(options_defs[0]))
@@ -133,6 +134,31 @@ _Static_assert(OPTIONS_N <= sizeof(unsigned long) * CHAR_BIT,
 _Static_assert(OPTIONS_N <= sizeof(((struct pb_options *)0)->op_line) /
 				    sizeof(unsigned),
 	       "op_line has a line per option");
+
+/* Each server: its name, and the words it refuses an option with that
+ * only the other takes (two servers: an option one lacks is the other's
+ * alone). */
+static const struct options_server {
+	enum pb_server os_server;
+	const char *os_prog;
+	const char *os_refusal;
+} options_servers[] = {
+	{PB_SERVER_DAEMON, "patchbayd",
+	 "not supported by patchbayd (patchbay-reactor only)"},
+	{PB_SERVER_REACTOR, "patchbay-reactor",
+	 "not supported by the reactor (patchbayd only)"},
+};
+
+static const struct options_server *options_server(enum pb_server server)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(options_servers) / sizeof(options_servers[0]);
+	     i++)
+		if (options_servers[i].os_server == server)
+			return &options_servers[i];
+	return &options_servers[0];
+}
 
 void pb_options_defaults(struct pb_options *op)
 {
@@ -345,14 +371,19 @@ static size_t options_index(const struct options_def *d)
 	return (size_t)(d - options_defs);
 }
 
-int pb_options_set(struct pb_options *op, const char *name, const char *value,
-		   unsigned line, const char **why)
+int pb_options_set(struct pb_options *op, enum pb_server server,
+		   const char *name, const char *value, unsigned line,
+		   const char **why)
 {
 	const struct options_def *d = options_by_name(name);
 
 	if (d == NULL || !d->od_in_file) {
 		*why = NULL;
 		return -1;
+	}
+	if (!(d->od_servers & server)) {
+		*why = options_server(server)->os_refusal;
+		return -2;
 	}
 	op->op_line[options_index(d)] = line;
 	return options_value(op, d, value, why);
@@ -409,6 +440,35 @@ int pb_options_check(const struct pb_options *op, const char *file, char *err,
 	return -1;
 }
 
+/* Whether a and b hold the same value of d, each kind compared as what
+ * it is. */
+static bool options_same(const struct options_def *d,
+			 const struct pb_options *a, const struct pb_options *b)
+{
+	const void *x = (const char *)a + d->od_offset;
+	const void *y = (const char *)b + d->od_offset;
+
+	switch (d->od_kind) {
+	case OK_ADDR:
+	case OK_PATH:
+		return strcmp(x, y) == 0;
+	case OK_COUNT:
+	case OK_SECONDS:
+		return *(const unsigned long *)x == *(const unsigned long *)y;
+	case OK_SIZE:
+	case OK_KIB:
+		return *(const size_t *)x == *(const size_t *)y;
+	case OK_FLAG:
+		return *(const bool *)x == *(const bool *)y;
+	case OK_VERBOSE:
+	case OK_QUIET:
+		return a->op_verbosity == b->op_verbosity;
+	case OK_ACTION:
+		break;
+	}
+	return true;
+}
+
 const char *pb_options_fixed_change(const struct pb_options *a,
 				    const struct pb_options *b)
 {
@@ -416,26 +476,8 @@ const char *pb_options_fixed_change(const struct pb_options *a,
 
 	for (i = 0; i < OPTIONS_N; i++) {
 		const struct options_def *d = &options_defs[i];
-		size_t len;
 
-		if (!d->od_fixed || !d->od_in_file)
-			continue;
-		switch (d->od_kind) {
-		case OK_ADDR:
-		case OK_PATH:
-			if (strcmp((const char *)a + d->od_offset,
-				   (const char *)b + d->od_offset) != 0)
-				return d->od_name;
-			continue;
-		case OK_FLAG:
-			len = sizeof(bool);
-			break;
-		default:
-			len = sizeof(size_t);
-			break;
-		}
-		if (memcmp((const char *)a + d->od_offset,
-			   (const char *)b + d->od_offset, len) != 0)
+		if (d->od_fixed && d->od_in_file && !options_same(d, a, b))
 			return d->od_name;
 	}
 	return NULL;
@@ -456,7 +498,8 @@ static void options_put_size(FILE *f, size_t v)
 	fprintf(f, "%zu", v);
 }
 
-void pb_options_write(const struct pb_options *op, FILE *f)
+void pb_options_write(const struct pb_options *op, enum pb_server server,
+		      FILE *f)
 {
 	size_t i;
 
@@ -464,7 +507,7 @@ void pb_options_write(const struct pb_options *op, FILE *f)
 		const struct options_def *d = &options_defs[i];
 		const char *field = (const char *)op + d->od_offset;
 
-		if (!d->od_in_file)
+		if (!d->od_in_file || !(d->od_servers & server))
 			continue;
 		fprintf(f, "%s = ", d->od_name);
 		switch (d->od_kind) {
@@ -509,6 +552,48 @@ void pb_options_write(const struct pb_options *op, FILE *f)
 	}
 }
 
+/* --help: the options that server takes, each as "  -C, --config FILE"
+ * padded to OPTIONS_HELP_COL, then its help, one line at a time. */
+#define OPTIONS_HELP_COL 29
+
+static void options_usage(enum pb_server server)
+{
+	size_t i;
+
+	printf("usage: %s [options]\n"
+	       "Routes NUL-terminated messages between TCP clients by id.\n\n",
+	       options_server(server)->os_prog);
+	for (i = 0; i < OPTIONS_N; i++) {
+		const struct options_def *d = &options_defs[i];
+		const char *help = d->od_help;
+		int col;
+
+		if (!(d->od_servers & server))
+			continue;
+		if (d->od_val < OPT_METRICS)
+			col = printf("  -%c, --%s", d->od_val, d->od_name);
+		else
+			col = printf("      --%s", d->od_name);
+		if (d->od_arg != NULL)
+			col += printf(" %s", d->od_arg);
+		for (;;) {
+			const char *nl = strchr(help, '\n');
+			int len = nl != NULL ? (int)(nl - help)
+					     : (int)strlen(help);
+			int pad = col >= 0 && col < OPTIONS_HELP_COL
+					  ? OPTIONS_HELP_COL - col
+					  : 1;
+
+			printf("%*s%.*s\n", pad, "", len, help);
+			if (nl == NULL)
+				break;
+			help = nl + 1;
+			col = 0;
+		}
+	}
+	fputs("Sizes take a K, M or G suffix.\n", stdout);
+}
+
 /* getopt_long's table and short options, built from options_defs. */
 static void options_getopt(struct option *lo, char *so)
 {
@@ -534,7 +619,8 @@ static void options_getopt(struct option *lo, char *so)
 	*so = '\0';
 }
 
-enum pb_options_result pb_options_args(struct pb_options *op, int argc,
+enum pb_options_result pb_options_args(struct pb_options *op,
+				       enum pb_server server, int argc,
 				       char **argv, char *err, size_t errlen)
 {
 	struct option lo[OPTIONS_N + 1];
@@ -549,10 +635,11 @@ enum pb_options_result pb_options_args(struct pb_options *op, int argc,
 	while ((c = getopt_long(argc, argv, so, lo, NULL)) != -1) {
 		switch (c) {
 		case 'h':
-			fputs(usage_text, stdout);
+			options_usage(server);
 			return PB_OPTIONS_EXIT;
 		case 'V':
-			printf("patchbayd %s\n", PACKAGE_VERSION);
+			printf("%s %s\n", options_server(server)->os_prog,
+			       PACKAGE_VERSION);
 			return PB_OPTIONS_EXIT;
 		case ':':
 			snprintf(err, errlen, "option '%s' needs a value",
@@ -567,6 +654,11 @@ enum pb_options_result pb_options_args(struct pb_options *op, int argc,
 			d = options_by_val(c);
 			if (d == NULL)
 				continue;
+			if (!(d->od_servers & server)) {
+				snprintf(err, errlen, "--%s: %s", d->od_name,
+					 options_server(server)->os_refusal);
+				return PB_OPTIONS_USAGE;
+			}
 			op->op_given |= 1ul << options_index(d);
 			if (options_value(op, d, optarg, &why) < 0) {
 				snprintf(err, errlen, "--%s: %s: '%s'",
@@ -583,10 +675,12 @@ enum pb_options_result pb_options_args(struct pb_options *op, int argc,
 	return PB_OPTIONS_RUN;
 }
 
-enum pb_options_result pb_options_parse(struct pb_options *op, int argc,
+enum pb_options_result pb_options_parse(struct pb_options *op,
+					enum pb_server server, int argc,
 					char **argv, char *err, size_t errlen)
 {
-	enum pb_options_result r = pb_options_args(op, argc, argv, err, errlen);
+	enum pb_options_result r =
+		pb_options_args(op, server, argc, argv, err, errlen);
 
 	if (r == PB_OPTIONS_RUN && pb_options_check(op, NULL, err, errlen) < 0)
 		return PB_OPTIONS_USAGE;

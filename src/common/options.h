@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * options.h: the daemon's options, from the command line and the
+ * options.h: the servers' options, from the command line and the
  * configuration file.
  *
- * One table of options decides, for both sources, what a valid value is;
+ * One table of options decides, for both sources, what a valid value is
+ * and which servers take the option: the parser is told which server it
+ * parses for, lists only that server's options in --help, and refuses the
+ * others by name (exit 2);
  * the file (conf.h) names them by their long names without the dashes. Parsing
  * is separate from acting on it so that every bad value is reported (exit
  * 2) before anything is opened, so that a reload can be checked whole
@@ -42,6 +45,12 @@ struct pb_options {
 	unsigned op_line[32];
 };
 
+/* The servers, as a mask in the table of options. */
+enum pb_server {
+	PB_SERVER_DAEMON = 1 << 0,  /* patchbayd */
+	PB_SERVER_REACTOR = 1 << 1, /* patchbay-reactor */
+};
+
 enum pb_options_result {
 	PB_OPTIONS_RUN,	  /* go on and run the daemon */
 	PB_OPTIONS_EXIT,  /* --help or --version was printed: exit 0 */
@@ -50,23 +59,28 @@ enum pb_options_result {
 
 void pb_options_defaults(struct pb_options *op);
 
-/* Parses argv onto op (which holds the defaults, or more) without
- * checking the values against each other. On PB_OPTIONS_USAGE, err holds
- * one line (without the program name) naming the option. */
-enum pb_options_result pb_options_args(struct pb_options *op, int argc,
+/* Parses argv onto op (which holds the defaults, or more) for server,
+ * without checking the values against each other. On PB_OPTIONS_USAGE,
+ * err holds one line (without the program name) naming the option; an
+ * option the server does not take is refused so. */
+enum pb_options_result pb_options_args(struct pb_options *op,
+				       enum pb_server server, int argc,
 				       char **argv, char *err, size_t errlen);
 
 /* pb_options_args, then pb_options_check: the command line alone (the
  * whole of it, file included, is conf.h's pb_conf_read). */
-enum pb_options_result pb_options_parse(struct pb_options *op, int argc,
+enum pb_options_result pb_options_parse(struct pb_options *op,
+					enum pb_server server, int argc,
 					char **argv, char *err, size_t errlen);
 
 /* Sets the option with this long name ("max-clients") from text, as line
- * 'line' of the configuration file does. 0, or -1 with *why saying what is
- * wrong with the value ("not a number"), or NULL when no option of the
- * file has that name. */
-int pb_options_set(struct pb_options *op, const char *name, const char *value,
-		   unsigned line, const char **why);
+ * 'line' of server's configuration file does. 0, or -1 with *why saying
+ * what is wrong with the value ("not a number"), or NULL when no option of
+ * the file has that name; -2 with *why saying so when server does not take
+ * the option. */
+int pb_options_set(struct pb_options *op, enum pb_server server,
+		   const char *name, const char *value, unsigned line,
+		   const char **why);
 
 /* Checks the values against each other; 0, or -1 with err naming the
  * option (and where the file set it, for a file of that name). */
@@ -83,9 +97,10 @@ bool pb_options_given(const struct pb_options *op, const char *name);
 const char *pb_options_fixed_change(const struct pb_options *a,
 				    const struct pb_options *b);
 
-/* Writes every option of the file at its value in op, one "name = value"
- * line each, as a configuration file would give them. */
-void pb_options_write(const struct pb_options *op, FILE *f);
+/* Writes every option of server's file at its value in op, one
+ * "name = value" line each, as a configuration file would give them. */
+void pb_options_write(const struct pb_options *op, enum pb_server server,
+		      FILE *f);
 
 /* Parses a size with an optional K, M or G suffix (powers of 1024). */
 int pb_options_size(const char *s, size_t *out);

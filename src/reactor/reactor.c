@@ -599,26 +599,6 @@ static int rc_setup(struct rc_server *sv, const struct pb_options *op, int lfd)
 	return epoll_ctl(sv->sv_epoll, EPOLL_CTL_ADD, sv->sv_signal, &ev);
 }
 
-/* The options only the daemon has: one thread, in the foreground, no
- * metrics. */
-static int reactor_refuse(const struct pb_options *op)
-{
-	static const char *const daemon_only[] = {
-		"daemon", "pidfile", "stack-size", "metrics", "spare-threads"};
-	size_t i;
-
-	for (i = 0; i < sizeof(daemon_only) / sizeof(daemon_only[0]); i++) {
-		if (!pb_options_given(op, daemon_only[i]))
-			continue;
-		fprintf(stderr,
-			"patchbay-reactor: --%s: not supported by the reactor "
-			"(patchbayd only)\n",
-			daemon_only[i]);
-		return -1;
-	}
-	return 0;
-}
-
 int main(int argc, char **argv)
 {
 	char err[256], addr[PB_NET_ADDRLEN];
@@ -628,7 +608,8 @@ int main(int argc, char **argv)
 	int lfd;
 
 	pb_options_defaults(&op);
-	switch (pb_conf_read(&op, argc, argv, NULL, err, sizeof(err))) {
+	switch (pb_conf_read(&op, PB_SERVER_REACTOR, argc, argv, NULL, err,
+			     sizeof(err))) {
 	case PB_OPTIONS_EXIT:
 		return 0;
 	case PB_OPTIONS_USAGE:
@@ -637,10 +618,8 @@ int main(int argc, char **argv)
 	case PB_OPTIONS_RUN:
 		break;
 	}
-	if (reactor_refuse(&op) < 0)
-		return 2;
 	if (op.op_check_config) {
-		pb_options_write(&op, stdout);
+		pb_options_write(&op, PB_SERVER_REACTOR, stdout);
 		return fflush(stdout) == 0 ? 0 : 1;
 	}
 	log_init(op.op_verbosity);

@@ -171,7 +171,8 @@ int main(int argc, char **argv)
 	int pidfd = -1;
 	sigset_t set;
 
-	switch (pb_conf_read(&op, argc, argv, NULL, err, sizeof(err))) {
+	switch (pb_conf_read(&op, PB_SERVER_DAEMON, argc, argv, NULL, err,
+			     sizeof(err))) {
 	case PB_OPTIONS_EXIT:
 		return 0;
 	case PB_OPTIONS_USAGE:
@@ -188,7 +189,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (op.op_check_config) {
-		pb_options_write(&op, stdout);
+		pb_options_write(&op, PB_SERVER_DAEMON, stdout);
 		return fflush(stdout) == 0 ? 0 : 1;
 	}
 	log_init(op.op_verbosity);

@@ -97,8 +97,8 @@ bool pb_reload(struct pb_options *running, int argc, char **argv,
 		log_warnx("SIGHUP: no memory to reload, configuration kept");
 		return false;
 	}
-	if (pb_conf_read(next, argc, argv, running->op_config, err,
-			 sizeof(err)) != PB_OPTIONS_RUN) {
+	if (pb_conf_read(next, PB_SERVER_DAEMON, argc, argv, running->op_config,
+			 err, sizeof(err)) != PB_OPTIONS_RUN) {
 		log_warnx("reload failed, configuration kept: %s", err);
 	} else if ((fixed = pb_options_fixed_change(running, next)) != NULL) {
 		log_warnx("reload of %s refused, configuration kept: %s cannot "
