@@ -14,11 +14,12 @@
 
 void pb_engine_init(struct pb_engine *en, const struct pb_engine_ops *ops,
 		    const struct pb_engine_tally *tally, int reads_per_turn,
-		    struct pb_route *shared_route)
+		    bool until_eagain, struct pb_route *shared_route)
 {
 	en->en_ops = ops;
 	en->en_tally = tally;
 	en->en_reads_per_turn = reads_per_turn;
+	en->en_until_eagain = until_eagain;
 	en->en_route = shared_route;
 	atomic_init(&en->en_slow_ms, 0);
 	atomic_init(&en->en_frame_ms, 0);
@@ -232,7 +233,7 @@ int pb_engine_flush(struct pb_engine *en, struct pb_conn *c)
 	}
 	ops->eo_unlock(c);
 	if (waiters.wt_n > 0)
-		ops->eo_wake_waiters(&waiters);
+		ops->eo_wake_waiters(c, &waiters);
 	if (bytes > 0)
 		en->en_tally->et_forwarded(frames, bytes);
 	if (err != 0) {
@@ -270,7 +271,7 @@ void pb_engine_leave(struct pb_engine *en, struct pb_conn *c, enum pb_leave why)
 	pb_conn_set_state(c, linger ? PB_CONN_LINGERING : PB_CONN_DONE);
 	ops->eo_unlock(c);
 	ops->eo_close(c);
-	ops->eo_wake_waiters(&waiters);
+	ops->eo_wake_waiters(c, &waiters);
 	en->en_tally->et_leave(c->cn_id, c->cn_addr, why, dropped,
 			       atomic_load(&c->cn_waiting),
 			       pb_engine_slow_ms(en));
@@ -426,9 +427,9 @@ enum pb_engine_read pb_engine_read(struct pb_engine *en, struct pb_conn *c,
 			*why = PB_LEAVE_PROTOCOL;
 			return PB_READ_LEAVE;
 		}
-		if ((size_t)n < want)
+		grow = (size_t)n == want; /* filled: more is likely waiting */
+		if (!grow && !en->en_until_eagain)
 			return PB_READ_DRAINED;
-		grow = true; /* filled: more is likely waiting */
 	}
 	return PB_READ_MORE;
 }

@@ -68,9 +68,9 @@ struct pb_engine_ops {
 	 * d leaves. 1 added, 0 already there, -1 no memory (s then retries
 	 * on its own, eo_retry_later). */
 	int (*eo_wait_on)(struct pb_conn *d, struct pb_conn *s);
-	/* Outside every lock: wakes the senders taken from an outbox's
-	 * waiters, and frees w. */
-	void (*eo_wake_waiters)(struct pb_waiters *w);
+	/* Outside every lock: wakes the senders taken from d's waiters,
+	 * and frees w. */
+	void (*eo_wake_waiters)(struct pb_conn *d, struct pb_waiters *w);
 	/*
 	 * s has parked frames that no drain will wake it for (their outbox
 	 * is empty: memory ran out), so it retries on its own. The daemon
@@ -137,6 +137,15 @@ struct pb_engine {
 	 * clients (its one thread must share itself out).
 	 */
 	int en_reads_per_turn;
+	/*
+	 * Whether only EAGAIN says the socket is drained. With readiness
+	 * that is reported once per change (the reactor's edge-triggered
+	 * epoll), a short read may leave an end of stream behind it that no
+	 * new event will report, so reading goes on until EAGAIN. Where
+	 * readiness is asked for each time (the daemon's poll), a short read
+	 * is taken as drained, saving a read that would fail.
+	 */
+	bool en_until_eagain;
 	/* The routing scratch space: one, shared, where one thread routes
 	 * for everyone (the reactor); NULL where each client routes in its
 	 * own thread, which then allocates its own with its first read
@@ -150,7 +159,7 @@ struct pb_engine {
 
 void pb_engine_init(struct pb_engine *en, const struct pb_engine_ops *ops,
 		    const struct pb_engine_tally *tally, int reads_per_turn,
-		    struct pb_route *shared_route);
+		    bool until_eagain, struct pb_route *shared_route);
 
 static inline unsigned long pb_engine_slow_ms(struct pb_engine *en)
 {

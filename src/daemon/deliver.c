@@ -95,6 +95,12 @@ static void deliver_signal(struct pb_conn *c)
 	pb_wake_signal(&pb_client_of(c)->cl_wake);
 }
 
+static void deliver_wake_waiters(struct pb_conn *d, struct pb_waiters *w)
+{
+	(void)d;
+	pb_client_wake_waiters(w);
+}
+
 static void deliver_shutdown(struct pb_conn *d)
 {
 	shutdown(pb_client_of(d)->cl_fd, SHUT_RDWR);
@@ -134,7 +140,7 @@ const struct pb_engine_ops pb_deliver_ops = {
 	.eo_read = deliver_read,
 	.eo_write = deliver_write,
 	.eo_wait_on = deliver_wait_on,
-	.eo_wake_waiters = pb_client_wake_waiters,
+	.eo_wake_waiters = deliver_wake_waiters,
 	.eo_retry_later = deliver_signal, /* at once: see engine.h */
 	.eo_wake = deliver_signal,
 	.eo_flush = deliver_signal,

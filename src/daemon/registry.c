@@ -24,9 +24,10 @@ void pb_registry_init(struct pb_registry *reg, const struct pb_options *op,
 	pb_budget_init(&reg->rg_budget, op->op_max_memory);
 	pb_budget_init_share(&reg->rg_park_share, &reg->rg_budget, 2);
 	pb_budget_init_share(&reg->rg_input_share, &reg->rg_budget, 4);
-	/* Each thread routes with scratch space of its own. */
+	/* poll says each time whether more waits; each thread routes with
+	 * scratch space of its own. */
 	pb_engine_init(&reg->rg_engine, ops, &pb_account_tally,
-		       PB_READS_PER_TURN, NULL);
+		       PB_READS_PER_TURN, false, NULL);
 	atomic_init(&reg->rg_engine.en_slow_ms, op->op_slow_ms);
 	atomic_init(&reg->rg_engine.en_frame_ms, op->op_frame_ms);
 	atomic_init(&reg->rg_max_clients, op->op_max_clients);
