@@ -22,212 +22,24 @@
 
 #include <errno.h>
 #include <signal.h>
-#include <stddef.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "account.h"
-#include "budget.h"
 #include "clock.h"
-#include "conf.h"
-#include "engine.h"
 #include "frame.h"
 #include "log.h"
 #include "net.h"
-#include "options.h"
-#include "stats.h"
-#include "table.h"
+#include "reactor.h"
 
-/* Reads a turn: then the other ready clients get theirs (engine.h). */
-#define RC_READS_PER_TURN 16
-#define RC_TICK_MS	  100 /* timeouts, retries, stalled input */
-#define RC_GRACE_MS	  2000
-#define RC_EVENTS	  256
-
-struct rc_server;
-
-struct rc_conn {
-	struct pb_conn rc_cn; /* its id, address, queues and state */
-	struct rc_server *rc_sv;
-	int rc_fd;
-	bool rc_readable; /* input may be waiting (edge seen, not drained) */
-	bool rc_ready;	  /* on the ready list */
-	bool rc_retry;	  /* parked frames to retry at the next tick */
-	struct rc_conn *rc_next_ready;
-	struct rc_conn *rc_next_dead;
-};
-
-struct rc_server {
-	const struct pb_options *sv_opts;
-	struct pb_engine sv_engine;
-	int sv_epoll;
-	int sv_listen; /* -1 once stopping */
-	int sv_signal;
-	struct pb_table sv_table; /* every conn until it is freed */
-	unsigned long sv_connected;
-	struct pb_budget sv_budget;	 /* and its shares, as in the daemon: */
-	struct pb_budget sv_park_share;	 /* waiting rooms: a half */
-	struct pb_budget sv_input_share; /* read buffers: a quarter */
-	unsigned long sv_lingering;	 /* left, still delivering */
-	struct pb_route sv_route;	 /* shared: one thread routes */
-	struct rc_conn *sv_ready;
-	struct rc_conn *sv_dead;
-	uint64_t sv_deadline_ms;
-};
-
-static struct rc_conn *rc_of(struct pb_conn *c)
-{
-	return (struct rc_conn *)(void *)((char *)c -
-					  offsetof(struct rc_conn, rc_cn));
-}
-
-static void rc_make_ready(struct rc_conn *c)
-{
-	struct rc_server *sv = c->rc_sv;
-
-	if (c->rc_ready || pb_conn_state(&c->rc_cn) == PB_CONN_DONE)
-		return;
-	c->rc_ready = true;
-	c->rc_next_ready = sv->sv_ready;
-	sv->sv_ready = c;
-}
-
-static struct pb_conn *rc_find(struct pb_conn *s, uint32_t id)
-{
-	struct rc_conn *d = pb_table_get(&rc_of(s)->rc_sv->sv_table, id);
-
-	return d != NULL ? &d->rc_cn : NULL;
-}
-
-/* Nothing to let go of, nothing to lock: one thread does everything. */
-static void rc_nothing(struct pb_conn *c)
-{
-	(void)c;
-}
-
-static void rc_forget(struct pb_conn *s, uint32_t id)
-{
-	(void)s;
-	(void)id;
-}
-
-static ssize_t rc_read_op(struct pb_conn *c, void *buf, size_t len)
-{
-	return recv(rc_of(c)->rc_fd, buf, len, 0);
-}
-
-static ssize_t rc_write_op(struct pb_conn *c, const struct iovec *iov, size_t n)
-{
-	return pb_net_sendv(rc_of(c)->rc_fd, iov, n);
-}
-
-/* Waiters are kept by id: a sender may be freed before d drains. */
-static int rc_wait_on(struct pb_conn *d, struct pb_conn *s)
-{
-	return pb_waiters_add(&d->cn_waiters, (uintptr_t)s->cn_id);
-}
-
-/* Puts the senders that waited on d's outbox on the ready list. */
-static void rc_wake_waiters(struct pb_conn *d, struct pb_waiters *w)
-{
-	struct rc_server *sv = rc_of(d)->rc_sv;
-	size_t i;
-
-	for (i = 0; i < w->wt_n; i++) {
-		struct rc_conn *s =
-			pb_table_get(&sv->sv_table, (uint32_t)w->wt_list[i]);
-
-		if (s != NULL)
-			rc_make_ready(s);
-	}
-	pb_waiters_free(w);
-}
-
-static void rc_retry_later(struct pb_conn *s)
-{
-	rc_of(s)->rc_retry = true;
-}
-
-/* Writes c's outbox until it is empty or the socket is full. */
-static void rc_flush(struct pb_conn *c)
-{
-	struct pb_engine *en = &rc_of(c)->rc_sv->sv_engine;
-
-	if (pb_engine_flush(en, c) < 0)
-		pb_engine_leave(en, c, PB_LEAVE_RESET);
-}
-
-static void rc_shutdown(struct pb_conn *d)
-{
-	shutdown(rc_of(d)->rc_fd, SHUT_RDWR);
-}
-
-/* A client that left stays in the table until it is freed, so that its
- * id is never found to be someone else's meanwhile. */
-static void rc_unpublish(struct pb_conn *c)
-{
-	rc_of(c)->rc_sv->sv_connected--;
-}
-
-static void rc_close(struct pb_conn *c)
-{
-	close(rc_of(c)->rc_fd); /* also takes it out of the epoll set */
-}
-
-static bool rc_linger(struct pb_conn *c)
-{
-	struct rc_server *sv = rc_of(c)->rc_sv;
-
-	if (sv->sv_lingering >= sv->sv_opts->op_max_clients)
-		return false;
-	sv->sv_lingering++;
-	return true;
-}
-
-static void rc_linger_end(struct pb_conn *c)
-{
-	rc_of(c)->rc_sv->sv_lingering--;
-}
-
-/* Freed at the end of the round (rc_free_dead). */
-static void rc_bury(struct pb_conn *cn)
-{
-	struct rc_conn *c = rc_of(cn);
-
-	c->rc_next_dead = c->rc_sv->sv_dead;
-	c->rc_sv->sv_dead = c;
-}
-
-static const struct pb_engine_ops rc_ops = {
-	.eo_find = rc_find,
-	.eo_forget = rc_forget,
-	.eo_lock = rc_nothing,
-	.eo_unlock = rc_nothing,
-	.eo_read = rc_read_op,
-	.eo_write = rc_write_op,
-	.eo_wait_on = rc_wait_on,
-	.eo_wake_waiters = rc_wake_waiters,
-	.eo_retry_later = rc_retry_later, /* at the next tick: engine.h */
-	.eo_wake = rc_nothing,		  /* epoll will report the socket */
-	.eo_flush = rc_flush,
-	.eo_shutdown = rc_shutdown,
-	.eo_unpublish = rc_unpublish,
-	.eo_close = rc_close,
-	.eo_linger = rc_linger,
-	.eo_linger_end = rc_linger_end,
-	.eo_done = rc_bury,
-	.eo_now_ms = pb_now_ms,
-};
-
-/* Reads and delivers until the socket is drained, the waiting room or
- * memory cannot take more, or this connection had its turn. */
-static void rc_read(struct rc_server *sv, struct rc_conn *c)
+	/* Reads and delivers until the socket is drained, the waiting room or
+	 * memory cannot take more, or this connection had its turn. */
+	static void
+	rc_read(struct rc_server *sv, struct rc_conn *c)
 {
 	enum pb_leave why;
 
@@ -423,7 +235,7 @@ static void rc_stop(struct rc_server *sv)
 	sv->sv_listen = -1;
 }
 
-static void rc_loop(struct rc_server *sv)
+void rc_loop(struct rc_server *sv)
 {
 	struct epoll_event ev[RC_EVENTS];
 	uint64_t next_tick = pb_now_ms() + RC_TICK_MS;
@@ -457,7 +269,7 @@ static void rc_loop(struct rc_server *sv)
 	}
 }
 
-static int rc_setup(struct rc_server *sv, const struct pb_options *op, int lfd)
+int rc_setup(struct rc_server *sv, const struct pb_options *op, int lfd)
 {
 	struct epoll_event ev = {.events = EPOLLIN};
 	sigset_t set;
@@ -487,72 +299,4 @@ static int rc_setup(struct rc_server *sv, const struct pb_options *op, int lfd)
 		return -1;
 	ev.data.ptr = &sv->sv_signal;
 	return epoll_ctl(sv->sv_epoll, EPOLL_CTL_ADD, sv->sv_signal, &ev);
-}
-
-/* The options only the daemon has: one thread, in the foreground, no
- * metrics. */
-static int reactor_refuse(const struct pb_options *op)
-{
-	static const char *const daemon_only[] = {
-		"daemon", "pidfile", "stack-size", "metrics", "spare-threads"};
-	size_t i;
-
-	for (i = 0; i < sizeof(daemon_only) / sizeof(daemon_only[0]); i++) {
-		if (!pb_options_given(op, daemon_only[i]))
-			continue;
-		fprintf(stderr,
-			"patchbay-reactor: --%s: not supported by the reactor "
-			"(patchbayd only)\n",
-			daemon_only[i]);
-		return -1;
-	}
-	return 0;
-}
-
-int main(int argc, char **argv)
-{
-	char err[256], addr[PB_NET_ADDRLEN];
-	struct rc_server *sv;
-	struct pb_options op;
-	struct rlimit rl;
-	int lfd;
-
-	pb_options_defaults(&op);
-	switch (pb_conf_read(&op, argc, argv, NULL, err, sizeof(err))) {
-	case PB_OPTIONS_EXIT:
-		return 0;
-	case PB_OPTIONS_USAGE:
-		fprintf(stderr, "patchbay-reactor: %s\n", err);
-		return 2;
-	case PB_OPTIONS_RUN:
-		break;
-	}
-	if (reactor_refuse(&op) < 0)
-		return 2;
-	if (op.op_check_config) {
-		pb_options_write(&op, stdout);
-		return fflush(stdout) == 0 ? 0 : 1;
-	}
-	log_init(op.op_verbosity);
-	signal(SIGPIPE, SIG_IGN);
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		(void)setrlimit(RLIMIT_NOFILE, &rl);
-	}
-	if (pb_net_listen(op.op_listen, &lfd, err, sizeof(err)) < 0) {
-		fprintf(stderr, "patchbay-reactor: %s\n", err);
-		return 1;
-	}
-	pb_net_local(lfd, addr);
-	log_notice("listening on %s", addr);
-	sv = malloc(sizeof(*sv)); /* the route scratch is large */
-	if (sv == NULL || rc_setup(sv, &op, lfd) < 0)
-		fatal("cannot set up the event loop");
-	rc_loop(sv);
-	pb_stats_log();
-	pb_table_free(&sv->sv_table);
-	close(sv->sv_epoll);
-	close(sv->sv_signal);
-	free(sv);
-	return 0;
 }
