@@ -21,9 +21,8 @@ void pb_registry_init(struct pb_registry *reg, const struct pb_options *op,
 	pthread_condattr_t ca;
 
 	reg->rg_opts = op;
-	pb_budget_init(&reg->rg_budget, op->op_max_memory);
-	pb_budget_init_share(&reg->rg_park_share, &reg->rg_budget, 2);
-	pb_budget_init_share(&reg->rg_input_share, &reg->rg_budget, 4);
+	pb_budget_init_clients(&reg->rg_budget, &reg->rg_park_share,
+			       &reg->rg_input_share, op->op_max_memory);
 	/* poll says each time whether more waits; each thread routes with
 	 * scratch space of its own. */
 	pb_engine_init(&reg->rg_engine, ops, &pb_account_tally,

@@ -36,10 +36,9 @@
 #include "net.h"
 #include "reactor.h"
 
-	/* Reads and delivers until the socket is drained, the waiting room or
-	 * memory cannot take more, or this connection had its turn. */
-	static void
-	rc_read(struct rc_server *sv, struct rc_conn *c)
+/* Reads and delivers until the socket is drained, the waiting room or
+ * memory cannot take more, or this connection had its turn. */
+static void rc_read(struct rc_server *sv, struct rc_conn *c)
 {
 	enum pb_leave why;
 
@@ -283,9 +282,8 @@ int rc_setup(struct rc_server *sv, const struct pb_options *op, int lfd)
 	atomic_store(&sv->sv_engine.en_slow_ms, op->op_slow_ms);
 	atomic_store(&sv->sv_engine.en_frame_ms, op->op_frame_ms);
 	pb_table_init(&sv->sv_table);
-	pb_budget_init(&sv->sv_budget, op->op_max_memory);
-	pb_budget_init_share(&sv->sv_park_share, &sv->sv_budget, 2);
-	pb_budget_init_share(&sv->sv_input_share, &sv->sv_budget, 4);
+	pb_budget_init_clients(&sv->sv_budget, &sv->sv_park_share,
+			       &sv->sv_input_share, op->op_max_memory);
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
