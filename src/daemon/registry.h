@@ -5,7 +5,8 @@
  * The id table behind its own mutex (held only for a lookup, an insert or
  * a removal, never across a call that can block), references taken on
  * lookup so a destination cannot be freed under its sender, the count of
- * client threads for shutdown, and the limits from the command line.
+ * client threads for shutdown, the delivery engine with the daemon's
+ * operations (deliver.h), and the limits from the command line.
  */
 #ifndef PB_REGISTRY_H
 #define PB_REGISTRY_H
@@ -68,7 +69,7 @@ void pb_registry_init(struct pb_registry *reg, const struct pb_options *op,
 void pb_registry_destroy(struct pb_registry *reg);
 
 /* Applies the limits a reload may change (max-clients, slow-timeout,
- * frame-timeout, max-memory, outbox, park) from op. */
+ * frame-timeout, spare-threads, max-memory, outbox, park) from op. */
 void pb_registry_set_limits(struct pb_registry *reg,
 			    const struct pb_options *op);
 
