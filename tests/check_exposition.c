@@ -107,7 +107,7 @@ static struct pb_registry expo_reg;
 static void expo_setup(void)
 {
 	pb_options_defaults(&expo_opts);
-	pb_registry_init(&expo_reg, &expo_opts);
+	pb_registry_init(&expo_reg, &expo_opts, NULL);
 }
 
 static void expo_teardown(void)

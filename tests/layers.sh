@@ -27,7 +27,7 @@ allowed() { # LAYER: the layers its files may include from
 	common) echo "common core" ;;
 	daemon) echo "daemon common core" ;;
 	service) echo "service daemon common core" ;;
-	reactor) echo "common core" ;;
+	reactor) echo "reactor common core" ;;
 	*) echo "" ;;
 	esac
 }

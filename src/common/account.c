@@ -60,6 +60,11 @@ void pb_account_protocol_error(uint32_t id, size_t max_frame)
 		   max_frame);
 }
 
+void pb_account_input_nomem(uint32_t id)
+{
+	log_warn("client %u: no memory for its input", id);
+}
+
 void pb_account_received(size_t n)
 {
 	pb_stats_add(PB_STAT_RECEIVED, n);
@@ -112,3 +117,16 @@ void pb_account_sender_gave_up(uint32_t id, size_t n, unsigned long moved_ms)
 			   "none moved on for %.1f s",
 			   id, n, moved_ms / 1000.0);
 }
+
+const struct pb_engine_tally pb_account_tally = {
+	.et_received = pb_account_received,
+	.et_unknown = pb_account_unknown,
+	.et_delivered = pb_account_delivered,
+	.et_forwarded = pb_account_forwarded,
+	.et_protocol_error = pb_account_protocol_error,
+	.et_input_nomem = pb_account_input_nomem,
+	.et_leave = pb_account_leave,
+	.et_dest_left = pb_account_dest_left,
+	.et_left = pb_account_left,
+	.et_sender_gave_up = pb_account_sender_gave_up,
+};

@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "engine.h"
 #include "leave.h"
 #include "route.h"
 
@@ -39,6 +40,9 @@ void pb_account_leave(uint32_t id, const char *addr, enum pb_leave why,
 
 /* A client sent a frame longer than max_frame. */
 void pb_account_protocol_error(uint32_t id, size_t max_frame);
+
+/* No memory for a client's input (errno says so too). */
+void pb_account_input_nomem(uint32_t id);
 
 /* n complete frames were read from a client. */
 void pb_account_received(size_t n);
@@ -66,5 +70,9 @@ void pb_account_dest_left(size_t n, enum pb_leave why);
  * because as many departed clients as --max-clients still deliver
  * (moved_ms 0), or because none of them moved on for moved_ms. */
 void pb_account_sender_gave_up(uint32_t id, size_t n, unsigned long moved_ms);
+
+/* All of the above that the delivery engine reports (engine.h), for
+ * both servers. */
+extern const struct pb_engine_tally pb_account_tally;
 
 #endif

@@ -24,6 +24,14 @@ void pb_budget_init_share(struct pb_budget *b, struct pb_budget *parent,
 	b->bu_div = div;
 }
 
+void pb_budget_init_clients(struct pb_budget *all, struct pb_budget *park,
+			    struct pb_budget *input, size_t limit)
+{
+	pb_budget_init(all, limit);
+	pb_budget_init_share(park, all, 2);
+	pb_budget_init_share(input, all, 4);
+}
+
 void pb_budget_charge(struct pb_budget *b, size_t n)
 {
 	for (; b != NULL; b = b->bu_parent)

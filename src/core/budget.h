@@ -36,6 +36,13 @@ void pb_budget_init(struct pb_budget *b, size_t limit);
 void pb_budget_init_share(struct pb_budget *b, struct pb_budget *parent,
 			  unsigned div);
 
+/* The budget of a server's clients, all, with limit, and its shares:
+ * waiting rooms (park) may hold a half of it, read buffers and routing
+ * scratch space (input) a quarter (doc/protocol.md, "Shares of the
+ * budget"). */
+void pb_budget_init_clients(struct pb_budget *all, struct pb_budget *park,
+			    struct pb_budget *input, size_t limit);
+
 void pb_budget_charge(struct pb_budget *b, size_t n);
 void pb_budget_release(struct pb_budget *b, size_t n);
 

@@ -8,6 +8,8 @@ noinst_LIBRARIES += %D%/libpbcore.a
 %C%_libpbcore_a_CPPFLAGS = $(CORE_CPPFLAGS)
 %C%_libpbcore_a_SOURCES = \
 	%D%/budget.c %D%/budget.h \
+	%D%/conn.c %D%/conn.h \
+	%D%/engine.c %D%/engine.h \
 	%D%/frame.c %D%/frame.h \
 	%D%/leave.c %D%/leave.h \
 	%D%/outbox.c %D%/outbox.h \

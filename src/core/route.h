@@ -2,8 +2,8 @@
 /*
  * route.h: turning bytes read from a sender into hand-offs to destinations.
  *
- * Shared by the daemon and the reactor so that they differ only in how they
- * do I/O. pb_route_input parses the complete frames in a read buffer and
+ * The delivery engine (engine.h) uses these for both servers; how the
+ * servers differ is said there. pb_route_input parses the complete frames in a read buffer and
  * groups them by destination (order per destination kept), calling back
  * once per group, so that one write can carry many frames.
  * pb_route_handoff gives one group to a destination's outbox: written

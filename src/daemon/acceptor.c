@@ -24,7 +24,7 @@ static void acceptor_admit(struct pb_acceptor *ac, int fd, const char *peer)
 {
 	struct pb_registry *reg = ac->ac_reg;
 	const struct pb_options *op = reg->rg_opts;
-	struct pb_client_env env;
+	struct pb_conn_env env;
 	struct pb_client *c;
 
 	if (pb_account_refuse_full(pb_registry_clients(reg),
@@ -33,16 +33,17 @@ static void acceptor_admit(struct pb_acceptor *ac, int fd, const char *peer)
 		return;
 	}
 	pb_registry_client_env(reg, &env);
-	c = pb_client_new(reg, &env, fd, peer);
+	c = pb_client_new(reg, &env, 0, fd, peer);
 	if (c == NULL) {
 		pb_account_refused(peer, PB_STAT_REFUSED_NOMEM);
 		close(fd);
 		return;
 	}
-	c->cl_id = pb_registry_next_id(reg);
-	atomic_fetch_add(&reg->rg_clients, 1);
+	/* Only now: a refused connection spends no id. */
+	c->cl_conn.cn_id = pb_registry_next_id(reg);
+	pb_registry_client_admitted(reg);
 	if (pb_session_start(c, op->op_stack) < 0) {
-		atomic_fetch_sub(&reg->rg_clients, 1);
+		pb_registry_client_gone(reg);
 		pb_stats_add(PB_STAT_REFUSED_THREAD, 1);
 		log_warn("connection from %s refused: cannot start a thread",
 			 peer);

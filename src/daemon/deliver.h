@@ -1,35 +1,27 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * deliver.h: routing a sender's frames to their destinations.
+ * deliver.h: the delivery engine (engine.h), run by a thread per client.
  *
- * The complete frames of one read are grouped by destination, and each
- * group leaves in one writev straight to the destination's socket when its
- * outbox is empty, or is appended to the outbox. What does not fit waits in
- * the sender's waiting room (park.h) and the sender registers as a waiter
- * on the destination, which wakes it when its outbox drains; frames to
- * every other destination keep going meanwhile. Only the destination's own
- * lock is taken, and only around non-blocking calls.
+ * The engine decides; this gives it the daemon's ways: destinations found
+ * in the registry and kept, referenced, in each sender's small cache of
+ * recent destinations (so steady streams never take the table's lock);
+ * each client's own mutex around its outbox and waiters; waiters held by
+ * reference and woken with a signal (wake.h); a sender with frames no
+ * drain will wake it for retries at once, since its thread has nothing
+ * else to do.
  */
 #ifndef PB_DELIVER_H
 #define PB_DELIVER_H
 
-#include <stdbool.h>
-#include <stddef.h>
+#include "engine.h"
 
 struct pb_client;
 
-/* Delivers every complete frame in the sender's read buffer and removes
- * them from it. Returns -1 on a protocol error (frame too long): the
- * frames before it were delivered. */
-int pb_deliver_input(struct pb_client *s);
+/* The daemon's operations for the engine. */
+extern const struct pb_engine_ops pb_deliver_ops;
 
-/* Moves parked frames into outboxes that have room again; drops those
- * whose destination left. */
-void pb_deliver_retry(struct pb_client *s);
-
-/* Drops everything in the sender's waiting room, its destinations'
- * counts of frames waiting for them included; returns how many frames. */
-size_t pb_deliver_drop_all(struct pb_client *s);
+/* The engine of the client's daemon. */
+struct pb_engine *pb_deliver_engine(struct pb_client *c);
 
 /* Drops the sender's references to recent destinations. */
 void pb_deliver_release(struct pb_client *s);

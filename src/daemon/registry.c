@@ -7,20 +7,29 @@
 #include <errno.h>
 #include <time.h>
 
+#include "account.h"
 #include "client.h"
 #include "registry.h"
 
-void pb_registry_init(struct pb_registry *reg, const struct pb_options *op)
+/* A thread per client: each reads a few times in a row, then polls
+ * again, which also writes its own outbox (engine.h). */
+#define PB_READS_PER_TURN 4
+
+void pb_registry_init(struct pb_registry *reg, const struct pb_options *op,
+		      const struct pb_engine_ops *ops)
 {
 	pthread_condattr_t ca;
 
 	reg->rg_opts = op;
-	pb_budget_init(&reg->rg_budget, op->op_max_memory);
-	pb_budget_init_share(&reg->rg_park_share, &reg->rg_budget, 2);
-	pb_budget_init_share(&reg->rg_input_share, &reg->rg_budget, 4);
+	pb_budget_init_clients(&reg->rg_budget, &reg->rg_park_share,
+			       &reg->rg_input_share, op->op_max_memory);
+	/* poll says each time whether more waits; each thread routes with
+	 * scratch space of its own. */
+	pb_engine_init(&reg->rg_engine, ops, &pb_account_tally,
+		       PB_READS_PER_TURN, false, NULL);
+	atomic_init(&reg->rg_engine.en_slow_ms, op->op_slow_ms);
+	atomic_init(&reg->rg_engine.en_frame_ms, op->op_frame_ms);
 	atomic_init(&reg->rg_max_clients, op->op_max_clients);
-	atomic_init(&reg->rg_slow_ms, op->op_slow_ms);
-	atomic_init(&reg->rg_frame_ms, op->op_frame_ms);
 	atomic_init(&reg->rg_outbox, op->op_outbox);
 	atomic_init(&reg->rg_park, op->op_park);
 	atomic_init(&reg->rg_outbox_bytes, 0);
@@ -38,7 +47,6 @@ void pb_registry_init(struct pb_registry *reg, const struct pb_options *op)
 	atomic_init(&reg->rg_clients, 0);
 	atomic_init(&reg->rg_lingering, 0);
 	pb_spare_init(&reg->rg_spares, op->op_spare_threads);
-	atomic_init(&reg->rg_stopping, false);
 	atomic_init(&reg->rg_deadline_ms, 0);
 }
 
@@ -54,8 +62,8 @@ void pb_registry_set_limits(struct pb_registry *reg,
 			    const struct pb_options *op)
 {
 	atomic_store(&reg->rg_max_clients, op->op_max_clients);
-	atomic_store(&reg->rg_slow_ms, op->op_slow_ms);
-	atomic_store(&reg->rg_frame_ms, op->op_frame_ms);
+	atomic_store(&reg->rg_engine.en_slow_ms, op->op_slow_ms);
+	atomic_store(&reg->rg_engine.en_frame_ms, op->op_frame_ms);
 	pb_spare_set_max(&reg->rg_spares, op->op_spare_threads);
 	atomic_store(&reg->rg_outbox, op->op_outbox);
 	atomic_store(&reg->rg_park, op->op_park);
@@ -69,7 +77,7 @@ void pb_registry_reloaded(struct pb_registry *reg, bool ok)
 		atomic_store(&reg->rg_loaded_s, (long long)time(NULL));
 }
 
-void pb_registry_client_env(struct pb_registry *reg, struct pb_client_env *env)
+void pb_registry_client_env(struct pb_registry *reg, struct pb_conn_env *env)
 {
 	env->ce_max_frame = reg->rg_opts->op_max_frame;
 	env->ce_outbox = atomic_load(&reg->rg_outbox);
@@ -118,7 +126,7 @@ int pb_registry_add(struct pb_registry *reg, struct pb_client *c)
 	int rc;
 
 	pthread_mutex_lock(&reg->rg_lock);
-	rc = pb_table_insert(&reg->rg_table, c->cl_id, c);
+	rc = pb_table_insert(&reg->rg_table, c->cl_conn.cn_id, c);
 	pthread_mutex_unlock(&reg->rg_lock);
 	return rc;
 }
@@ -126,7 +134,7 @@ int pb_registry_add(struct pb_registry *reg, struct pb_client *c)
 void pb_registry_remove(struct pb_registry *reg, struct pb_client *c)
 {
 	pthread_mutex_lock(&reg->rg_lock);
-	pb_table_remove(&reg->rg_table, c->cl_id);
+	pb_table_remove(&reg->rg_table, c->cl_conn.cn_id);
 	pthread_mutex_unlock(&reg->rg_lock);
 }
 
@@ -168,7 +176,7 @@ static void registry_wake_one(void *value, void *arg)
 void pb_registry_stop(struct pb_registry *reg, uint64_t deadline_ms)
 {
 	atomic_store(&reg->rg_deadline_ms, deadline_ms);
-	atomic_store(&reg->rg_stopping, true);
+	atomic_store(&reg->rg_engine.en_stopping, true);
 	pthread_mutex_lock(&reg->rg_lock);
 	pb_table_foreach(&reg->rg_table, registry_wake_one, NULL);
 	pthread_mutex_unlock(&reg->rg_lock);

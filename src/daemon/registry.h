@@ -5,7 +5,8 @@
  * The id table behind its own mutex (held only for a lookup, an insert or
  * a removal, never across a call that can block), references taken on
  * lookup so a destination cannot be freed under its sender, the count of
- * client threads for shutdown, and the limits from the command line.
+ * client threads for shutdown, the delivery engine with the daemon's
+ * operations (deliver.h), and the limits from the command line.
  */
 #ifndef PB_REGISTRY_H
 #define PB_REGISTRY_H
@@ -17,6 +18,7 @@
 
 #include "budget.h"
 #include "client.h"
+#include "engine.h"
 #include "options.h"
 #include "spare.h"
 #include "table.h"
@@ -27,11 +29,13 @@ struct pb_registry {
 	struct pb_budget rg_park_share;	  /* waiting rooms: a half */
 	struct pb_budget rg_input_share;  /* read buffers: a quarter */
 
+	/* The delivery engine, with the daemon's operations (deliver.h);
+	 * it holds the live slow-timeout and frame-timeout. */
+	struct pb_engine rg_engine;
+
 	/* The limits a reload may change, read without a lock. outbox and
 	 * park apply to clients that connect after the change. */
 	atomic_ulong rg_max_clients;
-	atomic_ulong rg_slow_ms;
-	atomic_ulong rg_frame_ms;
 	atomic_size_t rg_outbox;
 	atomic_size_t rg_park;
 
@@ -56,15 +60,16 @@ struct pb_registry {
 	atomic_ulong rg_clients;      /* clients connected, for --max-clients */
 	atomic_ulong rg_lingering;    /* threads of clients that left, still
 					 delivering: at most --max-clients */
-	atomic_bool rg_stopping;      /* shutting down */
 	atomic_ullong rg_deadline_ms; /* when shutting down: give up then */
 };
 
-void pb_registry_init(struct pb_registry *reg, const struct pb_options *op);
+/* ops: how the engine reaches clients (pb_deliver_ops). */
+void pb_registry_init(struct pb_registry *reg, const struct pb_options *op,
+		      const struct pb_engine_ops *ops);
 void pb_registry_destroy(struct pb_registry *reg);
 
 /* Applies the limits a reload may change (max-clients, slow-timeout,
- * frame-timeout, max-memory, outbox, park) from op. */
+ * frame-timeout, spare-threads, max-memory, outbox, park) from op. */
 void pb_registry_set_limits(struct pb_registry *reg,
 			    const struct pb_options *op);
 
@@ -72,7 +77,7 @@ void pb_registry_set_limits(struct pb_registry *reg,
 void pb_registry_reloaded(struct pb_registry *reg, bool ok);
 
 /* What a client connecting now is made with. */
-void pb_registry_client_env(struct pb_registry *reg, struct pb_client_env *env);
+void pb_registry_client_env(struct pb_registry *reg, struct pb_conn_env *env);
 
 /* Takes and releases the registry's lock: for the watchdog, which must
  * not be fed by a daemon whose threads are stuck on it (this then blocks,
@@ -91,6 +96,17 @@ static inline unsigned long pb_registry_clients(struct pb_registry *reg)
 	return atomic_load(&reg->rg_clients);
 }
 
+/* A client is admitted (counted against --max-clients), or gone. */
+static inline void pb_registry_client_admitted(struct pb_registry *reg)
+{
+	atomic_fetch_add(&reg->rg_clients, 1);
+}
+
+static inline void pb_registry_client_gone(struct pb_registry *reg)
+{
+	atomic_fetch_sub(&reg->rg_clients, 1);
+}
+
 static inline unsigned long pb_registry_max_clients(struct pb_registry *reg)
 {
 	return atomic_load_explicit(&reg->rg_max_clients, memory_order_relaxed);
@@ -98,12 +114,12 @@ static inline unsigned long pb_registry_max_clients(struct pb_registry *reg)
 
 static inline unsigned long pb_registry_slow_ms(struct pb_registry *reg)
 {
-	return atomic_load_explicit(&reg->rg_slow_ms, memory_order_relaxed);
+	return pb_engine_slow_ms(&reg->rg_engine);
 }
 
 static inline unsigned long pb_registry_frame_ms(struct pb_registry *reg)
 {
-	return atomic_load_explicit(&reg->rg_frame_ms, memory_order_relaxed);
+	return pb_engine_frame_ms(&reg->rg_engine);
 }
 
 /* Takes one of the --max-clients places for the thread of a client that
@@ -113,7 +129,13 @@ void pb_registry_linger_end(struct pb_registry *reg);
 
 static inline bool pb_registry_stopping(struct pb_registry *reg)
 {
-	return atomic_load_explicit(&reg->rg_stopping, memory_order_relaxed);
+	return pb_engine_stopping(&reg->rg_engine);
+}
+
+/* When shutting down: when to give up flushing. */
+static inline uint64_t pb_registry_deadline_ms(struct pb_registry *reg)
+{
+	return atomic_load(&reg->rg_deadline_ms);
 }
 
 /* Client thread accounting, for a shutdown that waits for them. */

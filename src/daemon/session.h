@@ -3,7 +3,7 @@
  * session.h: the thread that serves one client.
  *
  * It makes the client findable and sends it its id, then loops: polls the
- * client's socket, reads and delivers its frames (input.h, deliver.h),
+ * client's socket, reads and delivers its frames (the engine, deliver.h),
  * flushes its outbox, retries its waiting room when woken, and takes the
  * client out of the daemon when it leaves, lingering while frames it sent
  * still wait for room elsewhere. Then it waits, as a spare, to serve the

@@ -3,6 +3,7 @@
 # on the same core, for benchmarks only (built, not installed). It links
 # the core and the common pieces, never the daemon's.
 noinst_PROGRAMS += src/patchbay-reactor
-src_patchbay_reactor_SOURCES = %D%/reactor.c
+src_patchbay_reactor_SOURCES = %D%/main.c %D%/ops.c %D%/reactor.c \
+	%D%/reactor.h
 src_patchbay_reactor_CPPFLAGS = $(REACTOR_CPPFLAGS)
 src_patchbay_reactor_LDADD = $(COMMON_LIBS)

@@ -23,6 +23,7 @@
 #include "clock.h"
 #include "conf.h"
 #include "control.h"
+#include "deliver.h"
 #include "detach.h"
 #include "log.h"
 #include "metrics.h"
@@ -94,7 +95,7 @@ static int main_run(struct main_run *mr)
 		return 1;
 	}
 	running = *mr->mr_opts;
-	pb_registry_init(&reg, mr->mr_opts);
+	pb_registry_init(&reg, mr->mr_opts, &pb_deliver_ops);
 	if (pb_acceptor_start(&ac, mr->mr_listen, &reg) < 0) {
 		log_warn("cannot start the acceptor");
 		return 1;
