@@ -4,19 +4,20 @@
  * daemon is benchmarked against.
  *
  * It runs the same delivery engine as patchbayd (engine.h) on the same
- * core, takes the same options, and logs and counts the same way; what is
- * its own is how it does I/O: one thread waits on every socket with
- * edge-triggered epoll instead of one thread per client. Its operations
- * for the engine say where that makes it behave differently: no locks;
- * destinations found in its table by id; senders waiting for a full outbox
- * kept as waiters by id and, when the outbox drains, put on a ready list
- * that the loop serves after its events; a sender with frames no drain
- * will wake it for retries at its next tick, not at once; frames moved
- * into an empty outbox are flushed at once, since no event will come; 16
- * reads a turn, then the other ready clients. A connection that is done is
- * freed only at the end of a loop round, so no pointer held during the
- * round dangles. It is a benchmark reference, built by make and not
- * installed.
+ * core, takes those of patchbayd's options that make sense for one thread
+ * in the foreground (options.c says which), and logs and counts the same
+ * way; what is its own is how it does I/O: one thread waits on every
+ * socket with edge-triggered epoll instead of one thread per client. Its
+ * operations for the engine (ops.c) say where that makes it behave
+ * differently: no locks; destinations found in its table by id; senders
+ * waiting for a full outbox kept as waiters by id and, when the outbox
+ * drains, put on a ready list that the loop serves after its events; a
+ * sender with frames no drain will wake it for retries at its next tick,
+ * not at once; frames moved into an empty outbox are flushed at once,
+ * since no event will come; reads go on until EAGAIN, 16 a turn, then the
+ * other ready clients have theirs. A connection that is done is freed only
+ * at the end of a loop round, so no pointer held during the round
+ * dangles. It is a benchmark reference, built by make and not installed.
  */
 #include "config.h"
 
