@@ -44,6 +44,8 @@ static const struct expo_want {
 	 "patchbay_connections_refused_total{reason=\"no_memory\"}"},
 	{PB_STAT_REFUSED_GONE,
 	 "patchbay_connections_refused_total{reason=\"gone_before_id\"}"},
+	{PB_STAT_REFUSED_STATE,
+	 "patchbay_connections_refused_total{reason=\"id_state\"}"},
 	{PB_STAT_DISC_NOMEM,
 	 "patchbay_disconnects_total{reason=\"no_memory\"}"},
 	{PB_STAT_DISC_CLOSED,

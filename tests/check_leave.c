@@ -112,6 +112,7 @@ START_TEST(test_stat_names_are_the_published_ones)
 		[PB_STAT_DISC_NOMEM] = "disconnect_no_memory",
 		[PB_STAT_DROP_SENDER_LEFT] = "dropped_sender_left",
 		[PB_STAT_DISC_FRAME_TIMEOUT] = "disconnect_frame_timeout",
+		[PB_STAT_REFUSED_STATE] = "refused_id_state",
 	};
 	int i;
 

@@ -367,7 +367,7 @@ START_TEST(test_table_next_id_wraps_and_skips_alive)
 		ck_assert_int_eq(pb_table_insert(&t, id, val(id)), 0);
 	}
 	ck_assert_ptr_eq(pb_table_remove(&t, 1), val(1));
-	t.t_next = UINT32_MAX - 1;
+	pb_table_set_space(&t, 0, 0, UINT32_MAX - 1);
 
 	id = pb_table_next_id(&t);
 	ck_assert_uint_eq(id, UINT32_MAX - 1);
@@ -398,6 +398,29 @@ START_TEST(test_table_next_id_wraps_and_skips_alive)
 }
 END_TEST
 
+/* A node's ids carry its number in their top bits, and the local part
+ * wraps within them, going on from where an earlier run stopped. */
+START_TEST(test_table_node_space)
+{
+	struct pb_table t;
+	uint32_t id;
+
+	pb_table_init(&t);
+	pb_table_set_space(&t, 4, 3, 0);
+	ck_assert_uint_eq(pb_table_next_id(&t), 3u << 28);
+	ck_assert_uint_eq(pb_table_next_id(&t), (3u << 28) | 1);
+	ck_assert_uint_eq(pb_table_handed(&t), 2);
+	pb_table_set_space(&t, 16, 0xffff, 65535);
+	id = pb_table_next_id(&t);
+	ck_assert_uint_eq(id, 0xffffffffu);
+	ck_assert_int_eq(pb_table_insert(&t, 0xffff0000u, val(0)), 0);
+	/* Wrapped within the node's part: its id 0 is alive, skipped. */
+	ck_assert_uint_eq(pb_table_next_id(&t), 0xffff0001u);
+	ck_assert_uint_eq(pb_table_handed(&t), 65538);
+	pb_table_free(&t);
+}
+END_TEST
+
 START_TEST(test_table_next_id_wrap_skips_a_run_of_alive_ids)
 {
 	struct pb_table t;
@@ -408,7 +431,7 @@ START_TEST(test_table_next_id_wrap_skips_a_run_of_alive_ids)
 		ck_assert_uint_eq(pb_table_next_id(&t), id);
 		ck_assert_int_eq(pb_table_insert(&t, id, val(id)), 0);
 	}
-	t.t_next = UINT32_MAX;
+	pb_table_set_space(&t, 0, 0, UINT32_MAX);
 	ck_assert_uint_eq(pb_table_next_id(&t), UINT32_MAX);
 	/* UINT32_MAX was handed out but not inserted: not alive. Ids 0 to
 	 * 49 are alive, so the next is 50. */
@@ -475,6 +498,7 @@ static Suite *table_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_table_churn_keeps_capacity_flat);
 	tcase_add_test(tc, test_table_many_alive_then_none);
+	tcase_add_test(tc, test_table_node_space);
 	tcase_add_test(tc, test_table_scattered_removals_keep_lookups_right);
 	tcase_add_test(tc, test_table_random_churn_matches_model);
 	suite_add_tcase(s, tc);

@@ -26,6 +26,9 @@ void pb_account_refused(const char *peer, enum pb_stat why)
 	pb_stats_add(why, 1);
 	if (why == PB_STAT_REFUSED_NOMEM)
 		log_warnx("connection from %s refused: no memory", peer);
+	else if (why == PB_STAT_REFUSED_STATE)
+		log_warnx("connection from %s refused: no id state saved",
+			  peer);
 	else
 		log_info("connection from %s gone before its id was sent",
 			 peer);

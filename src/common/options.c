@@ -20,6 +20,9 @@
 #include "options.h"
 
 #define PB_SPARE_MAX 10000
+/* Bits of an id for the node's number: at most 16, so that a node has at
+ * least 65,536 ids, more than the descriptors a process may hold here. */
+#define PB_NODE_BITS_MAX 16
 /* The least stack a client thread is given. Measured with a stack painter
  * on every path of the end-to-end tests and a workload at -vvv: 10.4 KB at
  * most (syslog with -d is the deepest: vsnprintf and syslog() under
@@ -56,6 +59,9 @@ enum options_kind {
 #define OPT_METRICS	  256 /* no short form */
 #define OPT_FRAME_TIMEOUT 257
 #define OPT_SPARE_THREADS 258
+#define OPT_NODE_BITS	  259
+#define OPT_NODE	  260
+#define OPT_STATE_DIR	  261
 
 struct options_def {
 	const char *od_name;
@@ -113,6 +119,16 @@ static const struct options_def options_defs[] = {
 	 true, false, DAEMON_ONLY, "N",
 	 "client threads kept for the next\n"
 	 "clients (default 64)"},
+	{"node-bits", OPT_NODE_BITS, OK_COUNT, OFF(op_node_bits), true, true,
+	 DAEMON_ONLY, "K",
+	 "the top K bits of every id are the\n"
+	 "node's number (0 to 16, default 0)"},
+	{"node", OPT_NODE, OK_COUNT, OFF(op_node), true, true, DAEMON_ONLY, "N",
+	 "this node's number, below 2^K (default 0)"},
+	{"state-dir", OPT_STATE_DIR, OK_PATH, OFF(op_state_dir), true, true,
+	 DAEMON_ONLY, "DIR",
+	 "keep the ids' high-water mark in DIR,\n"
+	 "so ids are never given twice"},
 	{"daemon", 'd', OK_FLAG, OFF(op_daemon), true, true, DAEMON_ONLY, NULL,
 	 "detach and log to syslog"},
 	{"pidfile", 'P', OK_PATH, OFF(op_pidfile), true, true, DAEMON_ONLY,
@@ -433,6 +449,11 @@ int pb_options_check(const struct pb_options *op, const char *file, char *err,
 		name = "stack-size", what = "is below this system's minimum";
 	else if (op->op_spare_threads > PB_SPARE_MAX)
 		name = "spare-threads", what = "must be at most 10000";
+	else if (op->op_node_bits > PB_NODE_BITS_MAX)
+		name = "node-bits", what = "must be between 0 and 16";
+	else if (op->op_node >> op->op_node_bits != 0)
+		name = "node",
+		what = "must be below 2 to the power --node-bits";
 	if (name == NULL)
 		return 0;
 	options_where(op, file, name, where, sizeof(where));

@@ -33,7 +33,10 @@ struct pb_options {
 	unsigned long op_slow_ms;  /* slow consumer timeout */
 	unsigned long op_frame_ms; /* --frame-timeout: a frame's deadline */
 	unsigned long op_spare_threads; /* client threads kept for reuse */
-	size_t op_stack;		/* per-client thread stack, bytes */
+	unsigned long op_node_bits;	/* --node-bits: an id's node part */
+	unsigned long op_node;		/* --node: this node's number */
+	char op_state_dir[PB_OPTIONS_PATHLEN]; /* "" for none */
+	size_t op_stack; /* per-client thread stack, bytes */
 	bool op_daemon;
 	char op_pidfile[PB_OPTIONS_PATHLEN]; /* "" for none */
 	char op_config[PB_OPTIONS_PATHLEN];  /* "" for none */

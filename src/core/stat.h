@@ -36,6 +36,8 @@ enum pb_stat {
 				       sender that left, given up */
 	PB_STAT_DISC_FRAME_TIMEOUT, /* disconnects: a frame unfinished for
 				       --frame-timeout */
+	PB_STAT_REFUSED_STATE,	    /* connections refused: the id state
+				       (--state-dir) could not be saved */
 	PB_STAT_COUNT,
 };
 

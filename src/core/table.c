@@ -17,12 +17,22 @@
 void pb_table_init(struct pb_table *t)
 {
 	memset(t, 0, sizeof(*t));
+	t->t_mask = UINT32_MAX;
 }
 
 void pb_table_free(struct pb_table *t)
 {
 	free(t->t_slots);
-	memset(t, 0, sizeof(*t));
+	t->t_slots = NULL;
+	t->t_cap = t->t_count = 0;
+}
+
+void pb_table_set_space(struct pb_table *t, unsigned bits, uint32_t node,
+			uint64_t handed)
+{
+	t->t_base = bits == 0 ? 0 : node << (32 - bits);
+	t->t_mask = UINT32_MAX >> bits;
+	t->t_handed = handed;
 }
 
 static size_t table_home(const struct pb_table *t, uint32_t id)
@@ -68,10 +78,13 @@ void *pb_table_get(const struct pb_table *t, uint32_t id)
 
 uint32_t pb_table_next_id(struct pb_table *t)
 {
-	/* After the 32-bit space wraps, skip ids that are still alive. */
-	while (pb_table_get(t, t->t_next) != NULL)
-		t->t_next++;
-	return t->t_next++;
+	uint32_t id;
+
+	/* After the space wraps, skip ids that are still alive. */
+	do
+		id = t->t_base | ((uint32_t)t->t_handed++ & t->t_mask);
+	while (pb_table_get(t, id) != NULL);
+	return id;
 }
 
 int pb_table_insert(struct pb_table *t, uint32_t id, void *value)

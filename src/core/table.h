@@ -6,8 +6,11 @@
  * proportional to the ids alive now (an open-addressing hash that grows and
  * shrinks with them, so connection churn does not grow it). Ids are handed
  * out 0, 1, 2, ... and never reused until the 32-bit space wraps, after
- * which ids still alive are skipped. The table does no locking; the daemon
- * wraps it in a mutex, the reactor needs none.
+ * which ids still alive are skipped. A node of a cluster has a part of the
+ * space: the top bits of each of its ids are its number (--node-bits,
+ * --node), and its count can go on from an earlier run's (--state-dir).
+ * The table does no locking; the daemon wraps it in a mutex, the reactor
+ * needs none.
  */
 #ifndef PB_TABLE_H
 #define PB_TABLE_H
@@ -22,13 +25,26 @@ struct pb_table_slot {
 
 struct pb_table {
 	struct pb_table_slot *t_slots;
-	size_t t_cap;	 /* slots, a power of two, or 0 */
-	size_t t_count;	 /* ids alive */
-	uint32_t t_next; /* next id to hand out */
+	size_t t_cap;	   /* slots, a power of two, or 0 */
+	size_t t_count;	   /* ids alive */
+	uint64_t t_handed; /* ids handed out, ever: the next one's local part */
+	uint32_t t_base;   /* the node's part of every id */
+	uint32_t t_mask;   /* the bits of an id's local part */
 };
 
 void pb_table_init(struct pb_table *t);
 void pb_table_free(struct pb_table *t);
+
+/* Hands out ids node << (32 - bits) | local (bits 0 to 16, node below
+ * 2^bits), the local parts going on from 'handed' ids handed out before. */
+void pb_table_set_space(struct pb_table *t, unsigned bits, uint32_t node,
+			uint64_t handed);
+
+/* How many ids were handed out, ever (including before, as set). */
+static inline uint64_t pb_table_handed(const struct pb_table *t)
+{
+	return t->t_handed;
+}
 
 /* Hands out the next id (not alive now), without inserting anything. */
 uint32_t pb_table_next_id(struct pb_table *t);

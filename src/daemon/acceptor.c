@@ -24,6 +24,7 @@ static void acceptor_admit(struct pb_acceptor *ac, int fd, const char *peer)
 {
 	struct pb_registry *reg = ac->ac_reg;
 	const struct pb_options *op = reg->rg_opts;
+	char err[PB_OPTIONS_PATHLEN + 128];
 	struct pb_conn_env env;
 	struct pb_client *c;
 
@@ -40,7 +41,13 @@ static void acceptor_admit(struct pb_acceptor *ac, int fd, const char *peer)
 		return;
 	}
 	/* Only now: a refused connection spends no id. */
-	c->cl_conn.cn_id = pb_registry_next_id(reg);
+	if (pb_registry_next_id(reg, &c->cl_conn.cn_id, err, sizeof(err)) < 0) {
+		log_warnx("cannot save the id state: %s", err);
+		pb_account_refused(peer, PB_STAT_REFUSED_STATE);
+		close(fd);
+		pb_client_unref(c);
+		return;
+	}
 	pb_registry_client_admitted(reg);
 	if (pb_session_start(c, op->op_stack) < 0) {
 		pb_registry_client_gone(reg);

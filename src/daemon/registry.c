@@ -9,6 +9,7 @@
 
 #include "account.h"
 #include "client.h"
+#include "ids.h"
 #include "registry.h"
 
 /* A thread per client: each reads a few times in a row, then polls
@@ -43,6 +44,7 @@ void pb_registry_init(struct pb_registry *reg, const struct pb_options *op,
 	pthread_cond_init(&reg->rg_idle, &ca);
 	pthread_condattr_destroy(&ca);
 	pb_table_init(&reg->rg_table);
+	reg->rg_ids_upto = UINT64_MAX; /* no --state-dir: nothing to save */
 	reg->rg_threads = 0;
 	atomic_init(&reg->rg_clients, 0);
 	atomic_init(&reg->rg_lingering, 0);
@@ -111,14 +113,37 @@ void pb_registry_touch(struct pb_registry *reg)
 	pthread_mutex_unlock(&reg->rg_lock);
 }
 
-uint32_t pb_registry_next_id(struct pb_registry *reg)
+void pb_registry_set_ids(struct pb_registry *reg, uint64_t handed,
+			 uint64_t upto)
 {
-	uint32_t id;
+	const struct pb_options *op = reg->rg_opts;
 
 	pthread_mutex_lock(&reg->rg_lock);
-	id = pb_table_next_id(&reg->rg_table);
+	pb_table_set_space(&reg->rg_table, (unsigned)op->op_node_bits,
+			   (uint32_t)op->op_node, handed);
 	pthread_mutex_unlock(&reg->rg_lock);
-	return id;
+	reg->rg_ids_upto = upto;
+}
+
+int pb_registry_next_id(struct pb_registry *reg, uint32_t *id, char *err,
+			size_t errlen)
+{
+	const struct pb_options *op = reg->rg_opts;
+	uint64_t handed, upto;
+
+	pthread_mutex_lock(&reg->rg_lock);
+	*id = pb_table_next_id(&reg->rg_table);
+	handed = pb_table_handed(&reg->rg_table);
+	pthread_mutex_unlock(&reg->rg_lock);
+	if (handed <= reg->rg_ids_upto)
+		return 0;
+	/* A new block: its mark is saved before any id of it is given,
+	 * outside the lock (this blocks). */
+	upto = handed + pb_ids_block((unsigned)op->op_node_bits);
+	if (pb_ids_save(op->op_state_dir, upto, err, errlen) < 0)
+		return -1;
+	reg->rg_ids_upto = upto;
+	return 0;
 }
 
 int pb_registry_add(struct pb_registry *reg, struct pb_client *c)

@@ -50,6 +50,10 @@ struct pb_registry {
 	atomic_llong rg_loaded_s;
 	atomic_bool rg_reload_ok;
 
+	/* The ids' high-water mark saved in --state-dir: ids below it may be
+	 * handed out (ids.h). The acceptor's alone. */
+	uint64_t rg_ids_upto;
+
 	pthread_mutex_t rg_lock; /* guards the fields below */
 	pthread_cond_t rg_idle;	 /* signalled when rg_threads drops to 0 */
 	struct pb_table rg_table;
@@ -84,7 +88,16 @@ void pb_registry_client_env(struct pb_registry *reg, struct pb_conn_env *env);
  * and the watchdog goes hungry). */
 void pb_registry_touch(struct pb_registry *reg);
 
-uint32_t pb_registry_next_id(struct pb_registry *reg);
+/* Ids from now on: this node's part of the space (--node-bits, --node),
+ * going on from 'handed' ids handed out before, of which those below
+ * 'upto' are covered by the mark saved in --state-dir (ids.h). */
+void pb_registry_set_ids(struct pb_registry *reg, uint64_t handed,
+			 uint64_t upto);
+
+/* The next id, into *id (acceptor thread only): 0, or -1 with err saying
+ * why when a new mark had to be saved in --state-dir and could not be. */
+int pb_registry_next_id(struct pb_registry *reg, uint32_t *id, char *err,
+			size_t errlen);
 int pb_registry_add(struct pb_registry *reg, struct pb_client *c);
 void pb_registry_remove(struct pb_registry *reg, struct pb_client *c);
 

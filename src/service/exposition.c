@@ -40,6 +40,8 @@ static const struct expo_counter expo_counters[] = {
 	 EXPO_REASON("no_memory"), NULL},
 	{PB_STAT_REFUSED_GONE, "patchbay_connections_refused_total",
 	 EXPO_REASON("gone_before_id"), NULL},
+	{PB_STAT_REFUSED_STATE, "patchbay_connections_refused_total",
+	 EXPO_REASON("id_state"), NULL},
 	{PB_STAT_DISC_CLOSED, "patchbay_disconnects_total",
 	 EXPO_REASON("peer_closed"), "Clients that left, by reason."},
 	{PB_STAT_DISC_RESET, "patchbay_disconnects_total", EXPO_REASON("reset"),

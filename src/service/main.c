@@ -25,6 +25,7 @@
 #include "control.h"
 #include "deliver.h"
 #include "detach.h"
+#include "ids.h"
 #include "log.h"
 #include "metrics.h"
 #include "net.h"
@@ -42,9 +43,11 @@ struct main_run {
 	struct pb_options *mr_opts;
 	int mr_argc;
 	char **mr_argv;
-	int mr_listen;	/* clients' listening socket */
-	int mr_metrics; /* metrics' listening socket, or -1 */
-	int mr_ready;	/* for pb_detach_ready */
+	int mr_listen;		/* clients' listening socket */
+	int mr_metrics;		/* metrics' listening socket, or -1 */
+	int mr_ready;		/* for pb_detach_ready */
+	uint64_t mr_ids_handed; /* ids handed out before (--state-dir) */
+	uint64_t mr_ids_upto;	/* and the mark saved for the first block */
 };
 
 /* Signals that would kill the daemon by default and mean nothing to it. */
@@ -96,6 +99,7 @@ static int main_run(struct main_run *mr)
 	}
 	running = *mr->mr_opts;
 	pb_registry_init(&reg, mr->mr_opts, &pb_deliver_ops);
+	pb_registry_set_ids(&reg, mr->mr_ids_handed, mr->mr_ids_upto);
 	if (pb_acceptor_start(&ac, mr->mr_listen, &reg) < 0) {
 		log_warn("cannot start the acceptor");
 		return 1;
@@ -146,6 +150,28 @@ static int main_listen(struct main_run *mr, char *err, size_t errlen)
 		pb_net_local(mr->mr_metrics, addr);
 		log_notice("metrics on http://%s/metrics", addr);
 	}
+	return 0;
+}
+
+/* The ids' high-water mark (ids.h): read from --state-dir, and the first
+ * block's saved at once, so that a state directory that cannot be written
+ * stops the start rather than the first client. */
+static int main_ids(struct main_run *mr, char *err, size_t errlen)
+{
+	const struct pb_options *op = mr->mr_opts;
+	uint64_t handed, upto;
+
+	mr->mr_ids_handed = 0;
+	mr->mr_ids_upto = UINT64_MAX; /* nothing to save */
+	if (op->op_state_dir[0] == '\0')
+		return 0;
+	if (pb_ids_load(op->op_state_dir, &handed, err, errlen) < 0)
+		return -1;
+	upto = handed + pb_ids_block((unsigned)op->op_node_bits);
+	if (pb_ids_save(op->op_state_dir, upto, err, errlen) < 0)
+		return -1;
+	mr->mr_ids_handed = handed;
+	mr->mr_ids_upto = upto;
 	return 0;
 }
 
@@ -200,7 +226,9 @@ int main(int argc, char **argv)
 	pb_control_signals(&set);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	pb_fit_max_clients_to_fds(&op);
-	if (pb_notify_init(err, sizeof(err)) < 0 ||
+	main_absolute(op.op_state_dir, sizeof(op.op_state_dir));
+	if (main_ids(&mr, err, sizeof(err)) < 0 ||
+	    pb_notify_init(err, sizeof(err)) < 0 ||
 	    main_listen(&mr, err, sizeof(err)) < 0) {
 		fprintf(stderr, "patchbayd: %s\n", err);
 		return 1;
