@@ -115,6 +115,8 @@ START_TEST(test_check_config_prints_the_effective_configuration)
 		   "--check-config: expected exit status 0; stderr \"%s\"",
 		   err);
 	pbt_assert(strcmp(out, "listen = 127.0.0.1:8080\n"
+			       "unix-mode = 0660\n"
+			       "unix-group = \n"
 			       "metrics = \n"
 			       "max-clients = 7\n"
 			       "max-frame = 64K\n"

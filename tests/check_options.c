@@ -53,7 +53,9 @@ START_TEST(test_defaults)
 	const char *args[] = {NULL};
 
 	ck_assert_int_eq(parse(&op, args), PB_OPTIONS_RUN);
-	ck_assert_str_eq(op.op_listen, "127.0.0.1:8080");
+	ck_assert_uint_eq(op.op_nlisten, 1);
+	ck_assert_str_eq(op.op_listen[0], "127.0.0.1:8080");
+	ck_assert_uint_eq(op.op_unix_mode, 0660);
 	ck_assert_uint_eq(op.op_max_clients, 10000);
 	ck_assert_uint_eq(op.op_max_frame, 65536);
 	ck_assert_uint_eq(op.op_outbox, 1 << 20);
@@ -73,7 +75,8 @@ START_TEST(test_long_and_short_forms)
 		"128",	    "-vv",     "-d",	    "-P", "/tmp/pid",	 NULL};
 
 	ck_assert_int_eq(parse(&op, args), PB_OPTIONS_RUN);
-	ck_assert_str_eq(op.op_listen, "[::1]:0");
+	ck_assert_uint_eq(op.op_nlisten, 1);
+	ck_assert_str_eq(op.op_listen[0], "[::1]:0");
 	ck_assert_uint_eq(op.op_max_clients, 7);
 	ck_assert_uint_eq(op.op_max_frame, 1024);
 	ck_assert_uint_eq(op.op_outbox, 2u << 20);
@@ -101,6 +104,57 @@ START_TEST(test_given_says_which_options_were_given)
 	ck_assert(!pb_options_given(&op, "no-such-option"));
 	ck_assert_int_eq(parse(&op, none), PB_OPTIONS_RUN);
 	ck_assert(!pb_options_given(&op, "daemon"));
+}
+END_TEST
+
+/* --listen adds a listener each time it is given; the file's are
+ * replaced by the command line's, the default by either. */
+START_TEST(test_listen_repeats_and_sources_replace)
+{
+	struct pb_options op;
+	const char *args[] = {"-l",
+			      "127.0.0.1:1",
+			      "--listen",
+			      "unix:/run/pb.sock",
+			      "--listen=tcp:[::1]:2",
+			      "--unix-mode",
+			      "0600",
+			      NULL};
+	const char *why;
+
+	ck_assert_int_eq(parse(&op, args), PB_OPTIONS_RUN);
+	ck_assert_uint_eq(op.op_nlisten, 3);
+	ck_assert_str_eq(op.op_listen[0], "127.0.0.1:1");
+	ck_assert_str_eq(op.op_listen[1], "unix:/run/pb.sock");
+	ck_assert_str_eq(op.op_listen[2], "tcp:[::1]:2");
+	ck_assert_uint_eq(op.op_unix_mode, 0600);
+
+	pb_options_defaults(&op);
+	ck_assert_int_eq(pb_options_set(&op, PB_SERVER_DAEMON, "listen",
+					"127.0.0.1:3", 1, &why),
+			 0);
+	ck_assert_int_eq(pb_options_set(&op, PB_SERVER_DAEMON, "listen",
+					"127.0.0.1:4", 2, &why),
+			 0);
+	ck_assert_uint_eq(op.op_nlisten, 2);
+	ck_assert_str_eq(op.op_listen[0], "127.0.0.1:3");
+	ck_assert_str_eq(op.op_listen[1], "127.0.0.1:4");
+}
+END_TEST
+
+/* More than eight listeners are refused. */
+START_TEST(test_listen_at_most_eight)
+{
+	struct pb_options op;
+	const char *args[] = {"-l", "127.0.0.1:1", "-l", "127.0.0.1:2",
+			      "-l", "127.0.0.1:3", "-l", "127.0.0.1:4",
+			      "-l", "127.0.0.1:5", "-l", "127.0.0.1:6",
+			      "-l", "127.0.0.1:7", "-l", "127.0.0.1:8",
+			      "-l", "127.0.0.1:9", NULL};
+
+	ck_assert_int_eq(parse(&op, args), PB_OPTIONS_USAGE);
+	ck_assert_ptr_nonnull(strstr(err, "--listen"));
+	ck_assert_ptr_nonnull(strstr(err, "at most 8"));
 }
 END_TEST
 
@@ -138,6 +192,12 @@ static const struct {
 	{"--slow-timeout", "-1", "--slow-timeout"},
 	{"--slow-timeout", "nan", "--slow-timeout"},
 	{"--stack-size", "8", "--stack-size"},
+	{"--listen", "tls:127.0.0.1:1", "--listen"},
+	{"--listen", "unix:relative", "--listen"},
+	{"--listen", "udp:1.2.3.4:5", "--listen"},
+	{"--unix-mode", "0999", "--unix-mode"},
+	{"--unix-mode", "01000", "--unix-mode"},
+	{"--unix-group", "no-such-group-here", "--unix-group"},
 	{"--stack-size", "16", "--stack-size"},
 	{"--stack-size", "1G", "--stack-size"},
 	{"--slow-timeout", "1e-300", "--slow-timeout"},
@@ -270,14 +330,26 @@ static const struct {
 	const char *name, *value;
 	bool fixed;
 } changes[] = {
-	{"listen", "127.0.0.1:9", true}, {"metrics", "127.0.0.1:9", true},
-	{"max-clients", "5", false},	 {"max-frame", "1K", true},
-	{"outbox", "2M", false},	 {"park", "2M", false},
-	{"max-memory", "2G", false},	 {"slow-timeout", "3", false},
-	{"frame-timeout", "4", false},	 {"stack-size", "128", true},
-	{"spare-threads", "5", false},	 {"daemon", "yes", true},
-	{"pidfile", "/tmp/pid", true},	 {"verbose", "2", false},
+	{"listen", "127.0.0.1:9", true},
+	{"metrics", "127.0.0.1:9", true},
+	{"max-clients", "5", false},
+	{"max-frame", "1K", true},
+	{"outbox", "2M", false},
+	{"park", "2M", false},
+	{"max-memory", "2G", false},
+	{"slow-timeout", "3", false},
+	{"frame-timeout", "4", false},
+	{"stack-size", "128", true},
+	{"spare-threads", "5", false},
+	{"daemon", "yes", true},
+	{"pidfile", "/tmp/pid", true},
+	{"verbose", "2", false},
 	{"quiet", "yes", false},
+	{"node-bits", "4", true},
+	{"node", "1", true},
+	{"state-dir", "/tmp", true},
+	{"unix-mode", "0600", true},
+	{"unix-group", "0", true},
 };
 
 START_TEST(test_fixed_change_compares_each_kind)
@@ -312,7 +384,8 @@ START_TEST(test_fixed_change_ignores_what_is_not_a_value)
 	b.op_line[0] = 7;
 	ck_assert_ptr_null(pb_options_fixed_change(&a, &b));
 	/* Bytes past the end of a string are not its value. */
-	b.op_listen[sizeof(b.op_listen) - 1] = 'x';
+	b.op_listen[0][sizeof(b.op_listen[0]) - 1] = 'x';
+	b.op_listen[1][0] = 'x'; /* past op_nlisten */
 	ck_assert_ptr_null(pb_options_fixed_change(&a, &b));
 }
 END_TEST
@@ -326,6 +399,8 @@ static Suite *options_suite(void)
 	tcase_add_test(tc, test_long_and_short_forms);
 	tcase_add_test(tc, test_given_says_which_options_were_given);
 	tcase_add_test(tc, test_sizes);
+	tcase_add_test(tc, test_listen_repeats_and_sources_replace);
+	tcase_add_test(tc, test_listen_at_most_eight);
 	tcase_add_loop_test(tc, test_bad_usage, 0,
 			    (int)(sizeof(bad) / sizeof(bad[0])));
 	suite_add_tcase(s, tc);

@@ -8,6 +8,7 @@ noinst_LIBRARIES += %D%/libpbcommon.a
 	%D%/account.c %D%/account.h \
 	%D%/clock.c %D%/clock.h \
 	%D%/conf.c %D%/conf.h \
+	%D%/listener.c %D%/listener.h \
 	%D%/log.c %D%/log.h \
 	%D%/net.c %D%/net.h \
 	%D%/options.c %D%/options.h \

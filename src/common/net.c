@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "net.h"
@@ -137,9 +138,27 @@ static void net_format(const struct sockaddr *sa, char out[PB_NET_ADDRLEN])
 		inet_ntop(AF_INET6, &sin6.sin6_addr, host, sizeof(host));
 		snprintf(out, PB_NET_ADDRLEN, "[%s]:%u", host,
 			 ntohs(sin6.sin6_port));
+	} else if (sa->sa_family == AF_UNIX) {
+		const struct sockaddr_un *sun = (const struct sockaddr_un *)sa;
+
+		snprintf(out, PB_NET_ADDRLEN, "unix:%.*s",
+			 (int)(PB_NET_ADDRLEN - 6), sun->sun_path);
 	} else {
 		snprintf(out, PB_NET_ADDRLEN, "(unknown)");
 	}
+}
+
+/* A Unix peer: who it is, as the kernel says (SO_PEERCRED). */
+static void net_format_cred(int fd, char out[PB_NET_ADDRLEN])
+{
+	struct ucred cr;
+	socklen_t len = sizeof(cr);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) == 0)
+		snprintf(out, PB_NET_ADDRLEN, "unix (uid %u, pid %ld)",
+			 (unsigned)cr.uid, (long)cr.pid);
+	else
+		snprintf(out, PB_NET_ADDRLEN, "unix");
 }
 
 void pb_net_local(int fd, char out[PB_NET_ADDRLEN])
@@ -172,6 +191,10 @@ int pb_net_accept(int lfd, char peer[PB_NET_ADDRLEN])
 #endif
 	if (fd < 0)
 		return -1;
+	if (ss.ss_family == AF_UNIX) {
+		net_format_cred(fd, peer);
+		return fd;
+	}
 	/* Frames are batched by the daemon already; Nagle only adds delay. */
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	net_format((struct sockaddr *)&ss, peer);

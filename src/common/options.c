@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "listener.h"
 #include "net.h"
 #include "options.h"
 
@@ -45,6 +46,9 @@ static size_t options_stack_min(void)
 /* What an option's value is, which decides how it is parsed and written. */
 enum options_kind {
 	OK_ADDR,    /* ADDR:PORT, into a char array */
+	OK_LISTEN,  /* a listener, added to op_listen (listener.h) */
+	OK_MODE,    /* a file mode, in octal */
+	OK_NAME,    /* a name, into a char array of PB_OPTIONS_ADDRLEN */
 	OK_PATH,    /* a file name, into a char array */
 	OK_COUNT,   /* a number */
 	OK_SIZE,    /* bytes, with K, M or G */
@@ -62,6 +66,8 @@ enum options_kind {
 #define OPT_NODE_BITS	  259
 #define OPT_NODE	  260
 #define OPT_STATE_DIR	  261
+#define OPT_UNIX_MODE	  262
+#define OPT_UNIX_GROUP	  263
 
 struct options_def {
 	const char *od_name;
@@ -88,9 +94,15 @@ static const struct options_def options_defs[] = {
 	 "command line overrides it)"},
 	{"check-config", 'n', OK_FLAG, OFF(op_check_config), false, true, BOTH,
 	 NULL, "print the configuration and exit"},
-	{"listen", 'l', OK_ADDR, OFF(op_listen), true, true, BOTH, "ADDR:PORT",
+	{"listen", 'l', OK_LISTEN, OFF(op_listen), true, true, BOTH,
+	 "ADDR:PORT",
 	 "listen address (default 127.0.0.1:8080;\n"
-	 "IPv6 as [::1]:8080; port 0 picks one)"},
+	 "IPv6 as [::1]:8080; port 0 picks one;\n"
+	 "unix:PATH a Unix socket); repeatable"},
+	{"unix-mode", OPT_UNIX_MODE, OK_MODE, OFF(op_unix_mode), true, true,
+	 BOTH, "MODE", "mode of Unix sockets (default 0660)"},
+	{"unix-group", OPT_UNIX_GROUP, OK_NAME, OFF(op_unix_group), true, true,
+	 BOTH, "GROUP", "group of Unix sockets (default: ours)"},
 	{"metrics", OPT_METRICS, OK_ADDR, OFF(op_metrics), true, true,
 	 DAEMON_ONLY, "ADDR:PORT", "serve Prometheus metrics at /metrics"},
 	{"max-clients", 'c', OK_COUNT, OFF(op_max_clients), true, false, BOTH,
@@ -179,7 +191,9 @@ static const struct options_server *options_server(enum pb_server server)
 void pb_options_defaults(struct pb_options *op)
 {
 	memset(op, 0, sizeof(*op));
-	snprintf(op->op_listen, sizeof(op->op_listen), "127.0.0.1:8080");
+	snprintf(op->op_listen[0], sizeof(op->op_listen[0]), "127.0.0.1:8080");
+	op->op_nlisten = 1;
+	op->op_unix_mode = 0660;
 	op->op_max_clients = 10000;
 	op->op_max_frame = 64 * 1024;
 	op->op_outbox = 1024 * 1024;
@@ -285,15 +299,59 @@ static int options_copy(char *to, size_t cap, const char *s)
 	return 0;
 }
 
+/* Adds a listener from source 'from' (1 the file, 2 the command line):
+ * the first from a source replaces those of the sources before it. */
+static int options_listen(struct pb_options *op, const char *arg, unsigned from,
+			  const char **why)
+{
+	if (op->op_listen_from != from) {
+		op->op_nlisten = 0;
+		op->op_listen_from = from;
+	}
+	*why = pb_listener_invalid(arg);
+	if (*why != NULL)
+		return -1;
+	*why = "given too often (at most 8 listeners)";
+	if (op->op_nlisten == PB_OPTIONS_LISTEN)
+		return -1;
+	*why = "too long";
+	return options_copy(op->op_listen[op->op_nlisten++], PB_OPTIONS_ADDRLEN,
+			    arg);
+}
+
+static int options_mode(const char *s, unsigned long *out)
+{
+	unsigned long v;
+	char *end;
+
+	if (*s < '0' || *s > '7')
+		return -1;
+	errno = 0;
+	v = strtoul(s, &end, 8);
+	if (errno != 0 || *end != '\0' || v > 0777)
+		return -1;
+	*out = v;
+	return 0;
+}
+
 /* Parses a value of d's kind into op (arg is NULL for a flag on the
- * command line); 0, or -1 with *why. */
+ * command line), from source 'from' (1 the file, 2 the command line); 0,
+ * or -1 with *why. */
 static int options_value(struct pb_options *op, const struct options_def *d,
-			 const char *arg, const char **why)
+			 const char *arg, unsigned from, const char **why)
 {
 	char *field = (char *)op + d->od_offset;
 	bool flag;
 
 	switch (d->od_kind) {
+	case OK_LISTEN:
+		return options_listen(op, arg, from, why);
+	case OK_MODE:
+		*why = "not a file mode in octal (0 to 0777)";
+		return options_mode(arg, (unsigned long *)(void *)field);
+	case OK_NAME:
+		*why = "name too long";
+		return options_copy(field, PB_OPTIONS_ADDRLEN, arg);
 	case OK_ADDR:
 		/* --metrics may be empty: none. */
 		*why = "not a numeric ADDR:PORT or [V6ADDR]:PORT";
@@ -402,7 +460,7 @@ int pb_options_set(struct pb_options *op, enum pb_server server,
 		return -2;
 	}
 	op->op_line[options_index(d)] = line;
-	return options_value(op, d, value, why);
+	return options_value(op, d, value, 1, why);
 }
 
 bool pb_options_given(const struct pb_options *op, const char *name)
@@ -449,6 +507,9 @@ int pb_options_check(const struct pb_options *op, const char *file, char *err,
 		name = "stack-size", what = "is below this system's minimum";
 	else if (op->op_spare_threads > PB_SPARE_MAX)
 		name = "spare-threads", what = "must be at most 10000";
+	else if (op->op_unix_group[0] != '\0' &&
+		 !pb_listener_group_known(op->op_unix_group))
+		name = "unix-group", what = "is no group of this system";
 	else if (op->op_node_bits > PB_NODE_BITS_MAX)
 		name = "node-bits", what = "must be between 0 and 16";
 	else if (op->op_node >> op->op_node_bits != 0)
@@ -461,6 +522,19 @@ int pb_options_check(const struct pb_options *op, const char *file, char *err,
 	return -1;
 }
 
+static bool options_same_listeners(const struct pb_options *a,
+				   const struct pb_options *b)
+{
+	unsigned i;
+
+	if (a->op_nlisten != b->op_nlisten)
+		return false;
+	for (i = 0; i < a->op_nlisten; i++)
+		if (strcmp(a->op_listen[i], b->op_listen[i]) != 0)
+			return false;
+	return true;
+}
+
 /* Whether a and b hold the same value of d, each kind compared as what
  * it is. */
 static bool options_same(const struct options_def *d,
@@ -470,11 +544,15 @@ static bool options_same(const struct options_def *d,
 	const void *y = (const char *)b + d->od_offset;
 
 	switch (d->od_kind) {
+	case OK_LISTEN:
+		return options_same_listeners(a, b);
 	case OK_ADDR:
 	case OK_PATH:
+	case OK_NAME:
 		return strcmp(x, y) == 0;
 	case OK_COUNT:
 	case OK_SECONDS:
+	case OK_MODE:
 		return *(const unsigned long *)x == *(const unsigned long *)y;
 	case OK_SIZE:
 	case OK_KIB:
@@ -519,6 +597,15 @@ static void options_put_size(FILE *f, size_t v)
 	fprintf(f, "%zu", v);
 }
 
+/* One "listen = " line per listener. */
+static void options_write_listeners(const struct pb_options *op, FILE *f)
+{
+	unsigned i;
+
+	for (i = 0; i < op->op_nlisten; i++)
+		fprintf(f, "listen = %s\n", op->op_listen[i]);
+}
+
 void pb_options_write(const struct pb_options *op, enum pb_server server,
 		      FILE *f)
 {
@@ -530,11 +617,22 @@ void pb_options_write(const struct pb_options *op, enum pb_server server,
 
 		if (!d->od_in_file || !(d->od_servers & server))
 			continue;
+		if (d->od_kind == OK_LISTEN) {
+			options_write_listeners(op, f);
+			continue;
+		}
 		fprintf(f, "%s = ", d->od_name);
 		switch (d->od_kind) {
+		case OK_LISTEN:
+			break;
 		case OK_ADDR:
 		case OK_PATH:
+		case OK_NAME:
 			fputs(field, f);
+			break;
+		case OK_MODE:
+			fprintf(f, "%04lo",
+				*(const unsigned long *)(const void *)field);
 			break;
 		case OK_COUNT:
 			fprintf(f, "%lu",
@@ -681,7 +779,7 @@ enum pb_options_result pb_options_args(struct pb_options *op,
 				return PB_OPTIONS_USAGE;
 			}
 			op->op_given |= 1ul << options_index(d);
-			if (options_value(op, d, optarg, &why) < 0) {
+			if (options_value(op, d, optarg, 2, &why) < 0) {
 				snprintf(err, errlen, "--%s: %s: '%s'",
 					 d->od_name, why, optarg);
 				return PB_OPTIONS_USAGE;

@@ -20,11 +20,20 @@
 #include <stdio.h>
 
 #define PB_OPTIONS_ADDRLEN 256	/* an ADDR:PORT */
+#define PB_OPTIONS_LISTEN  8	/* --listen given at most this often */
 #define PB_OPTIONS_PATHLEN 4096 /* a file name */
 
 struct pb_options {
-	char op_listen[PB_OPTIONS_ADDRLEN];  /* ADDR:PORT */
-	char op_metrics[PB_OPTIONS_ADDRLEN]; /* ADDR:PORT, "" for none */
+	/* Listeners (listener.h): [tcp:]ADDR:PORT or unix:PATH. A source's
+	 * first --listen (the file's, then the command line's) replaces
+	 * those before it; the ones after it add to it. */
+	char op_listen[PB_OPTIONS_LISTEN][PB_OPTIONS_ADDRLEN];
+	unsigned op_nlisten;
+	unsigned op_listen_from;    /* 0 default, 1 the file, 2 the command
+				       line: where op_listen came from */
+	unsigned long op_unix_mode; /* --unix-mode, 0 to 0777 */
+	char op_unix_group[PB_OPTIONS_ADDRLEN]; /* "" for the daemon's */
+	char op_metrics[PB_OPTIONS_ADDRLEN];	/* ADDR:PORT, "" for none */
 	unsigned long op_max_clients;
 	size_t op_max_frame;	   /* longest payload, 0x00 included */
 	size_t op_outbox;	   /* per-destination outbox limit */

@@ -59,14 +59,14 @@ static void acceptor_admit(struct pb_acceptor *ac, int fd, const char *peer)
 	}
 }
 
-/* Accepts until none is pending; returns a pause in ms, or -1. */
-static int acceptor_drain(struct pb_acceptor *ac)
+/* Accepts on lfd until none is pending; returns a pause in ms, or -1. */
+static int acceptor_drain(struct pb_acceptor *ac, int lfd)
 {
 	char peer[PB_NET_ADDRLEN];
 	int fd;
 
 	for (;;) {
-		fd = pb_net_accept(ac->ac_fd, peer);
+		fd = pb_net_accept(lfd, peer);
 		if (fd >= 0) {
 			if (ac->ac_paused)
 				log_notice("accepting connections again");
@@ -102,35 +102,60 @@ static int acceptor_drain(struct pb_acceptor *ac)
 	}
 }
 
+/* Accepts on every listener poll found ready (all of them after a
+ * pause); returns the next pause in ms, or -1. */
+static int acceptor_round(struct pb_acceptor *ac, const struct pollfd *pfd,
+			  bool paused)
+{
+	int pause = -1;
+	size_t i;
+
+	for (i = 0; i < ac->ac_nfds; i++) {
+		int p;
+
+		if (!paused && !(pfd[i].revents & (POLLIN | POLLERR)))
+			continue;
+		p = acceptor_drain(ac, ac->ac_fds[i]);
+		if (p > pause)
+			pause = p;
+	}
+	return pause;
+}
+
 static void *acceptor_thread(void *arg)
 {
 	struct pb_acceptor *ac = arg;
-	struct pollfd pfd;
+	struct pollfd pfd[PB_ACCEPTOR_MAX];
 	int pause = -1;
+	size_t i;
 
 	pb_wake_attach(&ac->ac_stop);
 	for (;;) {
-		/* While paused, leave the listener out and only time out. */
-		pfd.fd = pause < 0 ? ac->ac_fd : -1;
-		pfd.events = POLLIN;
-		pfd.revents = 0;
-		if (pb_wake_poll(&ac->ac_stop, &pfd, 1, pause) < 0)
+		/* While paused, leave the listeners out and only time out. */
+		for (i = 0; i < ac->ac_nfds; i++) {
+			pfd[i].fd = pause < 0 ? ac->ac_fds[i] : -1;
+			pfd[i].events = POLLIN;
+			pfd[i].revents = 0;
+		}
+		if (pb_wake_poll(&ac->ac_stop, pfd, ac->ac_nfds, pause) < 0)
 			log_warn("acceptor: poll");
 		if (pb_wake_consume(&ac->ac_stop) &&
 		    atomic_load(&ac->ac_stopping))
 			break;
 		atomic_store(&ac->ac_pong, atomic_load(&ac->ac_ping));
-		pause = acceptor_drain(ac);
+		pause = acceptor_round(ac, pfd, pause >= 0);
 	}
 	pb_wake_detach(&ac->ac_stop);
 	return NULL;
 }
 
-int pb_acceptor_start(struct pb_acceptor *ac, int fd, struct pb_registry *reg)
+int pb_acceptor_start(struct pb_acceptor *ac, const int *fds, size_t n,
+		      struct pb_registry *reg)
 {
 	int rc;
 
-	ac->ac_fd = fd;
+	memcpy(ac->ac_fds, fds, n * sizeof(*fds));
+	ac->ac_nfds = n;
 	ac->ac_reg = reg;
 	ac->ac_paused = false;
 	atomic_init(&ac->ac_stopping, false);
@@ -163,5 +188,4 @@ void pb_acceptor_stop(struct pb_acceptor *ac)
 	pb_wake_signal(&ac->ac_stop);
 	pthread_join(ac->ac_thread, NULL);
 	pb_wake_destroy(&ac->ac_stop);
-	close(ac->ac_fd);
 }

@@ -20,8 +20,12 @@
 
 struct pb_registry;
 
+/* Listening sockets at most: one per --listen. */
+#define PB_ACCEPTOR_MAX 8
+
 struct pb_acceptor {
-	int ac_fd; /* listening socket */
+	int ac_fds[PB_ACCEPTOR_MAX]; /* listening sockets, one id space */
+	size_t ac_nfds;
 	struct pb_registry *ac_reg;
 	struct pb_wake ac_stop; /* signalled to stop accepting */
 	pthread_t ac_thread;
@@ -31,7 +35,10 @@ struct pb_acceptor {
 	atomic_uint ac_pong;	 /* the last one the thread answered */
 };
 
-int pb_acceptor_start(struct pb_acceptor *ac, int fd, struct pb_registry *reg);
+/* Starts accepting on fds[0 .. n) (n at most PB_ACCEPTOR_MAX), which
+ * the acceptor owns from then on. */
+int pb_acceptor_start(struct pb_acceptor *ac, const int *fds, size_t n,
+		      struct pb_registry *reg);
 
 /* Asks the thread to show it is alive; pb_acceptor_alive then says
  * whether it has answered. For the watchdog: a thread that is stuck does
@@ -39,7 +46,8 @@ int pb_acceptor_start(struct pb_acceptor *ac, int fd, struct pb_registry *reg);
 void pb_acceptor_ping(struct pb_acceptor *ac);
 bool pb_acceptor_alive(struct pb_acceptor *ac);
 
-/* Stops accepting and waits for the thread; closes the listening socket. */
+/* Stops accepting and waits for the thread. The listening sockets stay
+ * open: whoever opened them closes them (pb_listener_close). */
 void pb_acceptor_stop(struct pb_acceptor *ac);
 
 #endif

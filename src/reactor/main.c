@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "listener.h"
 #include "log.h"
 #include "net.h"
 #include "options.h"
@@ -48,7 +49,13 @@ int main(int argc, char **argv)
 		rl.rlim_cur = rl.rlim_max;
 		(void)setrlimit(RLIMIT_NOFILE, &rl);
 	}
-	if (pb_net_listen(op.op_listen, &lfd, err, sizeof(err)) < 0) {
+	if (op.op_nlisten != 1) {
+		fprintf(stderr, "patchbay-reactor: --listen: the reactor "
+				"listens on one address\n");
+		return 2;
+	}
+	if (pb_listener_open(op.op_listen[0], op.op_unix_mode, op.op_unix_group,
+			     &lfd, err, sizeof(err)) < 0) {
 		fprintf(stderr, "patchbay-reactor: %s\n", err);
 		return 1;
 	}

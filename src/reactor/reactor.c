@@ -33,6 +33,7 @@
 #include "account.h"
 #include "clock.h"
 #include "frame.h"
+#include "listener.h"
 #include "log.h"
 #include "net.h"
 #include "reactor.h"
@@ -231,7 +232,7 @@ static void rc_stop(struct rc_server *sv)
 		   sv->sv_connected, RC_GRACE_MS);
 	atomic_store(&sv->sv_engine.en_stopping, true);
 	sv->sv_deadline_ms = pb_now_ms() + RC_GRACE_MS;
-	close(sv->sv_listen);
+	pb_listener_close(sv->sv_listen, true);
 	sv->sv_listen = -1;
 }
 

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,12 +15,14 @@
 
 #include "activate.h"
 
-#define PB_ACTIVATE_FIRST 3 /* SD_LISTEN_FDS_START */
-#define PB_ACTIVATE_MOST  2 /* clients and metrics */
+#define PB_ACTIVATE_FIRST 3			    /* SD_LISTEN_FDS_START */
+#define PB_ACTIVATE_MOST  (PB_ACTIVATE_CLIENTS + 1) /* and metrics */
 
-/* 0 if fd is a listening TCP socket (IPv4 or IPv6), made close-on-exec and
- * non-blocking; -1 with err otherwise. */
-static int activate_check(int fd, const char *name, char *err, size_t errlen)
+/* 0 if fd is a listening stream socket, TCP (IPv4 or IPv6) or Unix as
+ * 'unix' says, made close-on-exec and non-blocking; -1 with err
+ * otherwise. */
+static int activate_check(int fd, const char *name, bool is_unix, char *err,
+			  size_t errlen)
 {
 	int listening = 0, type = 0, domain = 0, fl;
 	socklen_t len = sizeof(int);
@@ -28,11 +31,12 @@ static int activate_check(int fd, const char *name, char *err, size_t errlen)
 	    getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0 ||
 	    getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) < 0 ||
 	    !listening || type != SOCK_STREAM ||
-	    (domain != AF_INET && domain != AF_INET6)) {
+	    (is_unix ? domain != AF_UNIX
+		     : domain != AF_INET && domain != AF_INET6)) {
 		snprintf(err, errlen,
 			 "socket activation: descriptor %d (%s) is not a "
-			 "listening TCP socket",
-			 fd, name);
+			 "listening %s socket",
+			 fd, name, is_unix ? "Unix stream" : "TCP");
 		return -1;
 	}
 	fl = fcntl(fd, F_GETFL);
@@ -67,26 +71,41 @@ static void activate_name(const char *names, int i, char *out, size_t cap)
 	}
 }
 
-/* Puts fd in the slot its name says; 0, or -1 with err. */
+/* Checks fd and puts it where its name says; 0, or -1 with err. */
 static int activate_place(struct pb_activated *a, int fd, const char *name,
 			  int nfds, char *err, size_t errlen)
 {
-	int *slot = NULL;
+	bool clients =
+		strcmp(name, "clients") == 0 ||
+		(nfds == 1 && (*name == '\0' || strcmp(name, "unknown") == 0));
+	bool is_unix = strcmp(name, "clients-unix") == 0;
 
-	if (strcmp(name, "clients") == 0 ||
-	    (nfds == 1 && (*name == '\0' || strcmp(name, "unknown") == 0)))
-		slot = &a->ac_clients;
-	else if (strcmp(name, "metrics") == 0)
-		slot = &a->ac_metrics;
-	if (slot == NULL || *slot >= 0) {
+	if (clients || is_unix) {
+		if (a->ac_nclients == PB_ACTIVATE_CLIENTS) {
+			snprintf(err, errlen,
+				 "socket activation: descriptor %d: more than "
+				 "%d clients' sockets",
+				 fd, PB_ACTIVATE_CLIENTS);
+			return -1;
+		}
+		if (activate_check(fd, name, is_unix, err, errlen) < 0)
+			return -1;
+		a->ac_clients[a->ac_nclients++] = fd;
+		return 0;
+	}
+	if (strcmp(name, "metrics") != 0 || a->ac_metrics >= 0) {
 		snprintf(err, errlen,
 			 "socket activation: descriptor %d: %s name '%s' "
-			 "(expected clients or metrics)",
-			 fd, slot == NULL ? "unknown" : "second socket of",
+			 "(expected clients, clients-unix or metrics)",
+			 fd,
+			 strcmp(name, "metrics") != 0 ? "unknown"
+						      : "second socket of",
 			 name);
 		return -1;
 	}
-	*slot = fd;
+	if (activate_check(fd, name, false, err, errlen) < 0)
+		return -1;
+	a->ac_metrics = fd;
 	return 0;
 }
 
@@ -98,23 +117,22 @@ int pb_activate(struct pb_activated *a, char *err, size_t errlen)
 	long n;
 	int i, rc = 0;
 
-	a->ac_clients = a->ac_metrics = -1;
+	a->ac_nclients = 0;
+	a->ac_metrics = -1;
 	if (pid == NULL || fds == NULL || strtol(pid, NULL, 10) != getpid())
 		return 0;
 	n = strtol(fds, NULL, 10);
 	if (n < 1 || n > PB_ACTIVATE_MOST) {
 		snprintf(err, errlen,
-			 "socket activation: LISTEN_FDS=%s (expected 1 or 2)",
-			 fds);
+			 "socket activation: LISTEN_FDS=%s (expected 1 to %d)",
+			 fds, PB_ACTIVATE_MOST);
 		return -1;
 	}
 	for (i = 0; rc == 0 && i < n; i++) {
 		int fd = PB_ACTIVATE_FIRST + i;
 
 		activate_name(names, i, name, sizeof(name));
-		rc = activate_check(fd, name, err, errlen);
-		if (rc == 0)
-			rc = activate_place(a, fd, name, (int)n, err, errlen);
+		rc = activate_place(a, fd, name, (int)n, err, errlen);
 	}
 	unsetenv("LISTEN_PID");
 	unsetenv("LISTEN_FDS");

@@ -5,24 +5,27 @@
  * With socket activation the service manager binds the sockets and starts
  * the daemon with them open from descriptor 3 on, saying so in $LISTEN_PID
  * (our pid), $LISTEN_FDS (how many) and $LISTEN_FDNAMES (their names,
- * separated by ':'; sd_listen_fds(3)). "clients" is the socket clients
- * connect to, "metrics" the one Prometheus scrapes; a single socket
- * without a name is the clients'.
+ * separated by ':'; sd_listen_fds(3)). "clients" names TCP sockets
+ * clients connect to, "clients-unix" Unix ones, "metrics" the one
+ * Prometheus scrapes; a single socket without a name is the clients'.
  */
 #ifndef PB_ACTIVATE_H
 #define PB_ACTIVATE_H
 
 #include <stddef.h>
 
+#define PB_ACTIVATE_CLIENTS 8 /* clients' sockets at most */
+
 struct pb_activated {
-	int ac_clients; /* -1 when not handed over */
-	int ac_metrics; /* -1 when not handed over */
+	int ac_clients[PB_ACTIVATE_CLIENTS]; /* the clients' sockets */
+	size_t ac_nclients;		     /* 0 when none was handed over */
+	int ac_metrics;			     /* -1 when not handed over */
 };
 
 /* Takes the sockets handed over, if any: checks that each is a listening
- * TCP socket, makes it close-on-exec and non-blocking, and unsets the
- * variables. 0 (with both -1 when nothing was handed over), or -1 with
- * err saying which descriptor is wrong. */
+ * socket of the kind its name says, makes it close-on-exec and
+ * non-blocking, and unsets the variables. 0 (with none when nothing was
+ * handed over), or -1 with err saying which descriptor is wrong. */
 int pb_activate(struct pb_activated *a, char *err, size_t errlen);
 
 #endif

@@ -26,6 +26,7 @@
 #include "deliver.h"
 #include "detach.h"
 #include "ids.h"
+#include "listener.h"
 #include "log.h"
 #include "metrics.h"
 #include "net.h"
@@ -43,9 +44,12 @@ struct main_run {
 	struct pb_options *mr_opts;
 	int mr_argc;
 	char **mr_argv;
-	int mr_listen;		/* clients' listening socket */
-	int mr_metrics;		/* metrics' listening socket, or -1 */
-	int mr_ready;		/* for pb_detach_ready */
+	int mr_listen[PB_ACCEPTOR_MAX]; /* clients' listening sockets */
+	size_t mr_nlisten;
+	bool mr_made;	/* opened here, not handed over: Unix socket files
+			   are removed at exit */
+	int mr_metrics; /* metrics' listening socket, or -1 */
+	int mr_ready;	/* for pb_detach_ready */
 	uint64_t mr_ids_handed; /* ids handed out before (--state-dir) */
 	uint64_t mr_ids_upto;	/* and the mark saved for the first block */
 };
@@ -61,6 +65,16 @@ static void main_ignore_signals(void)
 		signal(ignored[i], SIG_IGN);
 }
 
+/* Closes the clients' listening sockets. */
+static void main_unlisten(struct main_run *mr)
+{
+	size_t i;
+
+	for (i = 0; i < mr->mr_nlisten; i++)
+		pb_listener_close(mr->mr_listen[i], mr->mr_made);
+	mr->mr_nlisten = 0;
+}
+
 /* Stops serving: the acceptor first, then every client gets the grace
  * period to flush. */
 static void main_stop(struct main_run *mr, struct pb_registry *reg,
@@ -71,6 +85,7 @@ static void main_stop(struct main_run *mr, struct pb_registry *reg,
 	if (mr->mr_opts->op_pidfile[0] != '\0')
 		unlink(mr->mr_opts->op_pidfile);
 	pb_acceptor_stop(ac);
+	main_unlisten(mr);
 	pb_metrics_stop(m);
 	log_notice("%lu clients connected, flushing for up to %d ms",
 		   pb_registry_clients(reg), PB_GRACE_MS);
@@ -100,7 +115,7 @@ static int main_run(struct main_run *mr)
 	running = *mr->mr_opts;
 	pb_registry_init(&reg, mr->mr_opts, &pb_deliver_ops);
 	pb_registry_set_ids(&reg, mr->mr_ids_handed, mr->mr_ids_upto);
-	if (pb_acceptor_start(&ac, mr->mr_listen, &reg) < 0) {
+	if (pb_acceptor_start(&ac, mr->mr_listen, mr->mr_nlisten, &reg) < 0) {
 		log_warn("cannot start the acceptor");
 		return 1;
 	}
@@ -130,17 +145,31 @@ static int main_listen(struct main_run *mr, char *err, size_t errlen)
 	struct pb_activated act;
 	char addr[PB_NET_ADDRLEN];
 
+	size_t i;
+
 	if (pb_activate(&act, err, errlen) < 0)
 		return -1;
-	mr->mr_listen = act.ac_clients;
 	mr->mr_metrics = act.ac_metrics;
-	if (mr->mr_listen < 0 &&
-	    pb_net_listen(op->op_listen, &mr->mr_listen, err, errlen) < 0)
-		return -1;
-	if (act.ac_clients >= 0)
+	mr->mr_made = act.ac_nclients == 0;
+	if (!mr->mr_made) {
 		log_notice("clients' socket from systemd (socket activation)");
-	pb_net_local(mr->mr_listen, addr);
-	log_notice("listening on %s", addr);
+		memcpy(mr->mr_listen, act.ac_clients,
+		       act.ac_nclients * sizeof(int));
+		mr->mr_nlisten = act.ac_nclients;
+	}
+	for (i = 0; mr->mr_made && i < op->op_nlisten; i++) {
+		if (pb_listener_open(op->op_listen[i], op->op_unix_mode,
+				     op->op_unix_group, &mr->mr_listen[i], err,
+				     errlen) < 0) {
+			main_unlisten(mr);
+			return -1;
+		}
+		mr->mr_nlisten = i + 1;
+	}
+	for (i = 0; i < mr->mr_nlisten; i++) {
+		pb_net_local(mr->mr_listen[i], addr);
+		log_notice("listening on %s", addr);
+	}
 	if (mr->mr_metrics < 0 && op->op_metrics[0] != '\0' &&
 	    pb_net_listen(op->op_metrics, &mr->mr_metrics, err, errlen) < 0)
 		return -1;
