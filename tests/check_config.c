@@ -119,6 +119,8 @@ START_TEST(test_check_config_prints_the_effective_configuration)
 			       "unix-group = \n"
 			       "metrics = \n"
 			       "max-clients = 7\n"
+			       "max-clients-per-address = 0\n"
+			       "max-handshakes = 256\n"
 			       "max-frame = 64K\n"
 			       "outbox = 2M\n"
 			       "park = 1M\n"

@@ -113,6 +113,8 @@ START_TEST(test_stat_names_are_the_published_ones)
 		[PB_STAT_DROP_SENDER_LEFT] = "dropped_sender_left",
 		[PB_STAT_DISC_FRAME_TIMEOUT] = "disconnect_frame_timeout",
 		[PB_STAT_REFUSED_STATE] = "refused_id_state",
+		[PB_STAT_REFUSED_PER_ADDRESS] = "refused_per_address",
+		[PB_STAT_REFUSED_HANDSHAKES] = "refused_handshakes",
 	};
 	int i;
 

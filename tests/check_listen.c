@@ -15,9 +15,12 @@
 #include <check.h>
 #include <errno.h>
 #include <grp.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -67,6 +70,25 @@ static int listen_unix_client(const char *path, uint32_t *id)
 	pbt_recv_exact(fd, buf, 4, PBT_IO_MS);
 	*id = pbt_get_u32(buf);
 	return fd;
+}
+
+/* Reads the 4 bytes of an id into buf (false), or sees the daemon close
+ * first (true). */
+static bool listen_id_or_end(int fd, unsigned char buf[4])
+{
+	size_t got = 0;
+
+	while (got < 4) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		ssize_t n;
+
+		pbt_assert(poll(&p, 1, PBT_IO_MS) == 1, "no id and no end");
+		n = recv(fd, buf + got, 4 - got, 0);
+		if (n <= 0)
+			return true;
+		got += (size_t)n;
+	}
+	return false;
 }
 
 /* Binds a Unix socket at path and, if 'live', listens on it. */
@@ -271,6 +293,67 @@ START_TEST(test_activated_unix_socket)
 }
 END_TEST
 
+/* Connects from source address src to the daemon's TCP port: the fd, and
+ * the id in *id, or -1 when the daemon closed without an id. */
+static int listen_from(struct pbt_daemon *d, const char *src, uint32_t *id)
+{
+	struct sockaddr_in from = {.sin_family = AF_INET}, to = from;
+	unsigned char buf[4];
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	inet_pton(AF_INET, src, &from.sin_addr);
+	inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
+	to.sin_port = htons((uint16_t)pbt_port(d));
+	pbt_assert(fd >= 0 &&
+			   bind(fd, (struct sockaddr *)&from, sizeof from) ==
+				   0 &&
+			   connect(fd, (struct sockaddr *)&to, sizeof to) == 0,
+		   "cannot connect from %s: %s", src, strerror(errno));
+	if (listen_id_or_end(fd, buf)) {
+		close(fd);
+		return -1;
+	}
+	*id = pbt_get_u32(buf);
+	return fd;
+}
+
+/*
+ * --max-clients-per-address 2: a third client from 127.0.0.2 is closed
+ * without an id and counted, while 127.0.0.3 still gets in; once one from
+ * 127.0.0.2 leaves, the next one gets in.
+ */
+START_TEST(test_clients_per_address_are_limited)
+{
+	struct pbt_daemon *d =
+		pbt_start("--max-clients-per-address", "2", (char *)NULL);
+	uint32_t id;
+	char *stats;
+	int a, b, c, e;
+
+	a = listen_from(d, "127.0.0.2", &id);
+	b = listen_from(d, "127.0.0.2", &id);
+	pbt_assert(a >= 0 && b >= 0, "the first two were refused");
+	pbt_assert(listen_from(d, "127.0.0.2", &id) < 0,
+		   "a third client from 127.0.0.2 got an id");
+	pbt_log_expect(d, "connection from 127.0.0.2", PBT_LOG_MS);
+	c = listen_from(d, "127.0.0.3", &id);
+	pbt_assert(c >= 0, "127.0.0.3 was refused for 127.0.0.2's clients");
+	close(a);
+	pbt_log_expect(d, "disconnected (127.0.0.2", PBT_LOG_MS);
+	e = listen_from(d, "127.0.0.2", &id);
+	pbt_assert(e >= 0,
+		   "127.0.0.2 was refused after one of its clients left");
+	close(b);
+	close(c);
+	close(e);
+	stats = pbt_stop_reconciled(d);
+	ck_assert_uint_eq(pbt_stat(stats, "refused_per_address"), 1);
+	ck_assert_uint_eq(pbt_stat(stats, "accepted"), 4);
+	free(stats);
+	pbt_free(d);
+}
+END_TEST
+
 static Suite *listen_suite(void)
 {
 	Suite *s = suite_create("listen");
@@ -281,6 +364,7 @@ static Suite *listen_suite(void)
 	pbt_add_test(s, test_stale_socket_is_replaced, 30);
 	pbt_add_test(s, test_live_socket_or_other_file_is_refused, 30);
 	pbt_add_test(s, test_activated_unix_socket, 30);
+	pbt_add_test(s, test_clients_per_address_are_limited, 30);
 	return s;
 }
 

@@ -29,6 +29,14 @@ void pb_account_refused(const char *peer, enum pb_stat why)
 	else if (why == PB_STAT_REFUSED_STATE)
 		log_warnx("connection from %s refused: no id state saved",
 			  peer);
+	else if (why == PB_STAT_REFUSED_PER_ADDRESS)
+		log_notice("connection from %s refused: its address holds "
+			   "--max-clients-per-address clients",
+			   peer);
+	else if (why == PB_STAT_REFUSED_HANDSHAKES)
+		log_notice("connection from %s refused: --max-handshakes "
+			   "connections wait for their id",
+			   peer);
 	else
 		log_info("connection from %s gone before its id was sent",
 			 peer);

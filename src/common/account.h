@@ -25,8 +25,9 @@ bool pb_account_refuse_full(unsigned long connected, unsigned long max,
 			    const char *peer);
 
 /* A connection from peer was closed before it had an id: 'why' is
- * PB_STAT_REFUSED_GONE (it went away first), PB_STAT_REFUSED_NOMEM or
- * PB_STAT_REFUSED_STATE (no id state could be saved). */
+ * PB_STAT_REFUSED_GONE (it went away first), PB_STAT_REFUSED_NOMEM,
+ * PB_STAT_REFUSED_STATE (no id state could be saved),
+ * PB_STAT_REFUSED_PER_ADDRESS or PB_STAT_REFUSED_HANDSHAKES (limits). */
 void pb_account_refused(const char *peer, enum pb_stat why);
 
 /* A client was given its id. */

@@ -16,6 +16,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "addrs.h"
 #include "net.h"
 
 #define PB_NET_BACKLOG 1024
@@ -199,6 +200,31 @@ int pb_net_accept(int lfd, char peer[PB_NET_ADDRLEN])
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	net_format((struct sockaddr *)&ss, peer);
 	return fd;
+}
+
+int pb_net_peer_key(int fd, uint8_t key[16])
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	struct sockaddr_in sin;
+	struct sockaddr_in6 sin6;
+
+	if (getpeername(fd, (struct sockaddr *)&ss, &len) < 0)
+		return -1;
+	if (ss.ss_family == AF_INET) {
+		memcpy(&sin, &ss, sizeof(sin));
+		pb_addrs_key_v4(key, (const uint8_t *)&sin.sin_addr);
+		return 0;
+	}
+	if (ss.ss_family == AF_INET6) {
+		memcpy(&sin6, &ss, sizeof(sin6));
+		if (IN6_IS_ADDR_V4MAPPED(&sin6.sin6_addr))
+			pb_addrs_key_v4(key, sin6.sin6_addr.s6_addr + 12);
+		else
+			pb_addrs_key_v6(key, sin6.sin6_addr.s6_addr);
+		return 0;
+	}
+	return -1;
 }
 
 ssize_t pb_net_sendv(int fd, const struct iovec *iov, size_t n)

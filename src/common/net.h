@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/uio.h>
@@ -29,6 +30,10 @@ void pb_net_local(int fd, char out[PB_NET_ADDRLEN]);
 
 /* Accepts one connection, non-blocking and close-on-exec. */
 int pb_net_accept(int lfd, char peer[PB_NET_ADDRLEN]);
+
+/* The key of fd's peer for counting clients per address (addrs.h): 0,
+ * or -1 when the peer has no IP address (a Unix socket). */
+int pb_net_peer_key(int fd, uint8_t key[16]);
 
 /* One non-blocking sendmsg of iov[0 .. n), never raising SIGPIPE and
  * retrying on EINTR: bytes sent, or -1 with errno (EAGAIN when full). */

@@ -68,6 +68,8 @@ enum options_kind {
 #define OPT_STATE_DIR	  261
 #define OPT_UNIX_MODE	  262
 #define OPT_UNIX_GROUP	  263
+#define OPT_PER_ADDRESS	  264
+#define OPT_HANDSHAKES	  265
 
 struct options_def {
 	const char *od_name;
@@ -107,6 +109,14 @@ static const struct options_def options_defs[] = {
 	 DAEMON_ONLY, "ADDR:PORT", "serve Prometheus metrics at /metrics"},
 	{"max-clients", 'c', OK_COUNT, OFF(op_max_clients), true, false, BOTH,
 	 "N", "most clients connected (default 10000)"},
+	{"max-clients-per-address", OPT_PER_ADDRESS, OK_COUNT,
+	 OFF(op_max_per_address), true, false, DAEMON_ONLY, "N",
+	 "most clients from one address (an IPv6\n"
+	 "/64); 0, the default: no limit"},
+	{"max-handshakes", OPT_HANDSHAKES, OK_COUNT, OFF(op_max_handshakes),
+	 true, false, DAEMON_ONLY, "N",
+	 "most connections waiting for their id\n"
+	 "(default 256)"},
 	{"max-frame", 'f', OK_SIZE, OFF(op_max_frame), true, true, BOTH,
 	 "BYTES",
 	 "longest payload, its 0x00 included\n"
@@ -195,6 +205,7 @@ void pb_options_defaults(struct pb_options *op)
 	op->op_nlisten = 1;
 	op->op_unix_mode = 0660;
 	op->op_max_clients = 10000;
+	op->op_max_handshakes = 256;
 	op->op_max_frame = 64 * 1024;
 	op->op_outbox = 1024 * 1024;
 	op->op_park = 1024 * 1024;
@@ -492,6 +503,8 @@ int pb_options_check(const struct pb_options *op, const char *file, char *err,
 
 	if (op->op_max_clients == 0)
 		name = "max-clients", what = "must be at least 1";
+	else if (op->op_max_handshakes == 0)
+		name = "max-handshakes", what = "must be at least 1";
 	else if (op->op_max_frame == 0 || op->op_max_frame > 1u << 30)
 		name = "max-frame", what = "must be between 1 and 1G";
 	else if (op->op_outbox < op->op_max_frame)

@@ -35,11 +35,13 @@ struct pb_options {
 	char op_unix_group[PB_OPTIONS_ADDRLEN]; /* "" for the daemon's */
 	char op_metrics[PB_OPTIONS_ADDRLEN];	/* ADDR:PORT, "" for none */
 	unsigned long op_max_clients;
-	size_t op_max_frame;	   /* longest payload, 0x00 included */
-	size_t op_outbox;	   /* per-destination outbox limit */
-	size_t op_park;		   /* per-sender waiting room limit */
-	size_t op_max_memory;	   /* global budget */
-	unsigned long op_slow_ms;  /* slow consumer timeout */
+	unsigned long op_max_per_address; /* 0: no limit */
+	unsigned long op_max_handshakes;  /* connections waiting for an id */
+	size_t op_max_frame;		  /* longest payload, 0x00 included */
+	size_t op_outbox;		  /* per-destination outbox limit */
+	size_t op_park;			  /* per-sender waiting room limit */
+	size_t op_max_memory;		  /* global budget */
+	unsigned long op_slow_ms;	  /* slow consumer timeout */
 	unsigned long op_frame_ms; /* --frame-timeout: a frame's deadline */
 	unsigned long op_spare_threads; /* client threads kept for reuse */
 	unsigned long op_node_bits;	/* --node-bits: an id's node part */

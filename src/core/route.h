@@ -3,9 +3,9 @@
  * route.h: turning bytes read from a sender into hand-offs to destinations.
  *
  * The delivery engine (engine.h) uses these for both servers; how the
- * servers differ is said there. pb_route_input parses the complete frames in a read buffer and
- * groups them by destination (order per destination kept), calling back
- * once per group, so that one write can carry many frames.
+ * servers differ is said there. pb_route_input parses the complete frames in a
+ * read buffer and groups them by destination (order per destination kept),
+ * calling back once per group, so that one write can carry many frames.
  * pb_route_handoff gives one group to a destination's outbox: written
  * straight through when nothing is queued before it, queued as far as the
  * outbox has room, and the rest left for the caller to park.

@@ -28,6 +28,8 @@ static const char *const stat_names[PB_STAT_COUNT] = {
 	[PB_STAT_DISC_NOMEM] = "disconnect_no_memory",
 	[PB_STAT_DROP_SENDER_LEFT] = "dropped_sender_left",
 	[PB_STAT_REFUSED_STATE] = "refused_id_state",
+	[PB_STAT_REFUSED_PER_ADDRESS] = "refused_per_address",
+	[PB_STAT_REFUSED_HANDSHAKES] = "refused_handshakes",
 	[PB_STAT_DISC_FRAME_TIMEOUT] = "disconnect_frame_timeout",
 };
 

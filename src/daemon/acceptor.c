@@ -20,6 +20,16 @@
 
 #define PB_ACCEPT_PAUSE_MS 100 /* after EMFILE and the like */
 
+/* Undoes pb_registry_admit for a client that gets no thread. */
+static void acceptor_unadmit(struct pb_registry *reg, struct pb_client *c,
+			     int fd)
+{
+	pb_registry_handshake_done(reg);
+	pb_registry_client_gone(reg, c);
+	close(fd);
+	pb_client_unref(c);
+}
+
 static void acceptor_admit(struct pb_acceptor *ac, int fd, const char *peer)
 {
 	struct pb_registry *reg = ac->ac_reg;
@@ -27,6 +37,7 @@ static void acceptor_admit(struct pb_acceptor *ac, int fd, const char *peer)
 	char err[PB_OPTIONS_PATHLEN + 128];
 	struct pb_conn_env env;
 	struct pb_client *c;
+	enum pb_stat why;
 
 	if (pb_account_refuse_full(pb_registry_clients(reg),
 				   pb_registry_max_clients(reg), peer)) {
@@ -35,27 +46,26 @@ static void acceptor_admit(struct pb_acceptor *ac, int fd, const char *peer)
 	}
 	pb_registry_client_env(reg, &env);
 	c = pb_client_new(reg, &env, 0, fd, peer);
-	if (c == NULL) {
-		pb_account_refused(peer, PB_STAT_REFUSED_NOMEM);
+	why = c == NULL ? PB_STAT_REFUSED_NOMEM : pb_registry_admit(reg, c, fd);
+	if (why != PB_STAT_COUNT) {
+		pb_account_refused(peer, why);
 		close(fd);
+		if (c != NULL)
+			pb_client_unref(c);
 		return;
 	}
 	/* Only now: a refused connection spends no id. */
 	if (pb_registry_next_id(reg, &c->cl_conn.cn_id, err, sizeof(err)) < 0) {
 		log_warnx("cannot save the id state: %s", err);
 		pb_account_refused(peer, PB_STAT_REFUSED_STATE);
-		close(fd);
-		pb_client_unref(c);
+		acceptor_unadmit(reg, c, fd);
 		return;
 	}
-	pb_registry_client_admitted(reg);
 	if (pb_session_start(c, op->op_stack) < 0) {
-		pb_registry_client_gone(reg);
 		pb_stats_add(PB_STAT_REFUSED_THREAD, 1);
 		log_warn("connection from %s refused: cannot start a thread",
 			 peer);
-		close(fd);
-		pb_client_unref(c);
+		acceptor_unadmit(reg, c, fd);
 	}
 }
 

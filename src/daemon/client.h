@@ -16,6 +16,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -39,6 +40,10 @@ struct pb_client {
 	atomic_int cl_refs;
 	/* Handed to a spare thread (spare.h). */
 	struct pb_client *cl_next_spare;
+	/* Its source address, counted for --max-clients-per-address while
+	 * it is admitted (a Unix client has none). */
+	uint8_t cl_addr_key[16];
+	bool cl_addr_counted;
 
 	/* Guards cl_conn's outbox and waiters; cl_fd is written to only
 	 * under it. */

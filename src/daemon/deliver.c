@@ -111,7 +111,7 @@ static void deliver_unpublish(struct pb_conn *c)
 	struct pb_client *cl = pb_client_of(c);
 
 	pb_registry_remove(cl->cl_reg, cl);
-	pb_registry_client_gone(cl->cl_reg);
+	pb_registry_client_gone(cl->cl_reg, cl);
 }
 
 static void deliver_close(struct pb_conn *c)

@@ -10,6 +10,7 @@
 #include "account.h"
 #include "client.h"
 #include "ids.h"
+#include "net.h"
 #include "registry.h"
 
 /* A thread per client: each reads a few times in a row, then polls
@@ -31,6 +32,11 @@ void pb_registry_init(struct pb_registry *reg, const struct pb_options *op,
 	atomic_init(&reg->rg_engine.en_slow_ms, op->op_slow_ms);
 	atomic_init(&reg->rg_engine.en_frame_ms, op->op_frame_ms);
 	atomic_init(&reg->rg_max_clients, op->op_max_clients);
+	atomic_init(&reg->rg_max_per_address, op->op_max_per_address);
+	atomic_init(&reg->rg_max_handshakes, op->op_max_handshakes);
+	atomic_init(&reg->rg_handshakes, 0);
+	pthread_mutex_init(&reg->rg_addr_lock, NULL);
+	pb_addrs_init(&reg->rg_addrs);
 	atomic_init(&reg->rg_outbox, op->op_outbox);
 	atomic_init(&reg->rg_park, op->op_park);
 	atomic_init(&reg->rg_outbox_bytes, 0);
@@ -55,6 +61,8 @@ void pb_registry_init(struct pb_registry *reg, const struct pb_options *op,
 void pb_registry_destroy(struct pb_registry *reg)
 {
 	pb_table_free(&reg->rg_table);
+	pb_addrs_free(&reg->rg_addrs);
+	pthread_mutex_destroy(&reg->rg_addr_lock);
 	pb_spare_destroy(&reg->rg_spares);
 	pthread_cond_destroy(&reg->rg_idle);
 	pthread_mutex_destroy(&reg->rg_lock);
@@ -64,6 +72,8 @@ void pb_registry_set_limits(struct pb_registry *reg,
 			    const struct pb_options *op)
 {
 	atomic_store(&reg->rg_max_clients, op->op_max_clients);
+	atomic_store(&reg->rg_max_per_address, op->op_max_per_address);
+	atomic_store(&reg->rg_max_handshakes, op->op_max_handshakes);
 	atomic_store(&reg->rg_engine.en_slow_ms, op->op_slow_ms);
 	atomic_store(&reg->rg_engine.en_frame_ms, op->op_frame_ms);
 	pb_spare_set_max(&reg->rg_spares, op->op_spare_threads);
@@ -89,6 +99,60 @@ void pb_registry_client_env(struct pb_registry *reg, struct pb_conn_env *env)
 	env->ce_input_budget = &reg->rg_input_share;
 	env->ce_outbox_bytes = &reg->rg_outbox_bytes;
 	env->ce_park_bytes = &reg->rg_park_bytes;
+}
+
+/* Counts c's address against --max-clients-per-address. */
+static enum pb_stat registry_admit_address(struct pb_registry *reg,
+					   struct pb_client *c, int fd)
+{
+	unsigned long max = atomic_load(&reg->rg_max_per_address);
+	int rc;
+
+	if (max == 0 || pb_net_peer_key(fd, c->cl_addr_key) < 0)
+		return PB_STAT_COUNT; /* no limit, or no address */
+	pthread_mutex_lock(&reg->rg_addr_lock);
+	rc = pb_addrs_add(&reg->rg_addrs, c->cl_addr_key, max);
+	pthread_mutex_unlock(&reg->rg_addr_lock);
+	if (rc != 0)
+		return rc > 0 ? PB_STAT_REFUSED_PER_ADDRESS
+			      : PB_STAT_REFUSED_NOMEM;
+	c->cl_addr_counted = true;
+	return PB_STAT_COUNT;
+}
+
+enum pb_stat pb_registry_admit(struct pb_registry *reg, struct pb_client *c,
+			       int fd)
+{
+	enum pb_stat why;
+
+	if (atomic_fetch_add(&reg->rg_handshakes, 1) >=
+	    atomic_load(&reg->rg_max_handshakes)) {
+		atomic_fetch_sub(&reg->rg_handshakes, 1);
+		return PB_STAT_REFUSED_HANDSHAKES;
+	}
+	why = registry_admit_address(reg, c, fd);
+	if (why != PB_STAT_COUNT) {
+		atomic_fetch_sub(&reg->rg_handshakes, 1);
+		return why;
+	}
+	atomic_fetch_add(&reg->rg_clients, 1);
+	return PB_STAT_COUNT;
+}
+
+void pb_registry_handshake_done(struct pb_registry *reg)
+{
+	atomic_fetch_sub(&reg->rg_handshakes, 1);
+}
+
+void pb_registry_client_gone(struct pb_registry *reg, struct pb_client *c)
+{
+	atomic_fetch_sub(&reg->rg_clients, 1);
+	if (!c->cl_addr_counted)
+		return;
+	pthread_mutex_lock(&reg->rg_addr_lock);
+	pb_addrs_remove(&reg->rg_addrs, c->cl_addr_key);
+	pthread_mutex_unlock(&reg->rg_addr_lock);
+	c->cl_addr_counted = false;
 }
 
 bool pb_registry_linger(struct pb_registry *reg)

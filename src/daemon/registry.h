@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "addrs.h"
 #include "budget.h"
 #include "client.h"
 #include "engine.h"
@@ -36,6 +37,8 @@ struct pb_registry {
 	/* The limits a reload may change, read without a lock. outbox and
 	 * park apply to clients that connect after the change. */
 	atomic_ulong rg_max_clients;
+	atomic_ulong rg_max_per_address; /* 0: no limit */
+	atomic_ulong rg_max_handshakes;
 	atomic_size_t rg_outbox;
 	atomic_size_t rg_park;
 
@@ -62,6 +65,9 @@ struct pb_registry {
 	struct pb_spares rg_spares; /* client threads waiting for a client */
 
 	atomic_ulong rg_clients;      /* clients connected, for --max-clients */
+	atomic_ulong rg_handshakes;   /* admitted, waiting for their id */
+	pthread_mutex_t rg_addr_lock; /* guards rg_addrs */
+	struct pb_addrs rg_addrs;     /* clients per source address */
 	atomic_ulong rg_lingering;    /* threads of clients that left, still
 					 delivering: at most --max-clients */
 	atomic_ullong rg_deadline_ms; /* when shutting down: give up then */
@@ -109,16 +115,17 @@ static inline unsigned long pb_registry_clients(struct pb_registry *reg)
 	return atomic_load(&reg->rg_clients);
 }
 
-/* A client is admitted (counted against --max-clients), or gone. */
-static inline void pb_registry_client_admitted(struct pb_registry *reg)
-{
-	atomic_fetch_add(&reg->rg_clients, 1);
-}
+/* Admits client c, fd its socket, counting it against --max-handshakes,
+ * --max-clients and --max-clients-per-address: PB_STAT_COUNT, or the
+ * refusal's counter (nothing counted then). */
+enum pb_stat pb_registry_admit(struct pb_registry *reg, struct pb_client *c,
+			       int fd);
 
-static inline void pb_registry_client_gone(struct pb_registry *reg)
-{
-	atomic_fetch_sub(&reg->rg_clients, 1);
-}
+/* c got its id (or failed to): no longer a handshake. */
+void pb_registry_handshake_done(struct pb_registry *reg);
+
+/* Admitted client c is gone. */
+void pb_registry_client_gone(struct pb_registry *reg, struct pb_client *c);
 
 static inline unsigned long pb_registry_max_clients(struct pb_registry *reg)
 {

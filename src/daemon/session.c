@@ -186,9 +186,10 @@ static int session_publish(struct pb_client *c)
 	}
 	pb_conn_set_state(&c->cl_conn, rc == 0 ? PB_CONN_OPEN : PB_CONN_DONE);
 	pthread_mutex_unlock(&c->cl_lock);
+	pb_registry_handshake_done(reg);
 	if (rc < 0) {
 		pb_account_refused(c->cl_conn.cn_addr, why);
-		pb_registry_client_gone(reg);
+		pb_registry_client_gone(reg, c);
 		close(c->cl_fd);
 		c->cl_fd = -1;
 		return -1;
