@@ -82,6 +82,19 @@ void pb_registry_set_limits(struct pb_registry *reg,
 	pb_budget_set_limit(&reg->rg_budget, op->op_max_memory);
 }
 
+void pb_registry_gauges(struct pb_registry *reg, struct pb_registry_gauges *g)
+{
+	g->rgg_queued_outbox = atomic_load_explicit(&reg->rg_outbox_bytes,
+						    memory_order_relaxed);
+	g->rgg_queued_park =
+		atomic_load_explicit(&reg->rg_park_bytes, memory_order_relaxed);
+	g->rgg_memory_budget = pb_budget_limit(&reg->rg_budget);
+	g->rgg_memory_used = pb_budget_used(&reg->rg_budget);
+	g->rgg_start_s = reg->rg_start_s; /* set before any thread started */
+	g->rgg_loaded_s = atomic_load(&reg->rg_loaded_s);
+	g->rgg_reload_ok = atomic_load(&reg->rg_reload_ok);
+}
+
 void pb_registry_reloaded(struct pb_registry *reg, bool ok)
 {
 	atomic_store(&reg->rg_reload_ok, ok);

@@ -83,6 +83,19 @@ void pb_registry_destroy(struct pb_registry *reg);
 void pb_registry_set_limits(struct pb_registry *reg,
 			    const struct pb_options *op);
 
+/* What the registry's gauges say now, read without its lock. */
+struct pb_registry_gauges {
+	size_t rgg_queued_outbox; /* bytes in all outboxes */
+	size_t rgg_queued_park;	  /* bytes in all waiting rooms */
+	size_t rgg_memory_budget; /* --max-memory */
+	size_t rgg_memory_used;
+	long long rgg_start_s;	/* wall clock: when it started */
+	long long rgg_loaded_s; /* when a configuration last loaded */
+	bool rgg_reload_ok;	/* whether the last reload succeeded */
+};
+
+void pb_registry_gauges(struct pb_registry *reg, struct pb_registry_gauges *g);
+
 /* Records how a reload went. */
 void pb_registry_reloaded(struct pb_registry *reg, bool ok);
 

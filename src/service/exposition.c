@@ -84,21 +84,21 @@ _Static_assert(sizeof(expo_counters) / sizeof(expo_counters[0]) ==
 
 void pb_expo_take(struct pb_expo_sample *s, struct pb_registry *reg)
 {
+	struct pb_registry_gauges g;
 	int i;
 
 	for (i = 0; i < PB_STAT_COUNT; i++)
 		s->es_stat[i] = pb_stats_get((enum pb_stat)i);
 	s->es_clients = pb_registry_clients(reg);
 	s->es_max_clients = pb_registry_max_clients(reg);
-	s->es_queued_outbox = atomic_load_explicit(&reg->rg_outbox_bytes,
-						   memory_order_relaxed);
-	s->es_queued_park =
-		atomic_load_explicit(&reg->rg_park_bytes, memory_order_relaxed);
-	s->es_memory_budget = pb_budget_limit(&reg->rg_budget);
-	s->es_memory_used = pb_budget_used(&reg->rg_budget);
-	s->es_start_s = reg->rg_start_s; /* set before any thread started */
-	s->es_loaded_s = atomic_load(&reg->rg_loaded_s);
-	s->es_reload_ok = atomic_load(&reg->rg_reload_ok);
+	pb_registry_gauges(reg, &g);
+	s->es_queued_outbox = g.rgg_queued_outbox;
+	s->es_queued_park = g.rgg_queued_park;
+	s->es_memory_budget = g.rgg_memory_budget;
+	s->es_memory_used = g.rgg_memory_used;
+	s->es_start_s = g.rgg_start_s;
+	s->es_loaded_s = g.rgg_loaded_s;
+	s->es_reload_ok = g.rgg_reload_ok;
 	s->es_have_process = pb_process_read(&s->es_process) == 0;
 }
 
