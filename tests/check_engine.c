@@ -1477,6 +1477,64 @@ START_TEST(test_idle_read_buffer_goes_back)
 }
 END_TEST
 
+/*
+ * The reactor's eo_flush writes at once, and a socket that fails there
+ * leaves (rc_flush). A client that sends to itself (doc/protocol.md,
+ * "Sending to yourself") retries its own lane, its flush fails, and with
+ * no place to linger it gives up its waiting room, all inside
+ * pb_engine_retry, which must then not touch the lanes it was walking.
+ *
+ * It fails today (a crash, or pk_nlanes wrapped to SIZE_MAX): after
+ * ops->eo_flush(d) (engine.c, pb_engine_retry) the loop goes on to lane
+ * i - 1 of a waiting room that pb_engine_leave -> engine_drop_all has
+ * emptied, and pb_park_retry removes that lane a second time
+ * (park_remove_lane: --pk_nlanes from 0).
+ */
+START_TEST(test_retry_survives_its_sender_leaving_in_a_flush)
+{
+	struct fake *a, *b;
+	char in[128];
+	size_t len = 0;
+	enum pb_leave why;
+
+	world_init(4, false);
+	w.w_reactor_flush = true;
+	a = client(0, 1, 8, 256);
+	b = client(1, 2, 8, 256);
+	a->fk_room = 0;
+	b->fk_room = 0;
+	a->fk_may_linger = false;
+	len = put(in, len, 2, "aaa");
+	len = put(in, len, 2, "bbb");
+	len = put(in, len, 2, "ccc");
+	len = put(in, len, 1, "sss");
+	len = put(in, len, 1, "ttt");
+	len = put(in, len, 1, "uuu");
+	script(a, in, len);
+	ck_assert_int_eq(read_turn(a, &why), PB_READ_DRAINED);
+	ck_assert_str_eq(lane(a, 2), "ccc,");
+	ck_assert_str_eq(lane(a, 1), "uuu,");
+	ck_assert_uint_eq(a->fk_cn.cn_park.pk_nlanes, 2);
+
+	/* a's own outbox drains; then its socket fails. */
+	a->fk_room = 100;
+	ck_assert_int_eq(pb_engine_flush(&w.w_en, &a->fk_cn), 0);
+	ck_assert_str_eq(sink(a), "sss,ttt,");
+	a->fk_write_errno = ECONNRESET;
+
+	pb_engine_retry(&w.w_en, &a->fk_cn);
+	ck_assert_uint_eq(a->fk_flush, 1);
+	ck_assert_int_eq(pb_conn_state(&a->fk_cn), PB_CONN_DONE);
+	ck_assert_int_eq(w.w_t.leave_why, PB_LEAVE_RESET);
+	ck_assert_uint_eq(w.w_t.dropped, 1); /* "uuu", moved, unwritten */
+	ck_assert_uint_eq(w.w_t.gave_up, 1); /* "ccc" */
+	ck_assert_uint_eq(a->fk_cn.cn_park.pk_nlanes, 0);
+	ck_assert_uint_eq(pb_park_bytes(&a->fk_cn.cn_park), 0);
+	ck_assert_str_eq(outbox(b), "aaa,bbb,");
+	world_free();
+}
+END_TEST
+
 static Suite *engine_suite(void)
 {
 	Suite *s = suite_create("engine");
@@ -1533,6 +1591,9 @@ static Suite *engine_suite(void)
 	tcase_add_test(tc, test_idle_read_buffer_goes_back);
 	suite_add_tcase(s, tc);
 
+	tc = tcase_create("reentry");
+	tcase_add_test(tc, test_retry_survives_its_sender_leaving_in_a_flush);
+	suite_add_tcase(s, tc);
 	return s;
 }
 
