@@ -6,11 +6,11 @@
 # (found through abs_top_srcdir, which AM_TESTS_ENVIRONMENT exports);
 # and by `make fuzz` (run.sh) with clang's libFuzzer and the sanitizers,
 # for FUZZ_SECONDS each, in a scratch directory.
-FUZZ_NAMES = frame route outbox_park deliver
+FUZZ_NAMES = frame route outbox_park deliver engine
 FUZZ_SOURCES = %D%/replay.c %D%/fuzz.h
 
 FUZZ_REPLAY = %D%/replay_frame %D%/replay_route %D%/replay_outbox_park \
-	%D%/replay_deliver
+	%D%/replay_deliver %D%/replay_engine
 check_PROGRAMS += $(FUZZ_REPLAY)
 TESTS += $(FUZZ_REPLAY)
 
@@ -27,6 +27,9 @@ TESTS += $(FUZZ_REPLAY)
 %C%_replay_deliver_SOURCES = %D%/fuzz_deliver.c $(FUZZ_SOURCES)
 %C%_replay_deliver_CPPFLAGS = $(CORE_CPPFLAGS) -DFUZZ_CORPUS='"deliver"'
 %C%_replay_deliver_LDADD = src/core/libpbcore.a
+%C%_replay_engine_SOURCES = %D%/fuzz_engine.c $(FUZZ_SOURCES)
+%C%_replay_engine_CPPFLAGS = $(CORE_CPPFLAGS) -DFUZZ_CORPUS='"engine"'
+%C%_replay_engine_LDADD = src/core/libpbcore.a
 
 # The seeds (the whole folder) and the libFuzzer driver.
 EXTRA_DIST += %D%/corpus %D%/run.sh

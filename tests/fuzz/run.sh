@@ -10,11 +10,11 @@
 #   run.sh [--seconds N] [--config DIR] [--artifacts DIR] [--cc CLANG]
 #          [--keep] [TARGET ...]
 #
-# TARGET is frame, route, outbox_park or deliver (default: all). A crash,
-# a leak, a timeout or an out-of-memory is a failure: the input that did it
-# is saved in the artifacts directory (default: in the scratch directory,
-# which is then kept), the end of the log is shown, and the exit status is
-# 1. Each target says how many inputs it ran, and how fast.
+# TARGET is frame, route, outbox_park, deliver or engine (default: all).
+# A crash, a leak, a timeout or an out-of-memory is a failure: the input that
+# did it is saved in the artifacts directory (default: in the scratch
+# directory, which is then kept), the end of the log is shown, and the exit
+# status is 1. Each target says how many inputs it ran, and how fast.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
@@ -37,7 +37,7 @@ while [ $# -gt 0 ]; do
 	*) targets+=("$1"); shift ;;
 	esac
 done
-[ ${#targets[@]} -gt 0 ] || targets=(frame route outbox_park deliver)
+[ ${#targets[@]} -gt 0 ] || targets=(frame route outbox_park deliver engine)
 case $seconds in
 '' | *[!0-9]*) echo "run.sh: --seconds wants a number, not '$seconds'" >&2; exit 2 ;;
 esac
