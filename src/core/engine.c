@@ -160,9 +160,17 @@ void pb_engine_retry(struct pb_engine *en, struct pb_conn *s)
 	size_t i = pk->pk_nlanes, before = pb_park_bytes(pk);
 
 	while (i-- > 0) {
-		uint32_t dest = pk->pk_lanes[i].pl_dest;
-		struct pb_conn *d = ops->eo_find(s, dest);
+		uint32_t dest;
+		struct pb_conn *d;
 		struct pb_park_retry r;
+
+		/* A flush below may have made s itself leave and give its
+		 * lanes up (the reactor flushes at once: s sending to
+		 * itself, its socket failing): skip lanes that are gone. */
+		if (i >= pk->pk_nlanes)
+			continue;
+		dest = pk->pk_lanes[i].pl_dest;
+		d = ops->eo_find(s, dest);
 
 		if (d != NULL)
 			ops->eo_lock(d);
