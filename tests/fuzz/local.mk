@@ -10,7 +10,7 @@ FUZZ_NAMES = frame route outbox_park deliver engine
 FUZZ_SOURCES = %D%/replay.c %D%/fuzz.h
 
 FUZZ_REPLAY = %D%/replay_frame %D%/replay_route %D%/replay_outbox_park \
-	%D%/replay_deliver %D%/replay_engine
+	%D%/replay_deliver %D%/replay_engine %D%/replay_engine_reactor
 check_PROGRAMS += $(FUZZ_REPLAY)
 TESTS += $(FUZZ_REPLAY)
 
@@ -30,6 +30,11 @@ TESTS += $(FUZZ_REPLAY)
 %C%_replay_engine_SOURCES = %D%/fuzz_engine.c $(FUZZ_SOURCES)
 %C%_replay_engine_CPPFLAGS = $(CORE_CPPFLAGS) -DFUZZ_CORPUS='"engine"'
 %C%_replay_engine_LDADD = src/core/libpbcore.a
+# The same seeds with the reactor's flush at once (engine.h, eo_flush).
+%C%_replay_engine_reactor_SOURCES = %D%/fuzz_engine.c $(FUZZ_SOURCES)
+%C%_replay_engine_reactor_CPPFLAGS = $(CORE_CPPFLAGS) \
+	-DFUZZ_CORPUS='"engine"' -DFUZZ_REACTOR_FLUSH
+%C%_replay_engine_reactor_LDADD = src/core/libpbcore.a
 
 # The seeds (the whole folder) and the libFuzzer driver.
 EXTRA_DIST += %D%/corpus %D%/run.sh
