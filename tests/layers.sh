@@ -71,7 +71,7 @@ defined=$(nm --defined-only "$core_lib" 2>/dev/null | awk 'NF == 3 {print $3}' |
 outside=$(nm -u "$core_lib" | awk 'NF == 2 {print $2}' | sort -u | comm -23 - <(echo "$defined"))
 for sym in $outside; do
 	case $sym in
-	malloc | calloc | realloc | reallocarray | free | memchr | memrchr | \
+	malloc | calloc | realloc | reallocarray | free | memchr | memrchr | bcmp | \
 		memcpy | memmove | memset | memcmp | qsort | __errno_location | \
 		__stack_chk_fail | __assert_fail) ;;
 	__asan_* | __ubsan_* | __tsan_* | __sanitizer_* | __msan_*) ;;
