@@ -159,6 +159,10 @@ start_server() {
 	# In a session of its own, as a service would be in a cgroup of its
 	# own: the scheduler then shares the CPUs fairly between the server
 	# and the load generator, whatever the server's thread count.
+	# Emptied here, not only by the child's redirection, which may come
+	# after the first look for the port below: that look would find the
+	# last server's port.
+	: >"$slog"
 	# shellcheck disable=SC2086 # the command is words on purpose
 	setsid "${srv_pin[@]}" ${cmd[$1]//\{port\}/$sport} 2>"$slog" &
 	spid=$!

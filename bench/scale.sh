@@ -157,6 +157,10 @@ trap 'rm -f "$slog"' EXIT
 start_server() {
 	local _ threads=()
 	is_peer "$1" && threads=(--threads "$3")
+	# Emptied here, not only by the child's redirection, which may come
+	# after the first look for the port below: that look would find the
+	# last server's port.
+	: >"$slog"
 	# shellcheck disable=SC2086 # the command is words on purpose
 	setsid taskset -c "$2" ${cmd[$1]} "${threads[@]}" 2>"$slog" &
 	spid=$!
