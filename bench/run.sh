@@ -3,9 +3,13 @@
 # bench/run.sh: the side-by-side benchmark behind `make bench`.
 #
 # Runs every scenario of patchbay-bench against patchbayd and
-# patchbay-reactor (and any server named in BENCH_EXTRA), alternating the
+# patchbay-reactor, the Rust peers that are built (bench/peers, `make
+# bench-peers`) and any server named in BENCH_EXTRA, alternating the
 # servers run by run, BENCH_REPS times, each run against a freshly started
-# server. Writes bench/results/latest.md (medians, and the ratio
+# server. A run of a peer that fails the load generator's checks (a stall,
+# a loss, a message misrouted) is shown in the tables as such, with the
+# first error under them, and does not fail the whole benchmark; a failed
+# run of patchbayd, the reactor or an extra server does. Writes bench/results/latest.md (medians, and the ratio
 # patchbayd / reactor), bench/results/latest.csv (every run) and, where
 # gnuplot is installed, bench/results/latest.png.
 #
@@ -17,6 +21,8 @@
 #   BENCH_REPS=3          repetitions (at least 3 for a median)
 #   BENCH_DURATION=2      measured seconds per run
 #   BENCH_EXTRA='name=cmd {port}'   more servers, separated by ';'
+#   BENCH_PEERS='mutex poll-reactor'  the Rust peers to run (default: all
+#                         that are built; empty: none)
 #   BENCH_OUT=DIR         where results go (default bench/results)
 #   BENCH_BUILD=DIR       the build tree (default: the source tree)
 #   BENCH_ONLY='pairs-64 churn'     only these scenarios (default all)
@@ -73,6 +79,29 @@ declare -A cmd=(
 	[patchbayd]="$build/src/patchbayd -l 127.0.0.1:0"
 	[reactor]="$build/src/patchbay-reactor -l 127.0.0.1:0"
 )
+# The Rust peers, in the order of bench/peers/Cargo.toml's comment.
+peerdir=$build/bench/peers/target/release
+all_peers="mutex mutex-per-writer channels channel-per-writer select-reactor poll-reactor"
+peers=()
+for p in ${BENCH_PEERS-$all_peers}; do
+	if [[ " $all_peers " != *" $p "* ]]; then
+		echo "bench: BENCH_PEERS: no peer '$p' (there are: $all_peers)" >&2
+		exit 2
+	fi
+	if [ -x "$peerdir/$p" ]; then
+		peers+=("$p")
+	elif [ -n "${BENCH_PEERS+set}" ]; then
+		echo "bench: peer $p is not built ($peerdir/$p): make bench-peers" >&2
+		exit 2
+	fi
+done
+for p in "${peers[@]}"; do
+	servers+=("$p")
+	cmd[$p]="$peerdir/$p -l 127.0.0.1:0"
+done
+is_peer() {
+	[[ " ${peers[*]} " == *" $1 "* ]]
+}
 if [ -n "${BENCH_EXTRA:-}" ]; then
 	IFS=';' read -ra extras <<<"$BENCH_EXTRA"
 	for e in "${extras[@]}"; do
@@ -130,6 +159,10 @@ start_server() {
 	# In a session of its own, as a service would be in a cgroup of its
 	# own: the scheduler then shares the CPUs fairly between the server
 	# and the load generator, whatever the server's thread count.
+	# Emptied here, not only by the child's redirection, which may come
+	# after the first look for the port below: that look would find the
+	# last server's port.
+	: >"$slog"
 	# shellcheck disable=SC2086 # the command is words on purpose
 	setsid "${srv_pin[@]}" ${cmd[$1]//\{port\}/$sport} 2>"$slog" &
 	spid=$!
@@ -161,25 +194,62 @@ field() { # field NAME JSON
 
 cols="msgs_per_s mib_per_s p50_us p99_us p999_us max_us rss_end_kib rss_peak_kib threads_end bytes_per_conn conns_per_s"
 cols="$cols server_cpu_s server_cpu_util server_vcsw server_nvcsw server_syscr server_syscw server_cpu_us_per_msg server_csw_per_kmsg"
-echo "rep,server,scenario,ok,$(tr ' ' ',' <<<"$cols")" >"$csv"
+echo "rep,server,scenario,ok,$(tr ' ' ',' <<<"$cols"),failure" >"$csv"
 failed=0
+cut=$((${dur%.*} + 60)) # seconds after which a run is killed
+declare -A why=() # SERVER|SCENARIO: the first error of its failed runs
+
+# What went wrong in a failed run, in a word, from the load generator's
+# first error.
+failure_kind() { # ERROR
+	case $1 in
+	"") echo "no report" ;;
+	*"did not start"*) echo "no start" ;;
+	*"no progress for"*) echo "stalled" ;;
+	*"meant for another client"*) echo "misrouted" ;;
+	*"lost, duplicated or reordered"*) echo "reordered" ;;
+	*" sent, "*" received"*) echo "lost" ;;
+	*"gave id"*"two clients"*) echo "id reused" ;;
+	*"closed the connection"*) echo "disconnected" ;;
+	*" received "*) echo "corrupted" ;;
+	*) echo "failed" ;;
+	esac
+}
+
+# Notes a failed run: sets kind, the word for the CSV, and keeps the
+# error for the notes.
+failed_run() { # SERVER SCENARIO ERROR
+	kind=$(failure_kind "$3")
+	[ -n "${why[$1|$2]+set}" ] || why[$1|$2]="$kind: ${3:0:240}"
+	is_peer "$1" || failed=1
+}
 start=$(date +%s)
 for rep in $(seq "$reps"); do
 	for sc in "${scenarios[@]}"; do
 		name=${sc%%|*}
 		args=${sc#*|}
 		for srv in "${servers[@]}"; do
-			start_server "$srv" || { failed=1; continue; }
+			if ! start_server "$srv"; then
+				failed_run "$srv" "$name" "did not start"
+				echo "$rep,$srv,$name,false$(printf ',%.0s' $cols),$kind" >>"$csv"
+				continue
+			fi
 			# shellcheck disable=SC2086
-			json=$("${cli_pin[@]}" "$bench" --addr "127.0.0.1:$sport" $args \
+			json=$(timeout -k 5 "$cut" "${cli_pin[@]}" "$bench" \
+				--addr "127.0.0.1:$sport" $args \
 				--duration "$dur" --server-pid "$spid" --json \
-				2>>"$log") || failed=1
+				2>>"$log") || true
 			stop_server
+			kind=
+			if [ "$(field ok "$json")" != true ]; then
+				err=$(sed -n 's/.*"errors":\["\([^"]*\).*/\1/p' <<<"$json")
+				failed_run "$srv" "$name" "$err"
+			fi
 			row="$rep,$srv,$name,$(field ok "$json")"
 			for c in $cols; do
 				row="$row,$(field "$c" "$json")"
 			done
-			echo "$row" >>"$csv"
+			echo "$row,$kind" >>"$csv"
 			printf '%-3s %-10s %-11s %s\n' "$rep" "$srv" "$name" \
 				"$(cut -d, -f4,5,7,8 <<<"$row")"
 		done
@@ -261,6 +331,16 @@ if [ "${BENCH_STRACE:-0}" = 1 ]; then
 	fi
 fi
 
+# The versions the peers were built with, from cargo's files.
+tokio_version() {
+	sed -n '/^name = "tokio"$/{n;s/^version = "\(.*\)"$/\1/p;}' \
+		"$build/bench/peers/Cargo.lock" 2>/dev/null | head -1
+}
+rustc_version() {
+	grep -o 'rustc [0-9][0-9.]*' "$build/bench/peers/target/.rustc_info.json" \
+		2>/dev/null | head -1 | cut -d' ' -f2
+}
+
 ran() { # ran SCENARIO: was it run (BENCH_ONLY)?
 	local sc
 	for sc in "${scenarios[@]}"; do
@@ -269,17 +349,32 @@ ran() { # ran SCENARIO: was it run (BENCH_ONLY)?
 	return 1
 }
 
-# Median of a column for one server and scenario.
+# Median of a column for one server and scenario, over the runs that
+# passed.
 median() { # median SERVER SCENARIO COLUMN
 	awk -F, -v s="$1" -v n="$2" -v c="$3" '
 		NR == 1 { for (i = 1; i <= NF; i++) if ($i == c) col = i; next }
-		$2 == s && $3 == n && $col != "" { print $col }' "$csv" |
+		$2 == s && $3 == n && $4 == "true" && $col != "" { print $col }' "$csv" |
 		sort -g | awk '{ v[NR] = $1 }
 		END {
 			if (NR == 0) print ""
 			else if (NR % 2) print v[(NR + 1) / 2]
 			else print (v[NR / 2] + v[NR / 2 + 1]) / 2
 		}'
+}
+
+# A cell: the failure of the server's runs of the scenario, if one failed
+# ("stalled 2/3": two of three), else the median, formatted by FMT.
+cell() { # SERVER SCENARIO COLUMN FMT
+	local bad
+	bad=$(awk -F, -v s="$1" -v n="$2" '
+		$2 == s && $3 == n { all++; if ($4 != "true") { bad++; if (w == "") w = $NF } }
+		END { if (bad) printf "%s %d/%d", w, bad, all }' "$csv")
+	if [ -n "$bad" ]; then
+		echo "**$bad**"
+	else
+		"$4" "$(median "$1" "$2" "$3")"
+	fi
 }
 
 # CPU and context switches per message, every scenario but idle.
@@ -306,7 +401,7 @@ cost_table() {
 		line="| $name |"
 		for col in server_cpu_us_per_msg server_csw_per_kmsg; do
 			for srv in "${servers[@]}"; do
-				line="$line $(fmt3 "$(median "$srv" "$name" "$col")") |"
+				line="$line $(cell "$srv" "$name" "$col" fmt3) |"
 			done
 			line="$line $(ratio "$(median patchbayd "$name" "$col")" "$(median reactor "$name" "$col")") |"
 		done
@@ -347,7 +442,11 @@ rows=(
 )
 
 {
-	echo "# patchbay benchmark: patchbayd against the reactor"
+	if [ "${#peers[@]}" -gt 0 ]; then
+		echo "# patchbay benchmark: patchbayd against the reactor and the Rust peers"
+	else
+		echo "# patchbay benchmark: patchbayd against the reactor"
+	fi
 	echo
 	echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'), $reps runs per cell, ${dur}s each, servers alternated run by run; medians."
 	echo "- machine: $(nproc) cores ($(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -1)), Linux $(uname -r)."
@@ -356,6 +455,8 @@ rows=(
 	else
 		echo "- the load generator (patchbay-bench, 1 thread) runs on the same cores as the server it measures; each server runs in a session of its own (setsid), so the kernel's autogroup scheduling shares the CPUs fairly between server and load generator, as cgroups do for a service."
 	fi
+	[ "${#peers[@]}" -gt 0 ] &&
+		echo "- the Rust peers (bench/peers, tokio $(tokio_version), rustc $(rustc_version), their own threads: tokio's default, one per CPU they may run on): ${peers[*]}; a failed run shows as what happened and how many of the runs, its error below."
 	echo "- ratio = patchbayd / reactor; whole run: ${elapsed}s; command: \`$command\`."
 	echo
 	hdr="| scenario |"
@@ -371,7 +472,7 @@ rows=(
 		ran "$name" || continue
 		line="| $what |"
 		for srv in "${servers[@]}"; do
-			line="$line $(fmt "$(median "$srv" "$name" "$col")") |"
+			line="$line $(cell "$srv" "$name" "$col" fmt) |"
 		done
 		line="$line $(ratio "$(median patchbayd "$name" "$col")" "$(median reactor "$name" "$col")") | $target |"
 		echo "$line"
@@ -381,10 +482,21 @@ rows=(
 	ran slow && ran pairs-64 && echo &&
 	echo "slow / pairs-64 for patchbayd: $(ratio "$sm" "$pm") (target >= 0.95); for the reactor: $(ratio "$(median reactor slow msgs_per_s)" "$(median reactor pairs-64 msgs_per_s)")."
 	cost_table
+	if [ "${#why[@]}" -gt 0 ]; then
+		echo
+		echo "Failed runs, the first error of each server and scenario (the load generator's own words; all in latest.log):"
+		echo
+		for srv in "${servers[@]}"; do
+			for sc in "${scenarios[@]}"; do
+				[ -n "${why[$srv|${sc%%|*}]+set}" ] &&
+					echo "- $srv, ${sc%%|*}: ${why[$srv|${sc%%|*}]}"
+			done
+		done
+	fi
 	[ -n "$strace_md" ] && printf '\n%s\n' "$strace_md"
 	if [ "$failed" -ne 0 ]; then
 		echo
-		echo "**Some runs failed their correctness checks: see latest.log.**"
+		echo "**Some runs of patchbayd, the reactor or an extra server failed their correctness checks: see latest.log.**"
 	fi
 } >"$md"
 

@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: ISC
 # bench/scale.sh: throughput against the number of cores the server gets
-# (`make bench-scale`), for patchbayd and patchbay-reactor.
+# (`make bench-scale`), for patchbayd, patchbay-reactor and the Rust peers
+# that are built (bench/peers, `make bench-peers`), each peer with as many
+# tokio worker threads as the server has cores (`--threads k`). A peer's
+# failed run (a stall, a loss) shows in the table as such and does not
+# fail the whole run.
 #
 # Of the CPUs this script may run on (N of them), the server gets the
 # first k, k = 1, 2, 4, ... up to N/2 (`taskset -c`), and the load
@@ -25,6 +29,8 @@
 #   BENCH_REPS=3          runs per cell
 #   BENCH_DURATION=2      measured seconds per run
 #   BENCH_OUT=DIR         where results go (default bench/results)
+#   BENCH_PEERS='mutex poll-reactor'  the Rust peers to run (default: all
+#                         that are built; empty: none)
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -109,6 +115,28 @@ declare -A cmd=(
 	[patchbayd]="$build/src/patchbayd -l 127.0.0.1:0"
 	[reactor]="$build/src/patchbay-reactor -l 127.0.0.1:0"
 )
+peerdir=$build/bench/peers/target/release
+all_peers="mutex mutex-per-writer channels channel-per-writer select-reactor poll-reactor"
+peers=()
+for p in ${BENCH_PEERS-$all_peers}; do
+	if [[ " $all_peers " != *" $p "* ]]; then
+		echo "scale: BENCH_PEERS: no peer '$p' (there are: $all_peers)" >&2
+		exit 2
+	fi
+	if [ -x "$peerdir/$p" ]; then
+		peers+=("$p")
+	elif [ -n "${BENCH_PEERS+set}" ]; then
+		echo "scale: peer $p is not built ($peerdir/$p): make bench-peers" >&2
+		exit 2
+	fi
+done
+for p in "${peers[@]}"; do
+	servers+=("$p")
+	cmd[$p]="$peerdir/$p -l 127.0.0.1:0"
+done
+is_peer() {
+	[[ " ${peers[*]} " == *" $1 "* ]]
+}
 scenarios=(
 	"pairs-64|--scenario pairs --clients 64 --window 64 --size 64"
 	"pairs-1000|--scenario pairs --clients 1000 --window 8"
@@ -124,11 +152,17 @@ mkdir -p "$out"
 slog=$(mktemp)
 trap 'rm -f "$slog"' EXIT
 
-# Starts server $1 on CPUs $2; sets spid and sport.
+# Starts server $1 on CPUs $2 (a peer with $3 worker threads); sets spid
+# and sport.
 start_server() {
-	local _
+	local _ threads=()
+	is_peer "$1" && threads=(--threads "$3")
+	# Emptied here, not only by the child's redirection, which may come
+	# after the first look for the port below: that look would find the
+	# last server's port.
+	: >"$slog"
 	# shellcheck disable=SC2086 # the command is words on purpose
-	setsid taskset -c "$2" ${cmd[$1]} 2>"$slog" &
+	setsid taskset -c "$2" ${cmd[$1]} "${threads[@]}" 2>"$slog" &
 	spid=$!
 	for _ in $(seq 100); do
 		sport=$(sed -n 's/^listening on 127.0.0.1:\([0-9]*\)$/\1/p' "$slog")
@@ -162,8 +196,32 @@ field() { # field NAME JSON
 	sed -n "s/.*\"$1\":\\([^,}]*\\).*/\\1/p" <<<"$2" | tr -d '"'
 }
 
-echo "rep,cores,server,scenario,ok,msgs_per_s,server_cpu_util,p99_us" >"$csv"
+echo "rep,cores,server,scenario,ok,msgs_per_s,server_cpu_util,p99_us,failure" >"$csv"
 failed=0
+declare -A why=() # SERVER|SCENARIO: the first error of its failed runs
+
+# What went wrong in a failed run, in a word (as bench/run.sh says it).
+failure_kind() { # ERROR
+	case $1 in
+	"") echo "no report" ;;
+	*"did not start"*) echo "no start" ;;
+	*"no progress for"*) echo "stalled" ;;
+	*"meant for another client"*) echo "misrouted" ;;
+	*"lost, duplicated or reordered"*) echo "reordered" ;;
+	*" sent, "*" received"*) echo "lost" ;;
+	*"gave id"*"two clients"*) echo "id reused" ;;
+	*"closed the connection"*) echo "disconnected" ;;
+	*" received "*) echo "corrupted" ;;
+	*) echo "failed" ;;
+	esac
+}
+
+# Notes a failed run: sets kind, and keeps the error for the notes.
+failed_run() { # SERVER SCENARIO CORES ERROR
+	kind=$(failure_kind "$4")
+	[ -n "${why[$1|$2]+set}" ] || why[$1|$2]="$kind ($3 cores): ${4:0:240}"
+	is_peer "$1" || failed=1
+}
 start=$(date +%s)
 for rep in $(seq "$reps"); do
 	for k in "${points[@]}"; do
@@ -171,14 +229,23 @@ for rep in $(seq "$reps"); do
 		for sc in "${scenarios[@]}"; do
 			name=${sc%%|*}
 			for srv in "${servers[@]}"; do
-				start_server "$srv" "$server_cpus" || { failed=1; continue; }
+				if ! start_server "$srv" "$server_cpus" "$k"; then
+					failed_run "$srv" "$name" "$k" "did not start"
+					echo "$rep,$k,$srv,$name,false,,,,$kind" >>"$csv"
+					continue
+				fi
 				# shellcheck disable=SC2086
 				json=$(timeout -k 5 "$cut" taskset -c "$client_cpus" \
 					"$bench" --addr "127.0.0.1:$sport" ${sc#*|} \
 					--threads "$nclient" --duration "$dur" \
-					--server-pid "$spid" --json 2>>"$log") || failed=1
+					--server-pid "$spid" --json 2>>"$log") || true
 				stop_server
-				row="$rep,$k,$srv,$name,$(field ok "$json"),$(field msgs_per_s "$json"),$(field server_cpu_util "$json"),$(field p99_us "$json")"
+				kind=
+				if [ "$(field ok "$json")" != true ]; then
+					failed_run "$srv" "$name" "$k" \
+						"$(sed -n 's/.*"errors":\["\([^"]*\).*/\1/p' <<<"$json")"
+				fi
+				row="$rep,$k,$srv,$name,$(field ok "$json"),$(field msgs_per_s "$json"),$(field server_cpu_util "$json"),$(field p99_us "$json"),$kind"
 				echo "$row" >>"$csv"
 				printf '%-3s %2s cores %-10s %-11s %s\n' "$rep" "$k" \
 					"$srv" "$name" "$(cut -d, -f5-8 <<<"$row")"
@@ -188,10 +255,11 @@ for rep in $(seq "$reps"); do
 done
 elapsed=$(($(date +%s) - start))
 
+# Over the runs that passed.
 median() { # median CORES SERVER SCENARIO COLUMN
 	awk -F, -v k="$1" -v s="$2" -v n="$3" -v c="$4" '
 		NR == 1 { for (i = 1; i <= NF; i++) if ($i == c) col = i; next }
-		$2 == k && $3 == s && $4 == n && $col != "" { print $col }' "$csv" |
+		$2 == k && $3 == s && $4 == n && $5 == "true" && $col != "" { print $col }' "$csv" |
 		sort -g | awk '{ v[NR] = $1 }
 		END {
 			if (NR == 0) print ""
@@ -206,6 +274,20 @@ ratio() {
 
 fmt() {
 	awk -v v="$1" -v p="$2" 'BEGIN { if (v == "") print "-"; else if (p) printf "%.2f", v; else if (v >= 1000000) printf "%.2fM", v / 1e6; else if (v >= 10000) printf "%.0fk", v / 1e3; else printf "%.1f", v }'
+}
+
+# A cell: the failure of the runs, if one failed ("stalled 2/3"), else the
+# median.
+cell() { # CORES SERVER SCENARIO COLUMN PLAIN
+	local bad
+	bad=$(awk -F, -v k="$1" -v s="$2" -v n="$3" '
+		$2 == k && $3 == s && $4 == n { all++; if ($5 != "true") { bad++; if (w == "") w = $NF } }
+		END { if (bad) printf "%s %d/%d", w, bad, all }' "$csv")
+	if [ -n "$bad" ]; then
+		echo "**$bad**"
+	else
+		fmt "$(median "$1" "$2" "$3" "$4")" "$5"
+	fi
 }
 
 # One table: a row per core count, per scenario each server and the ratio.
@@ -226,7 +308,7 @@ table() { # table COLUMN PLAIN
 		for sc in "${scenarios[@]}"; do
 			name=${sc%%|*}
 			for srv in "${servers[@]}"; do
-				line="$line $(fmt "$(median "$k" "$srv" "$name" "$1")" "$2") |"
+				line="$line $(cell "$k" "$srv" "$name" "$1" "$2") |"
 			done
 			line="$line $(ratio "$(median "$k" patchbayd "$name" "$1")" "$(median "$k" reactor "$name" "$1")") |"
 		done
@@ -239,6 +321,8 @@ table() { # table COLUMN PLAIN
 	echo
 	echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'), $reps runs per cell, ${dur}s each, servers alternated run by run; medians."
 	echo "- machine: $ncpu CPUs, ${#cores[@]} cores ($(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -1)), Linux $(uname -r)."
+	[ "${#peers[@]}" -gt 0 ] &&
+		echo "- the Rust peers (bench/peers, each with k tokio worker threads): ${peers[*]}; a failed run shows as what happened and how many of the runs, its error below."
 	echo "- the server runs under \`taskset -c\` on the first k of CPUs $(IFS=,; echo "${server_list[*]}") (first threads of its cores first), the load generator on CPUs $client_cpus with $nclient threads; ratio = patchbayd / reactor; whole run: ${elapsed}s; command: \`make bench-scale\`."
 	echo
 	echo "Messages/s:"
@@ -248,9 +332,20 @@ table() { # table COLUMN PLAIN
 	echo "The server's CPUs kept busy (CPU seconds per second of the measured time):"
 	echo
 	table server_cpu_util 1
+	if [ "${#why[@]}" -gt 0 ]; then
+		echo
+		echo "Failed runs, the first error of each server and scenario (all in scale.log):"
+		echo
+		for srv in "${servers[@]}"; do
+			for sc in "${scenarios[@]}"; do
+				[ -n "${why[$srv|${sc%%|*}]+set}" ] &&
+					echo "- $srv, ${sc%%|*}: ${why[$srv|${sc%%|*}]}"
+			done
+		done
+	fi
 	if [ "$failed" -ne 0 ]; then
 		echo
-		echo "**Some runs failed: see scale.log.**"
+		echo "**Some runs of patchbayd or the reactor failed: see scale.log.**"
 	fi
 } >"$md"
 
