@@ -49,7 +49,6 @@ static void input_refuse(struct cat_input *in, FILE *errs, const char *fmt, ...)
 static size_t input_id(struct cat_input *in, const char *s, size_t n,
 		       uint32_t *id, FILE *errs)
 {
-	char shown[INPUT_ID_DIGITS + 2];
 	uint64_t v = 0;
 	size_t i;
 
@@ -64,6 +63,7 @@ static size_t input_id(struct cat_input *in, const char *s, size_t n,
 		return 0;
 	}
 	if ((i < n && s[i] != ' ') || v > UINT32_MAX) {
+		char shown[INPUT_ID_DIGITS + 2];
 		size_t k = i < sizeof shown - 1 ? i + 1 : sizeof shown - 1;
 
 		memcpy(shown, s, k);
@@ -84,7 +84,7 @@ static int input_line(struct cat_input *in, struct cat_buf *out, FILE *errs)
 {
 	const char *s = cat_buf_head(&in->in_line);
 	size_t kept = cat_buf_size(&in->in_line), skip = 0, textlen, bytes;
-	size_t start = out->b_len, bad;
+	size_t start = out->b_len;
 	char hdr[PB_FRAME_HEADER];
 	uint32_t id = in->in_to;
 	char *p, *nul;
@@ -114,7 +114,8 @@ static int input_line(struct cat_input *in, struct cat_buf *out, FILE *errs)
 	memcpy(p, hdr, sizeof hdr);
 	p += sizeof hdr;
 	if (in->in_from_hex) {
-		bad = cat_hex_decode(s + skip, bytes, (unsigned char *)p);
+		size_t bad =
+			cat_hex_decode(s + skip, bytes, (unsigned char *)p);
 		if (bad < bytes) {
 			input_refuse(in, errs, "'%.2s' is not a hex byte",
 				     s + skip + 2 * bad);

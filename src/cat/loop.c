@@ -219,11 +219,10 @@ static void loop_read_conn(struct loop *lp)
 static void loop_write_conn(struct loop *lp)
 {
 	struct cat_buf *tx = &lp->lp_tx;
-	ssize_t n;
 
 	while (cat_buf_size(tx) > 0) {
-		n = lp->lp_t->tr_ops->to_write(lp->lp_t, cat_buf_head(tx),
-					       cat_buf_size(tx));
+		ssize_t n = lp->lp_t->tr_ops->to_write(
+			lp->lp_t, cat_buf_head(tx), cat_buf_size(tx));
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			return;
 		if (n < 0) {

@@ -18,10 +18,10 @@ int cat_out_write(int fd, const void *data, size_t n)
 {
 	const char *p = data;
 	struct pollfd pfd = {.fd = fd, .events = POLLOUT};
-	ssize_t w;
 
 	while (n > 0) {
-		w = write(fd, p, n);
+		ssize_t w = write(fd, p, n);
+
 		if (w >= 0) {
 			p += w;
 			n -= (size_t)w;

@@ -12,12 +12,11 @@
 long cat_recv_lines(struct cat_recv *r, struct cat_buf *out, unsigned long max)
 {
 	unsigned long n = 0;
-	size_t avail, len, width;
-	const char *head, *nul;
 
 	while (n < max) {
-		head = cat_buf_head(&r->rv_buf);
-		avail = cat_buf_size(&r->rv_buf);
+		const char *head = cat_buf_head(&r->rv_buf), *nul;
+		size_t avail = cat_buf_size(&r->rv_buf), len, width;
+
 		/* A long message arriving in pieces is scanned once. */
 		nul = memchr(head + r->rv_scanned, '\0', avail - r->rv_scanned);
 		if (nul == NULL) {
