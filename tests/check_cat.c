@@ -179,7 +179,8 @@ static const char *cat_errs(struct cat_proc *p)
 	size_t n = p->cp_e.b_len < sizeof shown - 1 ? p->cp_e.b_len
 						    : sizeof shown - 1;
 
-	memcpy(shown, p->cp_e.b_data, n);
+	if (n > 0)
+		memcpy(shown, p->cp_e.b_data, n);
 	shown[n] = '\0';
 	return shown;
 }
@@ -194,12 +195,12 @@ static char *cat_line(struct cat_proc *p)
 	size_t len;
 
 	for (;;) {
-		start = (const char *)p->cp_o.b_data + p->cp_taken;
-		nl = p->cp_o.b_len > p->cp_taken
-			     ? memchr(start, '\n', p->cp_o.b_len - p->cp_taken)
-			     : NULL;
-		if (nl != NULL)
-			break;
+		if (p->cp_o.b_len > p->cp_taken) {
+			start = (const char *)p->cp_o.b_data + p->cp_taken;
+			nl = memchr(start, '\n', p->cp_o.b_len - p->cp_taken);
+			if (nl != NULL)
+				break;
+		}
 		pbt_assert(p->cp_out >= 0,
 			   "patchbay-cat ended its output without the line "
 			   "expected; its stderr: %s",
@@ -821,7 +822,9 @@ START_TEST(test_cat_bad_usage_exits_2)
 		p = cat_start(bad[i][0], bad[i][1], (char *)NULL);
 		pbt_assert(cat_wait(p, PBT_IO_MS) == 2, "%s %s: exit status",
 			   bad[i][0], bad[i][1] ? bad[i][1] : "");
-		nl = memchr(p->cp_e.b_data, '\n', p->cp_e.b_len);
+		nl = p->cp_e.b_len > 0
+			     ? memchr(p->cp_e.b_data, '\n', p->cp_e.b_len)
+			     : NULL;
 		pbt_assert(p->cp_e.b_len > 14 && nl != NULL &&
 				   (size_t)(nl - (char *)p->cp_e.b_data) + 1 ==
 					   p->cp_e.b_len &&

@@ -48,7 +48,11 @@ int cat_buf_add(struct cat_buf *b, const void *data, size_t n)
 
 char *cat_buf_head(const struct cat_buf *b)
 {
-	return b->b_data + b->b_off;
+	/* Never NULL, so that callers may add 0 to it and pass it to
+	 * memchr or memcpy with a size of 0. */
+	static char empty[1];
+
+	return b->b_data != NULL ? b->b_data + b->b_off : empty;
 }
 
 size_t cat_buf_size(const struct cat_buf *b)

@@ -23,7 +23,7 @@ int cat_buf_reserve(struct cat_buf *b, size_t n);
 /* Appends n bytes; 0, or -1 (ENOMEM). */
 int cat_buf_add(struct cat_buf *b, const void *data, size_t n);
 
-/* The bytes not consumed yet, and how many there are. */
+/* The bytes not consumed yet (never NULL), and how many there are. */
 char *cat_buf_head(const struct cat_buf *b);
 size_t cat_buf_size(const struct cat_buf *b);
 
