@@ -92,7 +92,7 @@ grep -q '^ /etc/patchbay/patchbayd.conf ' <<<"$conffiles" &&
 	bad "patchbayd.service was not enabled on installation"
 [ ! -e "$root/etc/systemd/system/sockets.target.wants/patchbayd.socket" ] &&
 	ok "patchbayd.socket shipped, not enabled" || bad "patchbayd.socket was enabled"
-for page in patchbayd patchbayd.conf; do
+for page in patchbayd patchbayd.conf patchbay-cat; do
 	p=$(in_root man -w "$page" 2>&1) && ok "man -w $page: $p" || bad "man -w $page: $p"
 done
 out=$(in_root systemd-analyze verify /lib/systemd/system/patchbayd.service \

@@ -5,7 +5,8 @@
 # 1. Each layer includes only its own headers and those of the layers
 #    below it: core sees core; common sees common and core; the daemon's
 #    data path sees daemon, common and core; the service around it sees
-#    service, daemon, common and core; the reactor sees common and core.
+#    service, daemon, common and core; the reactor and patchbay-cat
+#    (src/cat) see common and core.
 # 2. No include circle: modules (a .c with its .h) ordered by who
 #    includes whom form no loop (tsort finds any).
 # 3. Nothing in the core makes a system call: every symbol that
@@ -28,13 +29,14 @@ allowed() { # LAYER: the layers its files may include from
 	daemon) echo "daemon common core" ;;
 	service) echo "service daemon common core" ;;
 	reactor) echo "reactor common core" ;;
+	cat) echo "cat common core" ;;
 	*) echo "" ;;
 	esac
 }
 
 layer_of() { # HEADER: the layer whose folder has it, or nothing
 	local l
-	for l in core common daemon service reactor; do
+	for l in core common daemon service reactor cat; do
 		[ -f "$src/$l/$1" ] && echo "$l" && return
 	done
 }
