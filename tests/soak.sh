@@ -19,8 +19,8 @@
 #    gone, to the idle count plus 2;
 #  - RSS grows: the median of the last third of the samples after the
 #    warm-up exceeds that of the first third by more than
-#    SOAK_RSS_GROWTH_KB (default 32768; not under ThreadSanitizer, nor
-#    under AddressSanitizer in runs shorter than 30 samples);
+#    SOAK_RSS_GROWTH_KB (default 32768; not under ThreadSanitizer or
+#    AddressSanitizer, whose allocators keep their peaks);
 #  - the final stats line does not reconcile (accepted = sum of the
 #    disconnect_*, received = forwarded + sum of the dropped_*), or does
 #    not match what the load generator did.
@@ -242,11 +242,14 @@ if [ -n "$alive" ] && sample; then
 	grep -qa __asan_init "$PATCHBAYD" && asan=yes
 	if [ -z "$watch_rss" ]; then
 		echo "RSS: not checked under ThreadSanitizer, $peak_rss KiB at most"
-	elif [ -n "$asan" ] && [ "$n" -lt 30 ]; then
-		# AddressSanitizer's allocator and quarantine fill for a while:
-		# a short run would show that as growth. Its leak checker
-		# watches memory then.
-		echo "RSS: not judged on $n samples under AddressSanitizer," \
+	elif [ -n "$asan" ]; then
+		# AddressSanitizer's allocator keeps what it ever held (its
+		# quarantine, and the caches of thousands of client threads
+		# at the load's peaks): RSS follows the highest peak so far,
+		# and rose by 260 MiB in a 120 s run with no leak. Its leak
+		# checker watches memory instead (the log is checked below);
+		# RSS is judged on builds without a sanitizer.
+		echo "RSS: not judged under AddressSanitizer," \
 			"$peak_rss KiB at most"
 	elif [ "$n" -ge 3 ]; then
 		early=$(median "${rss_after_warmup[@]:0:third}")
