@@ -99,9 +99,9 @@ out=$(in_root systemd-analyze verify /lib/systemd/system/patchbayd.service \
 	/lib/systemd/system/patchbayd.socket 2>&1)
 [ -z "$out" ] && ok "systemd-analyze verify patchbayd.service patchbayd.socket prints nothing" ||
 	bad "systemd-analyze verify says: $out"
-grep -q '^ExecStart=/usr/sbin/patchbayd --config /etc/patchbay/patchbayd.conf$' \
+grep -q '^ExecStart=/usr/sbin/patchbayd --config /etc/patchbay/patchbayd.conf --state-dir ${STATE_DIRECTORY}$' \
 	"$root/lib/systemd/system/patchbayd.service" &&
-	ok "the unit runs /usr/sbin/patchbayd --config /etc/patchbay/patchbayd.conf" ||
+	ok "the unit runs /usr/sbin/patchbayd --config /etc/patchbay/patchbayd.conf --state-dir \${STATE_DIRECTORY}" ||
 	bad "unexpected ExecStart in the unit: $(grep ExecStart= "$root/lib/systemd/system/patchbayd.service")"
 
 echo "--- the daemon, as the unit starts it, on the configured 127.0.0.1:8080"
