@@ -13,7 +13,9 @@ use std::future::Future;
 use std::io;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
 
 /// How much a read asks for at most.
 pub const READ_CHUNK: usize = 64 * 1024;
@@ -351,4 +353,63 @@ mod tests {
         assert!(matches!(f.next(), Next::Frame(1, _)));
         assert!(matches!(f.next(), Next::TooLong));
     }
+}
+
+/// What a client task of the channel patterns (channels,
+/// channel-per-writer) sends to their dispatcher.
+pub enum Msg {
+    Join(u32, OwnedWriteHalf),
+    Frame(u32, Bytes),
+    Leave(u32),
+}
+
+/// Frames (and joins and leaves) queued for the dispatcher.
+pub const CHANNEL: usize = 1024;
+
+/// The client half of the channel patterns: accepts, gives ids, and runs a
+/// task per client that reads, parses and sends its join, frames and leave
+/// down one channel to `dispatcher`, the pattern's own half, which owns
+/// every write half (and writes each id before anything else for it).
+pub async fn serve_through<D, Fut>(listener: TcpListener, opts: Opts, dispatcher: D)
+where
+    D: FnOnce(mpsc::Receiver<Msg>) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let (tx, rx) = mpsc::channel(CHANNEL);
+    tokio::spawn(dispatcher(rx));
+    let mut ids = Ids::default();
+    loop {
+        let stream = accept(&listener).await;
+        let id = ids.next();
+        let (r, w) = stream.into_split();
+        if tx.send(Msg::Join(id, w)).await.is_err() {
+            return;
+        }
+        tokio::spawn(channel_client(id, r, tx.clone(), opts.max_frame));
+    }
+}
+
+async fn channel_client(id: u32, mut r: OwnedReadHalf, tx: mpsc::Sender<Msg>, max_frame: usize) {
+    let mut frames = Frames::new(max_frame);
+    'read: loop {
+        match frames.read_from(&mut r).await {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+        loop {
+            match frames.next() {
+                Next::Frame(dest, frame) => {
+                    if tx.send(Msg::Frame(dest, frame)).await.is_err() {
+                        return;
+                    }
+                }
+                Next::More => break,
+                Next::TooLong => {
+                    log_too_long(id, max_frame);
+                    break 'read;
+                }
+            }
+        }
+    }
+    let _ = tx.send(Msg::Leave(id)).await;
 }

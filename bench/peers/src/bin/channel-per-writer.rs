@@ -8,66 +8,19 @@
 //! OUTBOX frames per destination.
 
 use bytes::{Bytes, BytesMut};
-use patchbay_peers::{accept, id_bytes, log_too_long, Frames, Ids, Next, Opts, WRITE_CHUNK};
+use patchbay_peers::{id_bytes, Msg, WRITE_CHUNK};
 use std::collections::HashMap;
 use tokio::io::AsyncWriteExt;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::net::TcpListener;
+use tokio::net::tcp::OwnedWriteHalf;
 use tokio::sync::mpsc;
 
-/// Frames (and joins and leaves) queued for the dispatcher.
-const CHANNEL: usize = 1024;
 /// Frames queued for one destination's writer task.
 const OUTBOX: usize = 1024;
 
-enum Msg {
-    Join(u32, OwnedWriteHalf),
-    Frame(u32, Bytes),
-    Leave(u32),
-}
-
 fn main() {
-    patchbay_peers::main("channel-per-writer", serve)
-}
-
-async fn serve(listener: TcpListener, opts: Opts) {
-    let (tx, rx) = mpsc::channel(CHANNEL);
-    tokio::spawn(dispatcher(rx));
-    let mut ids = Ids::default();
-    loop {
-        let stream = accept(&listener).await;
-        let id = ids.next();
-        let (r, w) = stream.into_split();
-        if tx.send(Msg::Join(id, w)).await.is_err() {
-            return;
-        }
-        tokio::spawn(client(id, r, tx.clone(), opts.max_frame));
-    }
-}
-
-async fn client(id: u32, mut r: OwnedReadHalf, tx: mpsc::Sender<Msg>, max_frame: usize) {
-    let mut frames = Frames::new(max_frame);
-    'read: loop {
-        match frames.read_from(&mut r).await {
-            Ok(0) | Err(_) => break,
-            Ok(_) => {}
-        }
-        loop {
-            match frames.next() {
-                Next::Frame(dest, frame) => {
-                    if tx.send(Msg::Frame(dest, frame)).await.is_err() {
-                        return;
-                    }
-                }
-                Next::More => break,
-                Next::TooLong => {
-                    log_too_long(id, max_frame);
-                    break 'read;
-                }
-            }
-        }
-    }
-    let _ = tx.send(Msg::Leave(id)).await;
+    patchbay_peers::main("channel-per-writer", |l, o| {
+        patchbay_peers::serve_through(l, o, dispatcher)
+    })
 }
 
 /// Routes: a channel per destination, made at its join, closed at its

@@ -7,66 +7,17 @@
 //! socket is full stops the dispatcher, and so every client, until it
 //! reads. Buffering: the channel holds at most CHANNEL frames.
 
-use bytes::{Bytes, BytesMut};
-use patchbay_peers::{accept, id_bytes, log_too_long, Frames, Ids, Next, Opts, WRITE_CHUNK};
+use bytes::BytesMut;
+use patchbay_peers::{id_bytes, Msg, WRITE_CHUNK};
 use std::collections::HashMap;
 use tokio::io::AsyncWriteExt;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::net::TcpListener;
+use tokio::net::tcp::OwnedWriteHalf;
 use tokio::sync::mpsc;
 
-/// Frames (and joins and leaves) queued for the dispatcher.
-const CHANNEL: usize = 1024;
-
-enum Msg {
-    Join(u32, OwnedWriteHalf),
-    Frame(u32, Bytes),
-    Leave(u32),
-}
-
 fn main() {
-    patchbay_peers::main("channels", serve)
-}
-
-async fn serve(listener: TcpListener, opts: Opts) {
-    let (tx, rx) = mpsc::channel(CHANNEL);
-    tokio::spawn(dispatcher(rx));
-    let mut ids = Ids::default();
-    loop {
-        let stream = accept(&listener).await;
-        let id = ids.next();
-        let (r, w) = stream.into_split();
-        // The dispatcher writes the id before anything else for it.
-        if tx.send(Msg::Join(id, w)).await.is_err() {
-            return;
-        }
-        tokio::spawn(client(id, r, tx.clone(), opts.max_frame));
-    }
-}
-
-async fn client(id: u32, mut r: OwnedReadHalf, tx: mpsc::Sender<Msg>, max_frame: usize) {
-    let mut frames = Frames::new(max_frame);
-    'read: loop {
-        match frames.read_from(&mut r).await {
-            Ok(0) | Err(_) => break,
-            Ok(_) => {}
-        }
-        loop {
-            match frames.next() {
-                Next::Frame(dest, frame) => {
-                    if tx.send(Msg::Frame(dest, frame)).await.is_err() {
-                        return;
-                    }
-                }
-                Next::More => break,
-                Next::TooLong => {
-                    log_too_long(id, max_frame);
-                    break 'read;
-                }
-            }
-        }
-    }
-    let _ = tx.send(Msg::Leave(id)).await;
+    patchbay_peers::main("channels", |l, o| {
+        patchbay_peers::serve_through(l, o, dispatcher)
+    })
 }
 
 /// Owns the writers. It takes what is queued (up to WRITE_CHUNK bytes a
