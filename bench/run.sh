@@ -74,34 +74,9 @@ trap 'rm -f "$slog"' EXIT
 
 # Servers: name and command. Ours listen on port 0 and log the port they
 # got; {port} in an extra server's command is replaced by a free port.
-servers=("patchbayd" "reactor")
-declare -A cmd=(
-	[patchbayd]="$build/src/patchbayd -l 127.0.0.1:0"
-	[reactor]="$build/src/patchbay-reactor -l 127.0.0.1:0"
-)
-# The Rust peers, in the order of bench/peers/Cargo.toml's comment.
-peerdir=$build/bench/peers/target/release
-all_peers="mutex mutex-per-writer channels channel-per-writer select-reactor poll-reactor"
-peers=()
-for p in ${BENCH_PEERS-$all_peers}; do
-	if [[ " $all_peers " != *" $p "* ]]; then
-		echo "bench: BENCH_PEERS: no peer '$p' (there are: $all_peers)" >&2
-		exit 2
-	fi
-	if [ -x "$peerdir/$p" ]; then
-		peers+=("$p")
-	elif [ -n "${BENCH_PEERS+set}" ]; then
-		echo "bench: peer $p is not built ($peerdir/$p): make bench-peers" >&2
-		exit 2
-	fi
-done
-for p in "${peers[@]}"; do
-	servers+=("$p")
-	cmd[$p]="$peerdir/$p -l 127.0.0.1:0"
-done
-is_peer() {
-	[[ " ${peers[*]} " == *" $1 "* ]]
-}
+# shellcheck source=bench/servers.sh
+. "$top/bench/servers.sh"
+bench_servers bench
 if [ -n "${BENCH_EXTRA:-}" ]; then
 	IFS=';' read -ra extras <<<"$BENCH_EXTRA"
 	for e in "${extras[@]}"; do

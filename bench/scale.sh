@@ -110,33 +110,9 @@ for ((k = 1; k <= half; k *= 2)); do
 	points+=("$k")
 done
 
-servers=("patchbayd" "reactor")
-declare -A cmd=(
-	[patchbayd]="$build/src/patchbayd -l 127.0.0.1:0"
-	[reactor]="$build/src/patchbay-reactor -l 127.0.0.1:0"
-)
-peerdir=$build/bench/peers/target/release
-all_peers="mutex mutex-per-writer channels channel-per-writer select-reactor poll-reactor"
-peers=()
-for p in ${BENCH_PEERS-$all_peers}; do
-	if [[ " $all_peers " != *" $p "* ]]; then
-		echo "scale: BENCH_PEERS: no peer '$p' (there are: $all_peers)" >&2
-		exit 2
-	fi
-	if [ -x "$peerdir/$p" ]; then
-		peers+=("$p")
-	elif [ -n "${BENCH_PEERS+set}" ]; then
-		echo "scale: peer $p is not built ($peerdir/$p): make bench-peers" >&2
-		exit 2
-	fi
-done
-for p in "${peers[@]}"; do
-	servers+=("$p")
-	cmd[$p]="$peerdir/$p -l 127.0.0.1:0"
-done
-is_peer() {
-	[[ " ${peers[*]} " == *" $1 "* ]]
-}
+# shellcheck source=bench/servers.sh
+. "$top/bench/servers.sh"
+bench_servers scale
 scenarios=(
 	"pairs-64|--scenario pairs --clients 64 --window 64 --size 64"
 	"pairs-1000|--scenario pairs --clients 1000 --window 8"
