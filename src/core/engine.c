@@ -409,7 +409,8 @@ enum pb_engine_read pb_engine_read(struct pb_engine *en, struct pb_conn *c,
 		size_t want = pb_rbuf_allowance(rb, &c->cn_park);
 		ssize_t n;
 
-		if (want == 0 || !pb_engine_wants_input(en, c))
+		if (want == 0 || pb_engine_stopping(en) ||
+		    !pb_rbuf_may_read(rb, &c->cn_park))
 			return PB_READ_HELD;
 		if (engine_reserve(en, c, grow) < 0) {
 			en->en_tally->et_input_nomem(c->cn_id);
