@@ -27,11 +27,6 @@ static const char *listener_after(const char *spec, const char *prefix)
 	return strncmp(spec, prefix, n) == 0 ? spec + n : NULL;
 }
 
-bool pb_listener_is_unix(const char *spec)
-{
-	return listener_after(spec, "unix:") != NULL;
-}
-
 const char *pb_listener_invalid(const char *spec)
 {
 	struct sockaddr_un sun;

@@ -21,9 +21,6 @@ const char *pb_listener_invalid(const char *spec);
 /* Whether group (a name or a number) exists, for --unix-group. */
 bool pb_listener_group_known(const char *group);
 
-/* Whether spec is a Unix socket's. */
-bool pb_listener_is_unix(const char *spec);
-
 /* Opens the listener spec, non-blocking; a Unix socket gets mode (and
  * group, unless ""). 0 with *fd, or -1 with err saying what failed. */
 int pb_listener_open(const char *spec, unsigned long mode, const char *group,

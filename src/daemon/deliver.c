@@ -16,11 +16,6 @@
 #include "net.h"
 #include "registry.h"
 
-struct pb_engine *pb_deliver_engine(struct pb_client *c)
-{
-	return &c->cl_reg->rg_engine;
-}
-
 /* The destination for id, referenced by the sender. Recent destinations
  * are kept in a small direct-mapped cache, so that steady streams to a few
  * peers never touch the table's lock. */

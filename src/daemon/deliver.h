@@ -20,9 +20,6 @@ struct pb_client;
 /* The daemon's operations for the engine. */
 extern const struct pb_engine_ops pb_deliver_ops;
 
-/* The engine of the client's daemon. */
-struct pb_engine *pb_deliver_engine(struct pb_client *c);
-
 /* Drops the sender's references to recent destinations. */
 void pb_deliver_release(struct pb_client *s);
 
