@@ -76,6 +76,13 @@ static const struct expo_want {
 	 "patchbay_frames_dropped_total{reason=\"sender_left\"}"},
 	{PB_STAT_DISC_FRAME_TIMEOUT,
 	 "patchbay_disconnects_total{reason=\"frame_timeout\"}"},
+	{PB_STAT_DROP_UNREACHABLE,
+	 "patchbay_frames_dropped_total{reason=\"remote_unreachable\"}"},
+	{PB_STAT_DROP_UNKNOWN_NODE,
+	 "patchbay_frames_dropped_total{reason=\"unknown_node\"}"},
+	{PB_STAT_RECEIVED_REMOTE, "patchbay_frames_received_remote_total"},
+	{PB_STAT_SENT_REMOTE, "patchbay_frames_sent_remote_total"},
+	{PB_STAT_NODE_MSG_BAD, "patchbay_node_messages_refused_total"},
 };
 #define EXPO_NWANT (sizeof(expo_want) / sizeof(expo_want[0]))
 

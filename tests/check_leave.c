@@ -55,6 +55,7 @@ START_TEST(test_leave_disconnect_counter_per_reason)
 		[PB_LEAVE_NOMEM] = PB_STAT_DISC_NOMEM,
 		[PB_LEAVE_NOMEM_OUT] = PB_STAT_DISC_NOMEM,
 		[PB_LEAVE_FRAME_TIMEOUT] = PB_STAT_DISC_FRAME_TIMEOUT,
+		[PB_LEAVE_UNREACHABLE] = PB_STAT_DISC_RESET,
 	};
 	int i, j;
 
@@ -65,7 +66,8 @@ START_TEST(test_leave_disconnect_counter_per_reason)
 		/* One counter per reason, but for the two kinds of running
 		 * out of memory, which share theirs. */
 		for (j = 0; j < i; j++)
-			if (!(i == PB_LEAVE_NOMEM_OUT && j == PB_LEAVE_NOMEM))
+			if (!(i == PB_LEAVE_NOMEM_OUT && j == PB_LEAVE_NOMEM) &&
+			    !(i == PB_LEAVE_UNREACHABLE && j == PB_LEAVE_RESET))
 				ck_assert_int_ne(
 					s, pb_leave_stat((enum pb_leave)j));
 	}
@@ -83,6 +85,8 @@ START_TEST(test_leave_drop_counter_slow_or_left)
 			ck_assert_int_eq(s, PB_STAT_DROP_SLOW);
 		else if (i == PB_LEAVE_NOMEM_OUT)
 			ck_assert_int_eq(s, PB_STAT_DROP_NOMEM);
+		else if (i == PB_LEAVE_UNREACHABLE)
+			ck_assert_int_eq(s, PB_STAT_DROP_UNREACHABLE);
 		else
 			ck_assert_int_eq(s, PB_STAT_DROP_LEFT);
 	}
@@ -115,6 +119,11 @@ START_TEST(test_stat_names_are_the_published_ones)
 		[PB_STAT_REFUSED_STATE] = "refused_id_state",
 		[PB_STAT_REFUSED_PER_ADDRESS] = "refused_per_address",
 		[PB_STAT_REFUSED_HANDSHAKES] = "refused_handshakes",
+		[PB_STAT_DROP_UNREACHABLE] = "dropped_remote_unreachable",
+		[PB_STAT_DROP_UNKNOWN_NODE] = "dropped_unknown_node",
+		[PB_STAT_RECEIVED_REMOTE] = "received_remote",
+		[PB_STAT_SENT_REMOTE] = "sent_remote",
+		[PB_STAT_NODE_MSG_BAD] = "node_messages_refused",
 	};
 	int i;
 

@@ -27,7 +27,8 @@ allowed() { # LAYER: the layers its files may include from
 	core) echo "core" ;;
 	common) echo "common core" ;;
 	daemon) echo "daemon common core" ;;
-	service) echo "service daemon common core" ;;
+	link) echo "link daemon common core" ;;
+	service) echo "service link daemon common core" ;;
 	reactor) echo "reactor common core" ;;
 	cat) echo "cat common core" ;;
 	*) echo "" ;;
@@ -36,7 +37,7 @@ allowed() { # LAYER: the layers its files may include from
 
 layer_of() { # HEADER: the layer whose folder has it, or nothing
 	local l
-	for l in core common daemon service reactor cat; do
+	for l in core common daemon link service reactor cat; do
 		[ -f "$src/$l/$1" ] && echo "$l" && return
 	done
 }

@@ -81,9 +81,19 @@ void pb_account_received(size_t n)
 	pb_stats_add(PB_STAT_RECEIVED, n);
 }
 
+/* Why a destination nobody holds is unknown; NULL: none of our ids. */
+static enum pb_stat (*account_unknown_why)(uint32_t dest);
+
+void pb_account_set_unknown(enum pb_stat (*why)(uint32_t dest))
+{
+	account_unknown_why = why;
+}
+
 void pb_account_unknown(uint32_t sender, uint32_t dest, size_t n)
 {
-	pb_stats_add(PB_STAT_DROP_UNKNOWN, n);
+	pb_stats_add(account_unknown_why != NULL ? account_unknown_why(dest)
+						 : PB_STAT_DROP_UNKNOWN,
+		     n);
 	log_debug("client %u: %zu frames to unknown client %u dropped", sender,
 		  n, dest);
 }

@@ -50,6 +50,10 @@ void pb_account_input_nomem(uint32_t id);
 void pb_account_received(size_t n);
 
 /* n frames from sender to dest, an id nobody holds, were dropped. */
+/* Before any thread starts: how to tell why a destination nobody here
+ * holds is unknown (the links tell ids of other nodes: an unknown node,
+ * an unreachable one). */
+void pb_account_set_unknown(enum pb_stat (*why)(uint32_t dest));
 void pb_account_unknown(uint32_t sender, uint32_t dest, size_t n);
 
 /* Frames from sender were handed to dest: what was sent, what was lost. */

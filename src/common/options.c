@@ -5,6 +5,7 @@
  */
 #include "config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -70,6 +71,13 @@ enum options_kind {
 #define OPT_UNIX_GROUP	  263
 #define OPT_PER_ADDRESS	  264
 #define OPT_HANDSHAKES	  265
+#define OPT_NATS	  266
+#define OPT_NATS_CREDS	  267
+#define OPT_NATS_CA	  268
+#define OPT_NATS_CERT	  269
+#define OPT_NATS_KEY	  270
+#define OPT_CLUSTER	  271
+#define OPT_LINK_TIMEOUT  272
 
 struct options_def {
 	const char *od_name;
@@ -151,6 +159,26 @@ static const struct options_def options_defs[] = {
 	 DAEMON_ONLY, "DIR",
 	 "keep the ids' high-water mark in DIR,\n"
 	 "so ids are never given twice"},
+	{"nats", OPT_NATS, OK_PATH, OFF(op_nats), true, true, DAEMON_ONLY,
+	 "URL[,URL...]",
+	 "join a cluster over these NATS servers\n"
+	 "(nats:// or tls://; needs --state-dir)"},
+	{"nats-creds", OPT_NATS_CREDS, OK_PATH, OFF(op_nats_creds), true, true,
+	 DAEMON_ONLY, "FILE", "NATS user credentials (JWT and NKey seed)"},
+	{"nats-ca", OPT_NATS_CA, OK_PATH, OFF(op_nats_ca), true, true,
+	 DAEMON_ONLY, "FILE", "CA certificates for TLS to NATS"},
+	{"nats-cert", OPT_NATS_CERT, OK_PATH, OFF(op_nats_cert), true, true,
+	 DAEMON_ONLY, "FILE", "certificate for TLS to NATS"},
+	{"nats-key", OPT_NATS_KEY, OK_PATH, OFF(op_nats_key), true, true,
+	 DAEMON_ONLY, "FILE", "its private key"},
+	{"cluster", OPT_CLUSTER, OK_NAME, OFF(op_cluster), true, true,
+	 DAEMON_ONLY, "NAME",
+	 "the cluster's name, in every NATS subject\n"
+	 "(default patchbay)"},
+	{"link-timeout", OPT_LINK_TIMEOUT, OK_SECONDS, OFF(op_link_ms), true,
+	 true, DAEMON_ONLY, "SECS",
+	 "give up on a node not heard this long,\n"
+	 "dropping what waits for it (default 10)"},
 	{"daemon", 'd', OK_FLAG, OFF(op_daemon), true, true, DAEMON_ONLY, NULL,
 	 "detach and log to syslog"},
 	{"pidfile", 'P', OK_PATH, OFF(op_pidfile), true, true, DAEMON_ONLY,
@@ -215,6 +243,8 @@ void pb_options_defaults(struct pb_options *op)
 	op->op_spare_threads = 64;
 	op->op_stack = 64 * 1024;
 	op->op_verbosity = PB_LOG_NOTICE;
+	snprintf(op->op_cluster, sizeof(op->op_cluster), "patchbay");
+	op->op_link_ms = 10 * 1000;
 }
 
 int pb_options_size(const char *s, size_t *out)
@@ -481,6 +511,62 @@ bool pb_options_given(const struct pb_options *op, const char *name)
 	return d != NULL && (op->op_given & (1ul << options_index(d))) != 0;
 }
 
+#ifdef HAVE_NATS
+/* Whether s is a list of nats:// or tls:// URLs, comma-separated. */
+static bool options_nats_urls(const char *s)
+{
+	while (*s != '\0') {
+		size_t n = strcspn(s, ",");
+
+		if (!((n > 7 && strncmp(s, "nats://", 7) == 0) ||
+		      (n > 6 && strncmp(s, "tls://", 6) == 0)))
+			return false;
+		s += n;
+		if (*s == ',')
+			s++;
+	}
+	return true;
+}
+#endif
+
+/* A name that fits in one token of a NATS subject. */
+static bool options_subject_token(const char *s)
+{
+	if (*s == '\0')
+		return false;
+	for (; *s != '\0'; s++)
+		if (!isalnum((unsigned char)*s) && *s != '-' && *s != '_')
+			return false;
+	return true;
+}
+
+/* The federation options, checked against each other. */
+static void options_check_nats(const struct pb_options *op, const char **name,
+			       const char **what)
+{
+	if (!options_subject_token(op->op_cluster))
+		*name = "cluster", *what = "must be letters, digits, - or _";
+	else if (op->op_link_ms == 0)
+		*name = "link-timeout", *what = "must be more than 0";
+	else if (op->op_nats[0] == '\0')
+		return;
+#ifndef HAVE_NATS
+	else
+		*name = "nats",
+		*what = "needs patchbayd built with libnats (configure "
+			"--with-nats)";
+#else
+	else if (!options_nats_urls(op->op_nats))
+		*name = "nats", *what = "must be nats:// or tls:// URLs, "
+					"comma-separated";
+	else if (op->op_state_dir[0] == '\0')
+		*name = "nats",
+		*what = "needs --state-dir, so that ids are never given twice";
+	else if (op->op_node_bits == 0)
+		*name = "nats", *what = "needs --node-bits of at least 1";
+#endif
+}
+
 /* Formats the place an option was set: "FILE:LINE: name" when the file
  * set it last and the command line did not, "--name" otherwise. */
 static void options_where(const struct pb_options *op, const char *file,
@@ -528,6 +614,8 @@ int pb_options_check(const struct pb_options *op, const char *file, char *err,
 	else if (op->op_node >> op->op_node_bits != 0)
 		name = "node",
 		what = "must be below 2 to the power --node-bits";
+	else
+		options_check_nats(op, &name, &what);
 	if (name == NULL)
 		return 0;
 	options_where(op, file, name, where, sizeof(where));

@@ -47,6 +47,14 @@ struct pb_options {
 	unsigned long op_node_bits;	/* --node-bits: an id's node part */
 	unsigned long op_node;		/* --node: this node's number */
 	char op_state_dir[PB_OPTIONS_PATHLEN]; /* "" for none */
+	/* Federation (doc/federation.md): NATS servers, "" for none. */
+	char op_nats[PB_OPTIONS_PATHLEN];	/* URL[,URL...] */
+	char op_nats_creds[PB_OPTIONS_PATHLEN]; /* "" for none */
+	char op_nats_ca[PB_OPTIONS_PATHLEN];
+	char op_nats_cert[PB_OPTIONS_PATHLEN];
+	char op_nats_key[PB_OPTIONS_PATHLEN];
+	char op_cluster[PB_OPTIONS_ADDRLEN]; /* prefixes every subject */
+	unsigned long op_link_ms; /* --link-timeout: a link is down */
 	size_t op_stack; /* per-client thread stack, bytes */
 	bool op_daemon;
 	char op_pidfile[PB_OPTIONS_PATHLEN]; /* "" for none */
@@ -56,7 +64,7 @@ struct pb_options {
 	unsigned long op_given; /* options given on the command line */
 	/* Where each option was last set in the configuration file (its
 	 * line, 0 if not there), so a check can name the line. */
-	unsigned op_line[32];
+	unsigned op_line[64];
 };
 
 /* The servers, as a mask in the table of options. */

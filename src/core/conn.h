@@ -61,6 +61,10 @@ struct pb_conn {
 	/* Set before the client is published, read-only afterwards. */
 	uint32_t cn_id;
 	char cn_addr[PB_CONN_ADDRLEN];
+	/* A stand-in for a client of another node (src/link): what is
+	 * written to it goes on to that node, which counts it forwarded
+	 * when its client has it, so it is not forwarded here. */
+	bool cn_relay;
 
 	_Atomic int cn_state; /* enum pb_conn_state; see above */
 	enum pb_leave cn_why; /* once left: why (under the lock) */

@@ -148,6 +148,8 @@ void pb_engine_deliver(void *arg, uint32_t dest, const struct iovec *iov,
 	if (r.rr_started)
 		pb_conn_outbox_changed(d, true, ops->eo_now_ms());
 	ops->eo_unlock(d);
+	if (d->cn_relay) /* not forwarded yet: see conn.h */
+		r.rr_sent = r.rr_bytes = 0;
 	en->en_tally->et_delivered(s->cn_id, dest, &r);
 	if (r.rr_started || r.rr_cut)
 		ops->eo_wake(d);
@@ -242,7 +244,7 @@ int pb_engine_flush(struct pb_engine *en, struct pb_conn *c)
 	ops->eo_unlock(c);
 	if (waiters.wt_n > 0)
 		ops->eo_wake_waiters(c, &waiters);
-	if (bytes > 0)
+	if (bytes > 0 && !c->cn_relay)
 		en->en_tally->et_forwarded(frames, bytes);
 	if (err != 0) {
 		errno = err;

@@ -17,6 +17,7 @@ static const char *const leave_text[] = {
 	[PB_LEAVE_NOMEM_OUT] = "no memory to queue frames for it",
 	[PB_LEAVE_FRAME_TIMEOUT] =
 		"frame unfinished for too long (--frame-timeout)",
+	[PB_LEAVE_UNREACHABLE] = "its node unreachable (--link-timeout)",
 };
 _Static_assert(sizeof(leave_text) / sizeof(leave_text[0]) == PB_LEAVE_COUNT,
 	       "a text for every reason");
@@ -30,6 +31,8 @@ static const enum pb_stat leave_stat[] = {
 	[PB_LEAVE_NOMEM] = PB_STAT_DISC_NOMEM,
 	[PB_LEAVE_NOMEM_OUT] = PB_STAT_DISC_NOMEM,
 	[PB_LEAVE_FRAME_TIMEOUT] = PB_STAT_DISC_FRAME_TIMEOUT,
+	/* Never a connection of ours: counted as none. */
+	[PB_LEAVE_UNREACHABLE] = PB_STAT_DISC_RESET,
 };
 _Static_assert(sizeof(leave_stat) / sizeof(leave_stat[0]) == PB_LEAVE_COUNT,
 	       "a disconnect counter for every reason");
@@ -50,5 +53,7 @@ enum pb_stat pb_leave_drop_stat(enum pb_leave why)
 		return PB_STAT_DROP_SLOW;
 	if (why == PB_LEAVE_NOMEM_OUT)
 		return PB_STAT_DROP_NOMEM;
+	if (why == PB_LEAVE_UNREACHABLE)
+		return PB_STAT_DROP_UNREACHABLE;
 	return PB_STAT_DROP_LEFT;
 }

@@ -11,6 +11,7 @@ noinst_LIBRARIES += %D%/libpbcore.a
 	%D%/budget.c %D%/budget.h \
 	%D%/conn.c %D%/conn.h \
 	%D%/engine.c %D%/engine.h \
+	%D%/envelope.c %D%/envelope.h \
 	%D%/frame.c %D%/frame.h \
 	%D%/leave.c %D%/leave.h \
 	%D%/outbox.c %D%/outbox.h \

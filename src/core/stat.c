@@ -31,6 +31,11 @@ static const char *const stat_names[PB_STAT_COUNT] = {
 	[PB_STAT_REFUSED_PER_ADDRESS] = "refused_per_address",
 	[PB_STAT_REFUSED_HANDSHAKES] = "refused_handshakes",
 	[PB_STAT_DISC_FRAME_TIMEOUT] = "disconnect_frame_timeout",
+	[PB_STAT_DROP_UNREACHABLE] = "dropped_remote_unreachable",
+	[PB_STAT_DROP_UNKNOWN_NODE] = "dropped_unknown_node",
+	[PB_STAT_RECEIVED_REMOTE] = "received_remote",
+	[PB_STAT_SENT_REMOTE] = "sent_remote",
+	[PB_STAT_NODE_MSG_BAD] = "node_messages_refused",
 };
 
 const char *pb_stat_name(enum pb_stat s)

@@ -42,6 +42,14 @@ enum pb_stat {
 					--max-clients-per-address */
 	PB_STAT_REFUSED_HANDSHAKES,  /* connections refused:
 					--max-handshakes */
+	PB_STAT_DROP_UNREACHABLE,    /* frames for a node not heard within
+					--link-timeout */
+	PB_STAT_DROP_UNKNOWN_NODE,   /* frames for a node that is in no
+					cluster of ours */
+	PB_STAT_RECEIVED_REMOTE,     /* frames other nodes handed us */
+	PB_STAT_SENT_REMOTE,	     /* frames other nodes took from us */
+	PB_STAT_NODE_MSG_BAD,	     /* messages from other nodes refused:
+					not a valid one, or out of turn */
 	PB_STAT_COUNT,
 };
 

@@ -44,6 +44,18 @@ struct pb_client {
 	 * it is admitted (a Unix client has none). */
 	uint8_t cl_addr_key[16];
 	bool cl_addr_counted;
+	/* A stand-in for a client of another node (remote.h): its link;
+	 * NULL for a client with a socket. */
+	void *cl_remote;
+	/* A stand-in's credit on its node, its link thread's alone: bytes
+	 * taken into batches, and of those, bytes the node has moved on
+	 * (cumulative); whether it waits in the link's list to be flushed
+	 * (under the link's lock), and the link's round that last listed
+	 * it as blocked. */
+	uint64_t cl_sent;
+	uint64_t cl_consumed;
+	bool cl_queued;
+	uint64_t cl_blocked_round;
 
 	/* Guards cl_conn's outbox and waiters; cl_fd is written to only
 	 * under it. */

@@ -15,6 +15,7 @@
 #include "deliver.h"
 #include "net.h"
 #include "registry.h"
+#include "remote.h"
 
 /* The destination for id, referenced by the sender. Recent destinations
  * are kept in a small direct-mapped cache, so that steady streams to a few
@@ -25,9 +26,14 @@ static struct pb_conn *deliver_find(struct pb_conn *sc, uint32_t id)
 	struct pb_client **slot = &s->cl_dests[id % PB_DEST_CACHE];
 
 	if (*slot == NULL || (*slot)->cl_conn.cn_id != id) {
+		const struct pb_remote_ops *ro = s->cl_reg->rg_remote;
+
 		if (*slot != NULL)
 			pb_client_unref(*slot);
-		*slot = pb_registry_get(s->cl_reg, id);
+		if (ro != NULL && !pb_registry_local(s->cl_reg, id))
+			*slot = ro->ro_find(ro->ro_ctx, id);
+		else
+			*slot = pb_registry_get(s->cl_reg, id);
 	}
 	return *slot != NULL ? &(*slot)->cl_conn : NULL;
 }
@@ -69,7 +75,11 @@ static ssize_t deliver_read(struct pb_conn *c, void *buf, size_t len)
 static ssize_t deliver_write(struct pb_conn *c, const struct iovec *iov,
 			     size_t n)
 {
-	return pb_net_sendv(pb_client_of(c)->cl_fd, iov, n);
+	struct pb_client *cl = pb_client_of(c);
+
+	if (cl->cl_remote != NULL)
+		return cl->cl_reg->rg_remote->ro_write(cl, iov, n);
+	return pb_net_sendv(cl->cl_fd, iov, n);
 }
 
 /* The waiter list holds a reference to each sender. */
@@ -84,10 +94,15 @@ static int deliver_wait_on(struct pb_conn *d, struct pb_conn *sc)
 }
 
 /* Wakes c's thread: to retry its waiting room, write its outbox, or see
- * that it was cut. */
+ * that it was cut; for a stand-in, its link. */
 static void deliver_signal(struct pb_conn *c)
 {
-	pb_wake_signal(&pb_client_of(c)->cl_wake);
+	struct pb_client *cl = pb_client_of(c);
+
+	if (cl->cl_remote != NULL)
+		cl->cl_reg->rg_remote->ro_wake(cl);
+	else
+		pb_wake_signal(&cl->cl_wake);
 }
 
 static void deliver_wake_waiters(struct pb_conn *d, struct pb_waiters *w)
@@ -98,7 +113,10 @@ static void deliver_wake_waiters(struct pb_conn *d, struct pb_waiters *w)
 
 static void deliver_shutdown(struct pb_conn *d)
 {
-	shutdown(pb_client_of(d)->cl_fd, SHUT_RDWR);
+	struct pb_client *cl = pb_client_of(d);
+
+	if (cl->cl_fd >= 0) /* a stand-in's link sees the cut when woken */
+		shutdown(cl->cl_fd, SHUT_RDWR);
 }
 
 static void deliver_unpublish(struct pb_conn *c)

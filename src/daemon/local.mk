@@ -11,6 +11,7 @@ noinst_LIBRARIES += %D%/libpbdaemon.a
 	%D%/deliver.c %D%/deliver.h \
 	%D%/ids.c %D%/ids.h \
 	%D%/registry.c %D%/registry.h \
+	%D%/remote.h \
 	%D%/session.c %D%/session.h \
 	%D%/spare.c %D%/spare.h \
 	%D%/wake.c %D%/wake.h

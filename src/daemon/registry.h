@@ -21,6 +21,7 @@
 #include "client.h"
 #include "engine.h"
 #include "options.h"
+#include "remote.h"
 #include "spare.h"
 #include "table.h"
 
@@ -71,7 +72,20 @@ struct pb_registry {
 	atomic_ulong rg_lingering;    /* threads of clients that left, still
 					 delivering: at most --max-clients */
 	atomic_ullong rg_deadline_ms; /* when shutting down: give up then */
+
+	/* Clients of other nodes (remote.h), set before any client comes
+	 * when the daemon is in a cluster; NULL otherwise. */
+	const struct pb_remote_ops *rg_remote;
 };
+
+/* Whether id is one this node gives (its node part is ours). */
+static inline bool pb_registry_local(const struct pb_registry *reg,
+				     uint32_t id)
+{
+	unsigned bits = (unsigned)reg->rg_opts->op_node_bits;
+
+	return bits == 0 || id >> (32 - bits) == reg->rg_opts->op_node;
+}
 
 /* ops: how the engine reaches clients (pb_deliver_ops). */
 void pb_registry_init(struct pb_registry *reg, const struct pb_options *op,

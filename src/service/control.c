@@ -11,6 +11,7 @@
 
 #include "clock.h"
 #include "control.h"
+#include "federation.h"
 #include "log.h"
 #include "notify.h"
 #include "reload.h"
@@ -77,6 +78,7 @@ static bool control_signal(struct pb_control *ct, int sig)
 		return true;
 	case SIGUSR1:
 		pb_stats_log();
+		pb_federation_log();
 		return true;
 	default:
 		log_notice("%s received, shutting down",

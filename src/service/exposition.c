@@ -11,6 +11,8 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -76,6 +78,16 @@ static const struct expo_counter expo_counters[] = {
 	 EXPO_REASON("no_memory"), NULL},
 	{PB_STAT_DROP_SENDER_LEFT, "patchbay_frames_dropped_total",
 	 EXPO_REASON("sender_left"), NULL},
+	{PB_STAT_DROP_UNREACHABLE, "patchbay_frames_dropped_total",
+	 EXPO_REASON("remote_unreachable"), NULL},
+	{PB_STAT_DROP_UNKNOWN_NODE, "patchbay_frames_dropped_total",
+	 EXPO_REASON("unknown_node"), NULL},
+	{PB_STAT_RECEIVED_REMOTE, "patchbay_frames_received_remote_total", NULL,
+	 "Frames other nodes of the cluster handed this one."},
+	{PB_STAT_SENT_REMOTE, "patchbay_frames_sent_remote_total", NULL,
+	 "Frames other nodes of the cluster took from this one."},
+	{PB_STAT_NODE_MSG_BAD, "patchbay_node_messages_refused_total", NULL,
+	 "Messages from other nodes refused: invalid, or out of turn."},
 };
 
 _Static_assert(sizeof(expo_counters) / sizeof(expo_counters[0]) ==
@@ -100,6 +112,12 @@ void pb_expo_take(struct pb_expo_sample *s, struct pb_registry *reg)
 	s->es_loaded_s = g.rgg_loaded_s;
 	s->es_reload_ok = g.rgg_reload_ok;
 	s->es_have_process = pb_process_read(&s->es_process) == 0;
+	pb_federation_sample(&s->es_cluster);
+}
+
+void pb_expo_free(struct pb_expo_sample *s)
+{
+	pb_federation_sample_free(&s->es_cluster);
 }
 
 /* A family's HELP and TYPE lines, before its samples. */
@@ -179,6 +197,73 @@ static void expo_write_gauges(FILE *f, const struct pb_expo_sample *s)
 		   (unsigned long long)s->es_loaded_s);
 }
 
+/* A family with a sample per link, labelled with its node. */
+static void expo_links(FILE *f, const struct pb_federation_sample *c,
+		       const char *name, const char *type, const char *help,
+		       size_t field, double scale)
+{
+	size_t i;
+
+	expo_family(f, name, type, help);
+	for (i = 0; i < c->fs_nlinks; i++) {
+		const struct pb_federation_link *l = &c->fs_links[i];
+		uint64_t v =
+			field == SIZE_MAX
+				? l->fl_up
+				: *(const uint64_t
+					    *)(const void *)((const char *)l +
+							     field);
+
+		if (scale != 1.0)
+			fprintf(f, "%s{node=\"%u\"} %.6f\n", name, l->fl_node,
+				(double)v * scale);
+		else
+			fprintf(f, "%s{node=\"%u\"} %llu\n", name, l->fl_node,
+				(unsigned long long)v);
+	}
+}
+
+#define EXPO_LINK(f) offsetof(struct pb_federation_link, f)
+
+static void expo_write_cluster(FILE *f, const struct pb_federation_sample *c)
+{
+	expo_gauge(f, "patchbay_nats_connected",
+		   "Whether the node's NATS connection is up.",
+		   c->fs_connected);
+	expo_family(f, "patchbay_nats_reconnects_total", "counter",
+		    "Times the NATS connection was made again.");
+	expo_uint(f, "patchbay_nats_reconnects_total", NULL, c->fs_reconnects);
+	expo_links(f, c, "patchbay_link_up", "gauge",
+		   "Whether the other node is heard (--link-timeout).",
+		   SIZE_MAX, 1.0);
+	expo_links(f, c, "patchbay_link_frames_sent_total", "counter",
+		   "Frames the other node took from this one.",
+		   EXPO_LINK(fl_frames_sent), 1.0);
+	expo_links(f, c, "patchbay_link_bytes_sent_total", "counter",
+		   "Bytes of batches the other node took from this one.",
+		   EXPO_LINK(fl_bytes_sent), 1.0);
+	expo_links(f, c, "patchbay_link_frames_received_total", "counter",
+		   "Frames this node took from the other.",
+		   EXPO_LINK(fl_frames_received), 1.0);
+	expo_links(f, c, "patchbay_link_bytes_received_total", "counter",
+		   "Bytes of batches this node took from the other.",
+		   EXPO_LINK(fl_bytes_received), 1.0);
+	expo_links(f, c, "patchbay_link_retransmits_total", "counter",
+		   "Batches sent again.", EXPO_LINK(fl_retransmits), 1.0);
+	expo_links(f, c, "patchbay_link_unacked_bytes", "gauge",
+		   "Bytes of batches sent and not acknowledged yet.",
+		   EXPO_LINK(fl_unacked), 1.0);
+	expo_links(f, c, "patchbay_link_credit_used_bytes", "gauge",
+		   "Bytes sent that the other node has not moved on yet.",
+		   EXPO_LINK(fl_outstanding), 1.0);
+	expo_links(f, c, "patchbay_link_rtt_seconds", "gauge",
+		   "The last round trip of a batch and its acknowledgement.",
+		   EXPO_LINK(fl_rtt_us), 1e-6);
+	expo_links(f, c, "patchbay_link_downs_total", "counter",
+		   "Times the link went down (--link-timeout).",
+		   EXPO_LINK(fl_downs), 1.0);
+}
+
 /* The families every Prometheus client library exports, in its words. */
 static void expo_write_process(FILE *f, const struct pb_process *p)
 {
@@ -210,6 +295,8 @@ char *pb_expo_format(const struct pb_expo_sample *s, size_t *len)
 		return NULL;
 	expo_write_counters(f, s);
 	expo_write_gauges(f, s);
+	if (s->es_cluster.fs_on)
+		expo_write_cluster(f, &s->es_cluster);
 	if (s->es_have_process)
 		expo_write_process(f, &s->es_process);
 	failed = ferror(f) != 0;

@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "federation.h"
 #include "process.h"
 #include "registry.h"
 #include "stat.h"
@@ -35,10 +36,14 @@ struct pb_expo_sample {
 	bool es_reload_ok;
 	bool es_have_process; /* /proc could be read: es_process is set */
 	struct pb_process es_process;
+	struct pb_federation_sample es_cluster; /* free with pb_expo_free */
 };
 
 /* Reads every value of a scrape, without a lock. */
 void pb_expo_take(struct pb_expo_sample *s, struct pb_registry *reg);
+
+/* Frees what a sample holds. */
+void pb_expo_free(struct pb_expo_sample *s);
 
 /* Formats s: every family with its HELP and TYPE, every label value even
  * at 0, the process_* families only when s has them. A buffer to free(),

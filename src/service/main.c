@@ -25,6 +25,7 @@
 #include "control.h"
 #include "deliver.h"
 #include "detach.h"
+#include "federation.h"
 #include "ids.h"
 #include "listener.h"
 #include "log.h"
@@ -92,10 +93,12 @@ static void main_stop(struct main_run *mr, struct pb_registry *reg,
 	pb_registry_stop(reg, pb_now_ms() + PB_GRACE_MS);
 	/* Threads still running past the grace period are left to exit(). */
 	if (pb_registry_wait_idle(reg,
-				  pb_now_ms() + PB_GRACE_MS + PB_GRACE_MS / 2))
+				  pb_now_ms() + PB_GRACE_MS + PB_GRACE_MS / 2)) {
+		pb_federation_stop();
 		pb_registry_destroy(reg);
-	else
+	} else {
 		log_notice("grace period over, exiting anyway");
+	}
 }
 
 static int main_run(struct main_run *mr)
@@ -115,6 +118,10 @@ static int main_run(struct main_run *mr)
 	running = *mr->mr_opts;
 	pb_registry_init(&reg, mr->mr_opts, &pb_deliver_ops);
 	pb_registry_set_ids(&reg, mr->mr_ids_handed, mr->mr_ids_upto);
+	if (pb_federation_start(&reg, err, sizeof(err)) < 0) {
+		log_warnx("%s", err);
+		return 1;
+	}
 	if (pb_acceptor_start(&ac, mr->mr_listen, mr->mr_nlisten, &reg) < 0) {
 		log_warn("cannot start the acceptor");
 		return 1;
@@ -135,6 +142,7 @@ static int main_run(struct main_run *mr)
 	pb_control_run(&ct);
 	main_stop(mr, &reg, &ac, m);
 	pb_stats_log();
+	pb_federation_log();
 	return 0;
 }
 
@@ -242,6 +250,10 @@ int main(int argc, char **argv)
 			"patchbayd: --metrics: this patchbayd was built "
 			"without metrics (configure --with-metrics, "
 			"with libmicrohttpd)\n");
+		return 2;
+	}
+	if (pb_federation_check(&op, err, sizeof(err)) < 0) {
+		fprintf(stderr, "patchbayd: %s\n", err);
 		return 2;
 	}
 	if (op.op_check_config) {

@@ -105,6 +105,7 @@ static enum MHD_Result metrics_scrape(struct MHD_Connection *conn,
 
 	pb_expo_take(&s, reg);
 	text = pb_expo_format(&s, &len);
+	pb_expo_free(&s);
 	if (text == NULL)
 		return metrics_refuse(conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
 				      "out of memory\n", NULL);

@@ -1,0 +1,1216 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * link.c: the link to one other node (see link.h). Everything below runs
+ * in the link's own thread unless it says otherwise: the senders' threads
+ * only find stand-ins and wake the link (pb_link_find, pb_link_wake), and
+ * NATS's threads only post messages (pb_link_post).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "clock.h"
+#include "deliver.h"
+#include "envelope.h"
+#include "idmap.h"
+#include "link.h"
+#include "log.h"
+#include "stats.h"
+
+#define PB_LINK_SUBJECT	  (PB_OPTIONS_ADDRLEN + 32)
+#define PB_LINK_GONE	  256  /* ids known gone, remembered per link */
+#define PB_LINK_RESEND_MS 200  /* no acknowledgement: send again */
+#define PB_LINK_NAK_MS	  50   /* a gap reported: send again, at most so */
+#define PB_LINK_ACK_MS	  1000 /* full credit, at least this often */
+#define PB_LINK_ACK_MAX	  4096 /* credit entries per message */
+#define PB_LINK_DELIVER	  64   /* frames handed to the engine at once */
+
+/* A message posted by NATS's threads. */
+struct link_msg {
+	struct link_msg *lm_next;
+	size_t lm_len;
+	unsigned char lm_data[];
+};
+
+/* A batch sent and not yet acknowledged. */
+struct link_batch {
+	struct link_batch *lb_next;
+	uint64_t lb_seq;
+	uint64_t lb_sent_ms;
+	size_t lb_frames;
+	size_t lb_len;
+	bool lb_resent;
+	unsigned char lb_data[];
+};
+
+/* Credit kept for one local destination of the node's frames. */
+struct link_credit {
+	uint64_t lc_recvd;    /* bytes received for it */
+	uint64_t lc_consumed; /* of those, moved on (not waiting) */
+	bool lc_dirty;	      /* changed since the last ACK */
+	bool lc_parked;	      /* some wait in the waiting room */
+};
+
+struct pb_link {
+	const struct pb_link_env *lk_env;
+	uint16_t lk_node;
+	char lk_data_subject[PB_LINK_SUBJECT];
+	char lk_ctl_subject[PB_LINK_SUBJECT];
+	pthread_t lk_thread;
+	/* The sender of the node's frames; its wake-up is the thread's. */
+	struct pb_client *lk_in;
+
+	pthread_mutex_t lk_lock; /* guards what follows, to lk_up */
+	struct link_msg *lk_inbox, **lk_inbox_tail;
+	size_t lk_inbox_bytes;
+	struct pb_idmap lk_proxies;  /* id -> stand-in, referenced */
+	struct pb_client **lk_dirty; /* stand-ins to flush, referenced */
+	size_t lk_ndirty, lk_dirty_cap;
+	bool lk_dirty_lost; /* no memory to list one: flush them all */
+	uint32_t lk_gone[PB_LINK_GONE];
+	size_t lk_ngone, lk_gone_next;
+	bool lk_stop;
+	atomic_bool lk_up;
+
+	/* The thread's alone. The node: */
+	uint64_t lk_peer_epoch; /* its process's, from its heartbeats */
+	uint64_t lk_heard_ms;
+	size_t lk_credit_dest, lk_credit_link;
+	/* Sending: */
+	uint64_t lk_tx_epoch; /* this session of the link's */
+	uint64_t lk_next_seq;
+	struct link_batch *lk_unacked, **lk_unacked_tail;
+	uint64_t lk_progress_ms, lk_resent_ms;
+	size_t lk_outstanding; /* bytes taken, not consumed by the node */
+	unsigned char *lk_buf; /* the batch being filled */
+	size_t lk_len, lk_frames;
+	uint32_t lk_nentries;
+	size_t lk_entry; /* offset of the last entry's head */
+	uint32_t lk_entry_dest;
+	bool lk_full;		       /* the batch stopped a write */
+	struct pb_client **lk_blocked; /* stand-ins waiting for credit */
+	size_t lk_nblocked, lk_blocked_cap;
+	uint64_t lk_round;
+	/* Receiving: */
+	uint64_t lk_rx_epoch;	    /* the node's session of this link */
+	uint64_t lk_expect;	    /* the next batch in order */
+	struct pb_idmap lk_credits; /* local id -> struct link_credit */
+	bool lk_ack_due;
+	uint64_t lk_acked_ms;
+	uint32_t *lk_gone_out; /* ids to report gone */
+	size_t lk_ngone_out, lk_gone_out_cap;
+
+	/* For the metrics, read by any thread. */
+	_Atomic uint64_t st_frames_sent, st_bytes_sent, st_frames_received,
+		st_bytes_received, st_retransmits, st_unacked, st_outstanding,
+		st_rtt_us, st_downs;
+};
+
+/* The link whose thread this is (pb_link_write takes frames only there). */
+static _Thread_local struct pb_link *link_self;
+
+static struct pb_engine *link_engine(struct pb_link *lk)
+{
+	return &lk->lk_env->le_reg->rg_engine;
+}
+
+static uint64_t link_random(void)
+{
+	uint64_t v = 0;
+
+	while (v == 0)
+		if (getrandom(&v, sizeof(v), 0) != (ssize_t)sizeof(v))
+			v = pb_now_ms() ^ (uint64_t)(uintptr_t)&v;
+	return v;
+}
+
+static void link_stat_set(_Atomic uint64_t *s, uint64_t v)
+{
+	atomic_store_explicit(s, v, memory_order_relaxed);
+}
+
+static void link_stat_add(_Atomic uint64_t *s, uint64_t v)
+{
+	atomic_fetch_add_explicit(s, v, memory_order_relaxed);
+}
+
+static void link_header(struct pb_link *lk, unsigned char *p,
+			enum pb_env_type type, uint64_t src_epoch,
+			uint64_t dst_epoch, uint64_t seq)
+{
+	struct pb_env_header h = {
+		.eh_type = (uint8_t)type,
+		.eh_src_node = lk->lk_env->le_node,
+		.eh_src_epoch = src_epoch,
+		.eh_dst_epoch = dst_epoch,
+		.eh_seq = seq,
+	};
+
+	pb_env_put_header(p, &h);
+}
+
+/* ---- stand-ins ---- */
+
+struct pb_client *pb_link_find(struct pb_link *lk, uint32_t id)
+{
+	struct pb_registry *reg = lk->lk_env->le_reg;
+	struct pb_client *c = NULL;
+	struct pb_conn_env env;
+	size_t i;
+
+	if (!pb_link_up(lk))
+		return NULL;
+	pb_registry_client_env(reg, &env);
+	pthread_mutex_lock(&lk->lk_lock);
+	for (i = 0; i < lk->lk_ngone; i++)
+		if (lk->lk_gone[i] == id)
+			goto out;
+	c = pb_idmap_get(&lk->lk_proxies, id);
+	if (c == NULL) {
+		char addr[32];
+
+		snprintf(addr, sizeof(addr), "node %u", lk->lk_node);
+		c = pb_client_new(reg, &env, id, -1, addr);
+		if (c == NULL)
+			goto out;
+		c->cl_remote = lk;
+		c->cl_conn.cn_relay = true;
+		pb_conn_set_state(&c->cl_conn, PB_CONN_OPEN);
+		if (pb_idmap_put(&lk->lk_proxies, id, c) < 0) {
+			pb_conn_set_state(&c->cl_conn, PB_CONN_DONE);
+			pb_client_unref(c);
+			c = NULL;
+			goto out;
+		}
+	}
+	pb_client_ref(c); /* the caller's; the map keeps its own */
+out:
+	pthread_mutex_unlock(&lk->lk_lock);
+	return c;
+}
+
+void pb_link_wake(struct pb_client *c)
+{
+	struct pb_link *lk = c->cl_remote;
+
+	pthread_mutex_lock(&lk->lk_lock);
+	if (!c->cl_queued) {
+		if (lk->lk_ndirty == lk->lk_dirty_cap) {
+			size_t cap =
+				lk->lk_dirty_cap ? lk->lk_dirty_cap * 2 : 64;
+			struct pb_client **d =
+				realloc(lk->lk_dirty, cap * sizeof(*d));
+
+			if (d != NULL) {
+				lk->lk_dirty = d;
+				lk->lk_dirty_cap = cap;
+			}
+		}
+		if (lk->lk_ndirty < lk->lk_dirty_cap) {
+			c->cl_queued = true;
+			pb_client_ref(c);
+			lk->lk_dirty[lk->lk_ndirty++] = c;
+		} else {
+			lk->lk_dirty_lost = true;
+		}
+	}
+	pthread_mutex_unlock(&lk->lk_lock);
+	pb_wake_signal(&lk->lk_in->cl_wake);
+}
+
+/* How many bytes of iov[0 .. n), at most avail, are whole frames. */
+static size_t link_whole(const struct iovec *iov, size_t n, size_t avail)
+{
+	size_t done = 0, whole = 0, i;
+
+	for (i = 0; i < n && done < avail; i++) {
+		const unsigned char *p = iov[i].iov_base;
+		size_t len = iov[i].iov_len, j;
+
+		if (len > avail - done)
+			len = avail - done;
+		for (j = len; j > 0; j--)
+			if (p[j - 1] == 0) {
+				whole = done + j;
+				break;
+			}
+		done += len;
+	}
+	return whole;
+}
+
+static size_t link_min(size_t a, size_t b)
+{
+	return a < b ? a : b;
+}
+
+/* Copies len bytes of iov into the batch. */
+static void link_copy(struct pb_link *lk, const struct iovec *iov, size_t len)
+{
+	size_t i;
+
+	for (i = 0; len > 0; i++) {
+		size_t k = link_min(iov[i].iov_len, len);
+
+		memcpy(lk->lk_buf + lk->lk_len, iov[i].iov_base, k);
+		lk->lk_frames += pb_env_frames(lk->lk_buf + lk->lk_len, k);
+		lk->lk_len += k;
+		len -= k;
+	}
+}
+
+ssize_t pb_link_write(struct pb_client *c, const struct iovec *iov, size_t n)
+{
+	struct pb_link *lk = c->cl_remote;
+	uint32_t id = c->cl_conn.cn_id;
+	bool fresh;
+	size_t held, avail, room, take;
+
+	/* Only the link's thread batches: a sender's frames wait in the
+	 * outbox, and its wake-up brings the link. */
+	if (link_self != lk || !pb_link_up(lk))
+		return 0;
+	fresh = lk->lk_nentries == 0 || lk->lk_entry_dest != id;
+	held = (size_t)(c->cl_sent - c->cl_consumed);
+	avail = lk->lk_credit_dest > held ? lk->lk_credit_dest - held : 0;
+	avail = link_min(avail,
+			 lk->lk_credit_link > lk->lk_outstanding
+				 ? lk->lk_credit_link - lk->lk_outstanding
+				 : 0);
+	room = lk->lk_env->le_batch_max - lk->lk_len;
+	room = fresh ? (room > PB_ENV_DATA_ENTRY ? room - PB_ENV_DATA_ENTRY : 0)
+		     : room;
+	if (room < avail) {
+		avail = room;
+		lk->lk_full = true;
+	}
+	take = link_whole(iov, n, avail);
+	if (take == 0)
+		return 0;
+	if (fresh) {
+		lk->lk_entry = lk->lk_len;
+		lk->lk_entry_dest = id;
+		pb_env_put_u32(lk->lk_buf + lk->lk_len, id);
+		pb_env_put_u32(lk->lk_buf + lk->lk_len + 4, 0);
+		lk->lk_len += PB_ENV_DATA_ENTRY;
+		lk->lk_nentries++;
+	}
+	link_copy(lk, iov, take);
+	pb_env_put_u32(lk->lk_buf + lk->lk_entry + 4,
+		       pb_env_get_u32(lk->lk_buf + lk->lk_entry + 4) +
+			       (uint32_t)take);
+	c->cl_sent += take;
+	lk->lk_outstanding += take;
+	return (ssize_t)take;
+}
+
+/* Drops a stand-in taken out of the map (its reference comes with it):
+ * what its outbox holds is counted for why, its waiters go free. */
+static void link_proxy_drop(struct pb_link *lk, struct pb_client *c,
+			    enum pb_leave why)
+{
+	struct pb_conn *cn = &c->cl_conn;
+	struct pb_waiters waiters = {.wt_list = NULL};
+	size_t dropped = 0;
+
+	pthread_mutex_lock(&c->cl_lock);
+	if (!pb_conn_left(cn)) {
+		cn->cn_why = why;
+		dropped = pb_outbox_count_frames(&cn->cn_outbox);
+		pb_outbox_free(&cn->cn_outbox);
+		pb_conn_outbox_changed(cn, false, 0);
+		pb_waiters_take(&cn->cn_waiters, &waiters);
+		pb_conn_set_state(cn, PB_CONN_DONE);
+	}
+	pthread_mutex_unlock(&c->cl_lock);
+	if (waiters.wt_n > 0)
+		pb_client_wake_waiters(&waiters);
+	else
+		pb_waiters_free(&waiters);
+	pb_stats_add(pb_leave_drop_stat(why), dropped);
+	lk->lk_outstanding -= (size_t)(c->cl_sent - c->cl_consumed);
+	pb_client_unref(c);
+}
+
+/* ---- sending ---- */
+
+static void link_batch_reset(struct pb_link *lk)
+{
+	lk->lk_len = PB_ENV_HEADER + 4;
+	lk->lk_frames = 0;
+	lk->lk_nentries = 0;
+	lk->lk_full = false;
+}
+
+static void link_send(struct pb_link *lk, struct link_batch *b)
+{
+	if (pb_nats_publish(lk->lk_env->le_nats, lk->lk_data_subject,
+			    b->lb_data, b->lb_len) < 0)
+		log_debug("link %u: batch %llu not published (NATS "
+			  "disconnected): sent again later",
+			  lk->lk_node, (unsigned long long)b->lb_seq);
+}
+
+/* Publishes the batch being filled, keeping a copy until acknowledged. */
+static void link_publish(struct pb_link *lk)
+{
+	struct link_batch *b;
+	uint64_t now = pb_now_ms();
+
+	if (lk->lk_nentries == 0)
+		return;
+	b = malloc(sizeof(*b) + lk->lk_len);
+	if (b == NULL) {
+		/* The frames were taken: they are lost, and counted so. */
+		log_warnx("link %u: no memory for a batch: %zu frames dropped",
+			  lk->lk_node, lk->lk_frames);
+		pb_stats_add(PB_STAT_DROP_NOMEM, lk->lk_frames);
+		link_batch_reset(lk);
+		return;
+	}
+	link_header(lk, lk->lk_buf, PB_ENV_DATA, lk->lk_tx_epoch,
+		    lk->lk_peer_epoch, lk->lk_next_seq);
+	pb_env_put_u32(lk->lk_buf + PB_ENV_HEADER, lk->lk_nentries);
+	b->lb_next = NULL;
+	b->lb_seq = lk->lk_next_seq++;
+	b->lb_sent_ms = now;
+	b->lb_frames = lk->lk_frames;
+	b->lb_len = lk->lk_len;
+	b->lb_resent = false;
+	memcpy(b->lb_data, lk->lk_buf, lk->lk_len);
+	pb_budget_charge(&lk->lk_env->le_reg->rg_budget, b->lb_len);
+	if (lk->lk_unacked == NULL)
+		lk->lk_progress_ms = now;
+	*lk->lk_unacked_tail = b;
+	lk->lk_unacked_tail = &b->lb_next;
+	link_stat_add(&lk->st_unacked, b->lb_len);
+	link_batch_reset(lk);
+	link_send(lk, b);
+}
+
+/* Sends every unacknowledged batch again, in order. */
+static void link_resend(struct pb_link *lk, uint64_t now)
+{
+	struct link_batch *b;
+
+	for (b = lk->lk_unacked; b != NULL; b = b->lb_next) {
+		b->lb_resent = true;
+		link_send(lk, b);
+		link_stat_add(&lk->st_retransmits, 1);
+	}
+	lk->lk_resent_ms = now;
+}
+
+/* Frees the batches up to cum, which the node accepted. */
+static void link_acked(struct pb_link *lk, uint64_t cum, uint64_t now)
+{
+	struct link_batch *b;
+
+	while ((b = lk->lk_unacked) != NULL && b->lb_seq <= cum) {
+		lk->lk_unacked = b->lb_next;
+		if (!b->lb_resent)
+			link_stat_set(&lk->st_rtt_us,
+				      (now - b->lb_sent_ms) * 1000);
+		pb_stats_add(PB_STAT_SENT_REMOTE, b->lb_frames);
+		link_stat_add(&lk->st_frames_sent, b->lb_frames);
+		link_stat_add(&lk->st_bytes_sent, b->lb_len);
+		atomic_fetch_sub(&lk->st_unacked, b->lb_len);
+		pb_budget_release(&lk->lk_env->le_reg->rg_budget, b->lb_len);
+		free(b);
+		lk->lk_progress_ms = now;
+	}
+	if (lk->lk_unacked == NULL)
+		lk->lk_unacked_tail = &lk->lk_unacked;
+}
+
+/* Keeps c, still holding frames, for the next round (once a round). */
+static void link_block(struct pb_link *lk, struct pb_client *c,
+		       struct pb_client ***list, size_t *n, size_t *cap)
+{
+	if (c->cl_blocked_round == lk->lk_round) {
+		pb_client_unref(c);
+		return;
+	}
+	if (*n == *cap) {
+		size_t ncap = *cap ? *cap * 2 : 64;
+		struct pb_client **l = realloc(*list, ncap * sizeof(*l));
+
+		if (l == NULL) { /* it waits for its next wake-up */
+			pb_client_unref(c);
+			return;
+		}
+		*list = l;
+		*cap = ncap;
+	}
+	c->cl_blocked_round = lk->lk_round;
+	(*list)[(*n)++] = c;
+}
+
+/* Flushes one stand-in into batches while there is credit. */
+static void link_flush_one(struct pb_link *lk, struct pb_client *c)
+{
+	struct pb_conn *cn = &c->cl_conn;
+
+	if (pb_conn_state(cn) == PB_CONN_CUT) {
+		struct pb_client *mine;
+
+		pthread_mutex_lock(&lk->lk_lock);
+		mine = pb_idmap_get(&lk->lk_proxies, cn->cn_id) == c
+			       ? pb_idmap_del(&lk->lk_proxies, cn->cn_id)
+			       : NULL;
+		pthread_mutex_unlock(&lk->lk_lock);
+		if (mine != NULL)
+			link_proxy_drop(lk, mine, PB_LEAVE_NOMEM_OUT);
+		return;
+	}
+	for (;;) {
+		lk->lk_full = false;
+		(void)pb_engine_flush(link_engine(lk), cn);
+		if (!lk->lk_full || !atomic_load(&cn->cn_pending))
+			return;
+		link_publish(lk); /* the batch is full: on with the next */
+	}
+}
+
+/* Takes the list of stand-ins woken since the last round. */
+static struct pb_client **link_take_dirty(struct pb_link *lk, size_t *n,
+					  bool *all)
+{
+	struct pb_client **d;
+	size_t i;
+
+	pthread_mutex_lock(&lk->lk_lock);
+	d = lk->lk_dirty;
+	*n = lk->lk_ndirty;
+	*all = lk->lk_dirty_lost;
+	lk->lk_dirty = NULL;
+	lk->lk_ndirty = lk->lk_dirty_cap = 0;
+	lk->lk_dirty_lost = false;
+	for (i = 0; i < *n; i++)
+		d[i]->cl_queued = false;
+	pthread_mutex_unlock(&lk->lk_lock);
+	return d;
+}
+
+static void link_list_proxy(void *arg, uint32_t id, void *val)
+{
+	struct pb_link *lk = arg;
+	struct pb_client *c = val;
+
+	(void)id;
+	pb_client_ref(c);
+	link_block(lk, c, &lk->lk_dirty, &lk->lk_ndirty, &lk->lk_dirty_cap);
+}
+
+/* Every stand-in, referenced: when one could not be listed. */
+static struct pb_client **link_all_proxies(struct pb_link *lk, size_t *n)
+{
+	struct pb_client **all;
+
+	pthread_mutex_lock(&lk->lk_lock);
+	lk->lk_round++;
+	pb_idmap_each(&lk->lk_proxies, link_list_proxy, lk);
+	all = lk->lk_dirty;
+	*n = lk->lk_ndirty;
+	lk->lk_dirty = NULL;
+	lk->lk_ndirty = lk->lk_dirty_cap = 0;
+	pthread_mutex_unlock(&lk->lk_lock);
+	return all;
+}
+
+/* The round's flushing: the stand-ins woken, and those that waited for
+ * credit; then whatever the batch holds goes. */
+static void link_flush(struct pb_link *lk)
+{
+	struct pb_client **dirty, **blocked = lk->lk_blocked, **more = NULL;
+	size_t ndirty, nblocked = lk->lk_nblocked, nmore = 0, i;
+	bool all;
+
+	dirty = link_take_dirty(lk, &ndirty, &all);
+	if (all) {
+		for (i = 0; i < ndirty; i++)
+			pb_client_unref(dirty[i]);
+		free(dirty);
+		dirty = link_all_proxies(lk, &ndirty);
+	}
+	lk->lk_blocked = NULL;
+	lk->lk_nblocked = lk->lk_blocked_cap = 0;
+	lk->lk_round++;
+	for (i = 0; i < nblocked + ndirty; i++) {
+		struct pb_client *c =
+			i < nblocked ? blocked[i] : dirty[i - nblocked];
+
+		if (pb_link_up(lk) && !pb_conn_left(&c->cl_conn))
+			link_flush_one(lk, c);
+		if (pb_link_up(lk) && pb_conn_open(&c->cl_conn) &&
+		    atomic_load(&c->cl_conn.cn_pending))
+			link_block(lk, c, &more, &nmore, &lk->lk_blocked_cap);
+		else
+			pb_client_unref(c);
+	}
+	free(blocked);
+	free(dirty);
+	lk->lk_blocked = more;
+	lk->lk_nblocked = nmore;
+	link_publish(lk);
+}
+
+/* ---- the link going down, or the node restarting ---- */
+
+static void link_take_proxy(void *arg, uint32_t id, void *val)
+{
+	struct pb_client ***at = arg;
+
+	(void)id;
+	*(*at)++ = val;
+}
+
+/* Ends the link's sending session: every stand-in and every batch not
+ * acknowledged is dropped for why (counted); returns the frames. */
+static size_t link_reset_tx(struct pb_link *lk, enum pb_leave why)
+{
+	struct pb_client **all, **at;
+	struct link_batch *b;
+	size_t n, i, frames = 0;
+
+	pthread_mutex_lock(&lk->lk_lock);
+	n = lk->lk_proxies.im_n;
+	all = calloc(n ? n : 1, sizeof(*all));
+	at = all;
+	if (all != NULL) {
+		pb_idmap_each(&lk->lk_proxies, link_take_proxy, &at);
+		pb_idmap_free(&lk->lk_proxies);
+	}
+	lk->lk_ngone = 0;
+	pthread_mutex_unlock(&lk->lk_lock);
+	for (i = 0; all != NULL && i < n; i++) {
+		frames += pb_outbox_count_frames(&all[i]->cl_conn.cn_outbox);
+		link_proxy_drop(lk, all[i], why);
+	}
+	free(all);
+	while ((b = lk->lk_unacked) != NULL) {
+		lk->lk_unacked = b->lb_next;
+		frames += b->lb_frames;
+		pb_stats_add(pb_leave_drop_stat(why), b->lb_frames);
+		atomic_fetch_sub(&lk->st_unacked, b->lb_len);
+		pb_budget_release(&lk->lk_env->le_reg->rg_budget, b->lb_len);
+		free(b);
+	}
+	lk->lk_unacked_tail = &lk->lk_unacked;
+	frames += lk->lk_frames;
+	pb_stats_add(pb_leave_drop_stat(why), lk->lk_frames);
+	link_batch_reset(lk);
+	for (i = 0; i < lk->lk_nblocked; i++)
+		pb_client_unref(lk->lk_blocked[i]);
+	lk->lk_nblocked = 0;
+	lk->lk_outstanding = 0;
+	lk->lk_tx_epoch = link_random();
+	lk->lk_next_seq = 1;
+	return frames;
+}
+
+static void link_down(struct pb_link *lk, const char *why, uint64_t ms)
+{
+	size_t frames;
+
+	atomic_store(&lk->lk_up, false);
+	frames = link_reset_tx(lk, PB_LEAVE_UNREACHABLE);
+	link_stat_add(&lk->st_downs, 1);
+	log_warnx("link %u: down: %s for %.1f s (--link-timeout); %zu frames "
+		  "for it dropped (remote_unreachable)",
+		  lk->lk_node, why, ms / 1000.0, frames);
+}
+
+/* ---- receiving ---- */
+
+static void link_hello(struct pb_link *lk, const struct pb_env_header *h,
+		       const unsigned char *body, uint64_t now)
+{
+	const struct pb_options *op = lk->lk_env->le_reg->rg_opts;
+	uint64_t park = pb_env_get_u64(body), outbox = pb_env_get_u64(body + 8);
+
+	lk->lk_heard_ms = now;
+	if (lk->lk_peer_epoch != h->eh_src_epoch) {
+		if (lk->lk_peer_epoch != 0) {
+			size_t frames = link_reset_tx(lk, PB_LEAVE_CLOSED);
+
+			log_notice("link %u: the node restarted; %zu frames "
+				   "for its former clients dropped",
+				   lk->lk_node, frames);
+		}
+		lk->lk_peer_epoch = h->eh_src_epoch;
+	}
+	lk->lk_credit_link = link_min(op->op_park, (size_t)park);
+	lk->lk_credit_dest = link_min(op->op_outbox, (size_t)outbox);
+	if (lk->lk_credit_dest < op->op_max_frame)
+		lk->lk_credit_dest = op->op_max_frame;
+	if (lk->lk_credit_link < lk->lk_credit_dest)
+		lk->lk_credit_link = lk->lk_credit_dest;
+	if (!atomic_load(&lk->lk_up)) {
+		atomic_store(&lk->lk_up, true);
+		log_notice("link %u: up", lk->lk_node);
+	}
+}
+
+/* Sends the node the ids it asked for that are no client here. */
+static void link_send_gone(struct pb_link *lk)
+{
+	size_t i = 0;
+
+	while (i < lk->lk_ngone_out) {
+		size_t n = link_min(lk->lk_ngone_out - i, PB_LINK_ACK_MAX), k;
+		size_t len = PB_ENV_HEADER + 4 + n * PB_ENV_GONE_ENTRY;
+		unsigned char *m = malloc(len);
+
+		if (m == NULL)
+			break; /* asked again by its next frames */
+		link_header(lk, m, PB_ENV_GONE, lk->lk_env->le_epoch,
+			    lk->lk_rx_epoch, 0);
+		pb_env_put_u32(m + PB_ENV_HEADER, (uint32_t)n);
+		for (k = 0; k < n; k++)
+			pb_env_put_u32(m + PB_ENV_HEADER + 4 +
+					       k * PB_ENV_GONE_ENTRY,
+				       lk->lk_gone_out[i + k]);
+		(void)pb_nats_publish(lk->lk_env->le_nats, lk->lk_ctl_subject,
+				      m, len);
+		free(m);
+		i += n;
+	}
+	lk->lk_ngone_out = 0;
+}
+
+static void link_note_gone(struct pb_link *lk, uint32_t id)
+{
+	size_t i;
+
+	for (i = 0; i < lk->lk_ngone_out; i++)
+		if (lk->lk_gone_out[i] == id)
+			return;
+	if (lk->lk_ngone_out == lk->lk_gone_out_cap) {
+		size_t cap = lk->lk_gone_out_cap ? lk->lk_gone_out_cap * 2 : 16;
+		uint32_t *g = realloc(lk->lk_gone_out, cap * sizeof(*g));
+
+		if (g == NULL)
+			return;
+		lk->lk_gone_out = g;
+		lk->lk_gone_out_cap = cap;
+	}
+	lk->lk_gone_out[lk->lk_ngone_out++] = id;
+}
+
+/* Bytes of the node's frames for dest that wait in the waiting room. */
+static size_t link_parked(struct pb_link *lk, uint32_t dest)
+{
+	struct pb_park *pk = &lk->lk_in->cl_conn.cn_park;
+	long i = pb_park_find(pk, dest);
+
+	return i >= 0 ? pb_outbox_len(&pk->pk_lanes[i].pl_frames) : 0;
+}
+
+/* Recomputes what the node's frames for dest have consumed. */
+static void link_recredit(struct pb_link *lk, uint32_t dest,
+			  struct link_credit *lc)
+{
+	size_t parked = link_parked(lk, dest);
+	/* Frames of a former session may still wait: never below 0, and
+	 * never back. */
+	uint64_t consumed = lc->lc_recvd > parked ? lc->lc_recvd - parked : 0;
+
+	lc->lc_parked = parked > 0;
+	if (consumed > lc->lc_consumed) {
+		lc->lc_consumed = consumed;
+		lc->lc_dirty = true;
+		lk->lk_ack_due = true;
+	}
+}
+
+static struct link_credit *link_credit(struct pb_link *lk, uint32_t dest)
+{
+	struct link_credit *lc = pb_idmap_get(&lk->lk_credits, dest);
+
+	if (lc != NULL)
+		return lc;
+	lc = calloc(1, sizeof(*lc));
+	if (lc != NULL && pb_idmap_put(&lk->lk_credits, dest, lc) < 0) {
+		free(lc);
+		lc = NULL;
+	}
+	return lc;
+}
+
+/* Hands one entry's frames to the engine, as the node's sender. */
+static void link_deliver(struct pb_link *lk, uint32_t dest,
+			 const unsigned char *p, size_t len)
+{
+	struct pb_registry *reg = lk->lk_env->le_reg;
+	struct pb_engine_turn t = {.et_engine = link_engine(lk),
+				   .et_sender = &lk->lk_in->cl_conn};
+	struct iovec iov[PB_LINK_DELIVER];
+	const unsigned char *end = p + len;
+	struct pb_client *d = NULL;
+	struct link_credit *lc;
+
+	if (pb_registry_local(reg, dest))
+		d = pb_registry_get(reg, dest);
+	if (d == NULL) {
+		link_note_gone(lk, dest);
+		if (!pb_registry_local(reg, dest)) {
+			/* Not ours to route on: counted, never relayed. */
+			pb_stats_add(PB_STAT_DROP_UNKNOWN,
+				     pb_env_frames(p, len));
+			goto credit;
+		}
+	} else {
+		pb_client_unref(d);
+	}
+	while (p < end) {
+		size_t n = 0;
+
+		while (p < end && n < PB_LINK_DELIVER) {
+			const unsigned char *z =
+				memchr(p, 0, (size_t)(end - p));
+
+			iov[n].iov_base = (void *)(uintptr_t)p;
+			iov[n].iov_len = (size_t)(z - p) + 1;
+			p = z + 1;
+			n++;
+		}
+		pb_engine_deliver(&t, dest, iov, n);
+	}
+credit:
+	lc = link_credit(lk, dest);
+	if (lc != NULL) {
+		lc->lc_recvd += len;
+		link_recredit(lk, dest, lc);
+	}
+}
+
+static void link_new_rx(void *arg, uint32_t id, void *val)
+{
+	(void)arg;
+	(void)id;
+	free(val);
+}
+
+/* Tells the node's session 'epoch' that what follows 'cum' is missing. */
+static void link_send_nak(struct pb_link *lk, uint64_t epoch, uint64_t cum)
+{
+	unsigned char m[PB_ENV_HEADER + 4];
+
+	link_header(lk, m, PB_ENV_NAK, lk->lk_env->le_epoch, epoch, cum);
+	pb_env_put_u32(m + PB_ENV_HEADER, 0);
+	(void)pb_nats_publish(lk->lk_env->le_nats, lk->lk_ctl_subject, m,
+			      sizeof(m));
+}
+
+/* A batch of the node's, in order or not. */
+static void link_data(struct pb_link *lk, const struct pb_env_header *h,
+		      const unsigned char *m, size_t len)
+{
+	struct pb_env_iter it;
+	struct pb_env_entry e;
+	size_t frames = 0;
+
+	if (h->eh_dst_epoch != lk->lk_env->le_epoch) {
+		/* Meant for this node's former process. */
+		pb_stats_add(PB_STAT_NODE_MSG_BAD, 1);
+		return;
+	}
+	if (h->eh_src_epoch != lk->lk_rx_epoch) {
+		/* A new session of the node's starts at batch 1 (and only
+		 * then: a late batch of a former one must not end it). */
+		if (h->eh_seq != 1) {
+			pb_stats_add(PB_STAT_NODE_MSG_BAD, 1);
+			link_send_nak(lk, h->eh_src_epoch, 0);
+			return;
+		}
+		lk->lk_rx_epoch = h->eh_src_epoch;
+		lk->lk_expect = 1;
+		pb_idmap_each(&lk->lk_credits, link_new_rx, NULL);
+		pb_idmap_free(&lk->lk_credits);
+	}
+	lk->lk_ack_due = true;
+	if (h->eh_seq != lk->lk_expect) {
+		/* A repeat (harmless: acknowledged again) or a gap. */
+		if (h->eh_seq > lk->lk_expect) {
+			pb_stats_add(PB_STAT_NODE_MSG_BAD, 1);
+			link_send_nak(lk, lk->lk_rx_epoch, lk->lk_expect - 1);
+		}
+		return;
+	}
+	lk->lk_expect++;
+	pb_env_iter_init(&it, m, len);
+	while (pb_env_next(&it, PB_ENV_DATA, &e)) {
+		size_t n = pb_env_frames(e.ee_data, e.ee_len);
+
+		frames += n;
+		pb_stats_add(PB_STAT_RECEIVED_REMOTE, n);
+		link_deliver(lk, e.ee_dest, e.ee_data, e.ee_len);
+	}
+	link_stat_add(&lk->st_frames_received, frames);
+	link_stat_add(&lk->st_bytes_received, len);
+}
+
+/* An acknowledgement and credit, for this session of ours. */
+static void link_ack(struct pb_link *lk, const struct pb_env_header *h,
+		     const unsigned char *m, size_t len, uint64_t now)
+{
+	struct pb_env_iter it;
+	struct pb_env_entry e;
+
+	if (h->eh_dst_epoch != lk->lk_tx_epoch)
+		return; /* for a session that ended */
+	link_acked(lk, h->eh_seq, now);
+	if (h->eh_type == PB_ENV_NAK && lk->lk_unacked != NULL &&
+	    now - lk->lk_resent_ms >= PB_LINK_NAK_MS)
+		link_resend(lk, now); /* it lacks the first we hold */
+	pb_env_iter_init(&it, m, len);
+	while (pb_env_next(&it, PB_ENV_ACK, &e)) {
+		struct pb_client *c;
+
+		pthread_mutex_lock(&lk->lk_lock);
+		c = pb_idmap_get(&lk->lk_proxies, e.ee_dest);
+		pthread_mutex_unlock(&lk->lk_lock);
+		if (c == NULL || e.ee_consumed <= c->cl_consumed ||
+		    e.ee_consumed > c->cl_sent)
+			continue;
+		lk->lk_outstanding -= (size_t)(e.ee_consumed - c->cl_consumed);
+		c->cl_consumed = e.ee_consumed;
+	}
+}
+
+/* Ids the node says are no client of its: their stand-ins go. */
+static void link_gone(struct pb_link *lk, const struct pb_env_header *h,
+		      const unsigned char *m, size_t len)
+{
+	struct pb_env_iter it;
+	struct pb_env_entry e;
+
+	if (h->eh_src_epoch != lk->lk_peer_epoch)
+		return;
+	pb_env_iter_init(&it, m, len);
+	while (pb_env_next(&it, PB_ENV_GONE, &e)) {
+		struct pb_client *c;
+
+		pthread_mutex_lock(&lk->lk_lock);
+		lk->lk_gone[lk->lk_gone_next] = e.ee_dest;
+		lk->lk_gone_next = (lk->lk_gone_next + 1) % PB_LINK_GONE;
+		if (lk->lk_ngone < PB_LINK_GONE)
+			lk->lk_ngone++;
+		c = pb_idmap_del(&lk->lk_proxies, e.ee_dest);
+		pthread_mutex_unlock(&lk->lk_lock);
+		if (c != NULL)
+			link_proxy_drop(lk, c, PB_LEAVE_CLOSED);
+	}
+}
+
+static void link_message(struct pb_link *lk, const unsigned char *m, size_t len,
+			 uint64_t now)
+{
+	struct pb_env_header h;
+
+	/* Checked whole by pb_link_post's caller. */
+	(void)pb_env_get_header(m, len, &h);
+	if (h.eh_type == PB_ENV_HELLO) {
+		link_hello(lk, &h, m + PB_ENV_HEADER, now);
+		return;
+	}
+	if (h.eh_src_epoch != lk->lk_peer_epoch && h.eh_type != PB_ENV_DATA) {
+		pb_stats_add(PB_STAT_NODE_MSG_BAD, 1);
+		return;
+	}
+	lk->lk_heard_ms = now;
+	if (h.eh_type == PB_ENV_DATA)
+		link_data(lk, &h, m, len);
+	else if (h.eh_type == PB_ENV_ACK || h.eh_type == PB_ENV_NAK)
+		link_ack(lk, &h, m, len, now);
+	else
+		link_gone(lk, &h, m, len);
+}
+
+/* ---- acknowledging ---- */
+
+struct link_ack_build {
+	struct pb_link *ab_lk;
+	unsigned char *ab_msg;
+	size_t ab_n;
+	bool ab_all;
+};
+
+static void link_ack_flush(struct link_ack_build *ab)
+{
+	struct pb_link *lk = ab->ab_lk;
+	size_t len = PB_ENV_HEADER + 4 + ab->ab_n * PB_ENV_ACK_ENTRY;
+
+	link_header(lk, ab->ab_msg, PB_ENV_ACK, lk->lk_env->le_epoch,
+		    lk->lk_rx_epoch, lk->lk_expect - 1);
+	pb_env_put_u32(ab->ab_msg + PB_ENV_HEADER, (uint32_t)ab->ab_n);
+	(void)pb_nats_publish(lk->lk_env->le_nats, lk->lk_ctl_subject,
+			      ab->ab_msg, len);
+	ab->ab_n = 0;
+}
+
+static void link_ack_entry(void *arg, uint32_t id, void *val)
+{
+	struct link_ack_build *ab = arg;
+	struct link_credit *lc = val;
+	unsigned char *p;
+
+	if (!lc->lc_dirty && !ab->ab_all)
+		return;
+	lc->lc_dirty = false;
+	p = ab->ab_msg + PB_ENV_HEADER + 4 + ab->ab_n * PB_ENV_ACK_ENTRY;
+	pb_env_put_u32(p, id);
+	pb_env_put_u64(p + 4, lc->lc_consumed);
+	if (++ab->ab_n == PB_LINK_ACK_MAX)
+		link_ack_flush(ab);
+}
+
+/* Acknowledges what came in order, with the credit that changed (or all
+ * of it: a lost ACK is made good within a second). */
+static void link_send_ack(struct pb_link *lk, bool all, uint64_t now)
+{
+	struct link_ack_build ab = {.ab_lk = lk, .ab_all = all};
+
+	ab.ab_msg =
+		malloc(PB_ENV_HEADER + 4 + PB_LINK_ACK_MAX * PB_ENV_ACK_ENTRY);
+	if (ab.ab_msg == NULL)
+		return; /* the next round tries again */
+	pb_idmap_each(&lk->lk_credits, link_ack_entry, &ab);
+	link_ack_flush(&ab);
+	free(ab.ab_msg);
+	lk->lk_ack_due = false;
+	lk->lk_acked_ms = now;
+}
+
+static void link_recredit_one(void *arg, uint32_t id, void *val)
+{
+	struct link_credit *lc = val;
+
+	if (lc->lc_parked)
+		link_recredit(arg, id, lc);
+}
+
+/* ---- the thread ---- */
+
+static struct link_msg *link_take_inbox(struct pb_link *lk, bool *stop)
+{
+	struct link_msg *m;
+
+	pthread_mutex_lock(&lk->lk_lock);
+	m = lk->lk_inbox;
+	lk->lk_inbox = NULL;
+	lk->lk_inbox_tail = &lk->lk_inbox;
+	lk->lk_inbox_bytes = 0;
+	*stop = lk->lk_stop;
+	pthread_mutex_unlock(&lk->lk_lock);
+	return m;
+}
+
+/* The link's timers: down, send again, acknowledge in full. */
+static void link_timers(struct pb_link *lk, uint64_t now)
+{
+	unsigned long limit = lk->lk_env->le_link_ms;
+
+	if (pb_link_up(lk) && now - lk->lk_heard_ms >= limit)
+		link_down(lk, "not heard", now - lk->lk_heard_ms);
+	else if (pb_link_up(lk) && lk->lk_unacked != NULL &&
+		 now - lk->lk_progress_ms >= limit)
+		link_down(lk, "nothing acknowledged", now - lk->lk_progress_ms);
+	else if (lk->lk_unacked != NULL &&
+		 now - lk->lk_progress_ms >= PB_LINK_RESEND_MS &&
+		 now - lk->lk_resent_ms >= PB_LINK_RESEND_MS)
+		link_resend(lk, now);
+	if (lk->lk_rx_epoch != 0 && now - lk->lk_acked_ms >= PB_LINK_ACK_MS)
+		link_send_ack(lk, true, now);
+}
+
+static int link_poll_ms(struct pb_link *lk)
+{
+	return lk->lk_unacked != NULL || lk->lk_nblocked > 0 ? 50 : 250;
+}
+
+/* One round: what came in, what the waiting room can move, what the
+ * stand-ins hold, the timers. False when the link must end. */
+static bool link_round(struct pb_link *lk)
+{
+	struct pb_engine *en = link_engine(lk);
+	struct pb_conn *in = &lk->lk_in->cl_conn;
+	struct link_msg *m;
+	uint64_t now;
+	bool stop;
+
+	(void)pb_wake_poll(&lk->lk_in->cl_wake, NULL, 0, link_poll_ms(lk));
+	now = pb_now_ms();
+	m = link_take_inbox(lk, &stop);
+	if (stop) {
+		while (m != NULL) {
+			struct link_msg *next = m->lm_next;
+
+			free(m);
+			m = next;
+		}
+		return false;
+	}
+	while (m != NULL) {
+		struct link_msg *next = m->lm_next;
+
+		link_message(lk, m->lm_data, m->lm_len, now);
+		free(m);
+		m = next;
+	}
+	if (pb_wake_consume(&lk->lk_in->cl_wake) &&
+	    pb_park_bytes(&in->cn_park) > 0) {
+		pb_engine_retry(en, in);
+		pb_idmap_each(&lk->lk_credits, link_recredit_one, lk);
+	}
+	if (pb_link_up(lk))
+		link_flush(lk);
+	link_timers(lk, now);
+	if (lk->lk_ack_due)
+		link_send_ack(lk, false, now);
+	if (lk->lk_ngone_out > 0)
+		link_send_gone(lk);
+	link_stat_set(&lk->st_outstanding, lk->lk_outstanding);
+	return true;
+}
+
+static void *link_thread(void *arg)
+{
+	struct pb_link *lk = arg;
+
+	link_self = lk;
+	pb_wake_attach(&lk->lk_in->cl_wake);
+	while (link_round(lk))
+		;
+	pb_wake_detach(&lk->lk_in->cl_wake);
+	(void)link_reset_tx(lk, PB_LEAVE_SHUTDOWN);
+	pb_engine_release(link_engine(lk), &lk->lk_in->cl_conn);
+	pb_deliver_release(lk->lk_in);
+	return NULL;
+}
+
+/* ---- life ---- */
+
+struct pb_link *pb_link_new(const struct pb_link_env *env, uint16_t node)
+{
+	struct pb_link *lk = calloc(1, sizeof(*lk));
+	struct pb_conn_env cenv;
+	int rc;
+
+	if (lk == NULL)
+		return NULL;
+	lk->lk_env = env;
+	lk->lk_node = node;
+	snprintf(lk->lk_data_subject, sizeof(lk->lk_data_subject), "%s.d.%u",
+		 env->le_prefix, node);
+	snprintf(lk->lk_ctl_subject, sizeof(lk->lk_ctl_subject), "%s.c.%u",
+		 env->le_prefix, node);
+	lk->lk_buf = malloc(env->le_batch_max);
+	pb_registry_client_env(env->le_reg, &cenv);
+	lk->lk_in = pb_client_new(env->le_reg, &cenv, UINT32_MAX, -1, "");
+	if (lk->lk_buf == NULL || lk->lk_in == NULL) {
+		free(lk->lk_buf);
+		if (lk->lk_in != NULL)
+			pb_client_unref(lk->lk_in);
+		free(lk);
+		errno = ENOMEM;
+		return NULL;
+	}
+	snprintf(lk->lk_in->cl_conn.cn_addr, sizeof(lk->lk_in->cl_conn.cn_addr),
+		 "node %u", node);
+	pb_conn_set_state(&lk->lk_in->cl_conn, PB_CONN_OPEN);
+	pthread_mutex_init(&lk->lk_lock, NULL);
+	lk->lk_inbox_tail = &lk->lk_inbox;
+	lk->lk_unacked_tail = &lk->lk_unacked;
+	pb_idmap_init(&lk->lk_proxies);
+	pb_idmap_init(&lk->lk_credits);
+	atomic_init(&lk->lk_up, false);
+	lk->lk_tx_epoch = link_random();
+	lk->lk_next_seq = 1;
+	lk->lk_heard_ms = pb_now_ms();
+	link_batch_reset(lk);
+	rc = pthread_create(&lk->lk_thread, NULL, link_thread, lk);
+	if (rc != 0) {
+		pthread_mutex_destroy(&lk->lk_lock);
+		pb_client_unref(lk->lk_in);
+		free(lk->lk_buf);
+		free(lk);
+		errno = rc;
+		return NULL;
+	}
+	return lk;
+}
+
+void pb_link_post(struct pb_link *lk, const unsigned char *data, size_t len)
+{
+	struct link_msg *m = malloc(sizeof(*m) + len);
+	bool over;
+
+	if (m == NULL) {
+		pb_stats_add(PB_STAT_NODE_MSG_BAD, 1);
+		return;
+	}
+	m->lm_next = NULL;
+	m->lm_len = len;
+	memcpy(m->lm_data, data, len);
+	pthread_mutex_lock(&lk->lk_lock);
+	/* The node sends at most the credit we grant; more is not ours. */
+	over = lk->lk_inbox_bytes > 2 * lk->lk_env->le_reg->rg_opts->op_park +
+					    4 * lk->lk_env->le_batch_max;
+	if (!over) {
+		*lk->lk_inbox_tail = m;
+		lk->lk_inbox_tail = &m->lm_next;
+		lk->lk_inbox_bytes += len;
+	}
+	pthread_mutex_unlock(&lk->lk_lock);
+	if (over) {
+		free(m);
+		pb_stats_add(PB_STAT_NODE_MSG_BAD, 1);
+		return;
+	}
+	pb_wake_signal(&lk->lk_in->cl_wake);
+}
+
+bool pb_link_up(struct pb_link *lk)
+{
+	return atomic_load_explicit(&lk->lk_up, memory_order_acquire);
+}
+
+void pb_link_stats(struct pb_link *lk, struct pb_link_stats *st)
+{
+	st->ls_up = pb_link_up(lk);
+	st->ls_frames_sent = atomic_load(&lk->st_frames_sent);
+	st->ls_bytes_sent = atomic_load(&lk->st_bytes_sent);
+	st->ls_frames_received = atomic_load(&lk->st_frames_received);
+	st->ls_bytes_received = atomic_load(&lk->st_bytes_received);
+	st->ls_retransmits = atomic_load(&lk->st_retransmits);
+	st->ls_unacked = atomic_load(&lk->st_unacked);
+	st->ls_outstanding = atomic_load(&lk->st_outstanding);
+	st->ls_rtt_us = atomic_load(&lk->st_rtt_us);
+	st->ls_downs = atomic_load(&lk->st_downs);
+}
+
+void pb_link_free(struct pb_link *lk)
+{
+	pthread_mutex_lock(&lk->lk_lock);
+	lk->lk_stop = true;
+	pthread_mutex_unlock(&lk->lk_lock);
+	pb_wake_signal(&lk->lk_in->cl_wake);
+	pthread_join(lk->lk_thread, NULL);
+	while (lk->lk_ndirty > 0)
+		pb_client_unref(lk->lk_dirty[--lk->lk_ndirty]);
+	pb_idmap_each(&lk->lk_credits, link_new_rx, NULL);
+	pb_idmap_free(&lk->lk_credits);
+	pb_idmap_free(&lk->lk_proxies);
+	free(lk->lk_dirty);
+	free(lk->lk_blocked);
+	free(lk->lk_gone_out);
+	free(lk->lk_buf);
+	pthread_mutex_destroy(&lk->lk_lock);
+	pb_client_unref(lk->lk_in);
+	free(lk);
+}
