@@ -252,6 +252,16 @@ struct pb_client *pb_registry_get(struct pb_registry *reg, uint32_t id)
 	return c;
 }
 
+bool pb_registry_given(struct pb_registry *reg, uint32_t id)
+{
+	uint64_t handed;
+
+	pthread_mutex_lock(&reg->rg_lock);
+	handed = pb_table_handed(&reg->rg_table);
+	pthread_mutex_unlock(&reg->rg_lock);
+	return (id & reg->rg_table.t_mask) < handed;
+}
+
 void pb_registry_thread_start(struct pb_registry *reg)
 {
 	pthread_mutex_lock(&reg->rg_lock);

@@ -137,6 +137,10 @@ void pb_registry_remove(struct pb_registry *reg, struct pb_client *c);
 /* The client with this id, referenced, or NULL. */
 struct pb_client *pb_registry_get(struct pb_registry *reg, uint32_t id);
 
+/* Whether id, one of this node's, was ever given to a client (so that,
+ * nobody holding it now, it is gone for good). */
+bool pb_registry_given(struct pb_registry *reg, uint32_t id);
+
 static inline unsigned long pb_registry_clients(struct pb_registry *reg)
 {
 	return atomic_load(&reg->rg_clients);

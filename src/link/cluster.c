@@ -97,9 +97,18 @@ static void cluster_message(void *arg, const unsigned char *data, size_t len)
 
 static void cluster_nats_state(void *arg, bool connected, const char *url)
 {
-	(void)arg;
-	if (connected)
+	struct pb_cluster *cs = arg;
+	size_t max;
+
+	if (connected) {
 		log_notice("nats: connected to %s", url);
+		max = pb_nats_max_payload(cs->cs_env.le_nats);
+		if (max > 0 && max < cs->cs_env.le_batch_max)
+			log_warnx("nats: the servers take messages of %zu "
+				  "bytes at most, less than a batch of %zu "
+				  "(--max-frame): raise their max_payload",
+				  max, cs->cs_env.le_batch_max);
+	}
 	else
 		log_warnx("nats: disconnected; reconnecting (local clients "
 			  "are served meanwhile)");

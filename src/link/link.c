@@ -756,7 +756,10 @@ static void link_deliver(struct pb_link *lk, uint32_t dest,
 	if (pb_registry_local(reg, dest))
 		d = pb_registry_get(reg, dest);
 	if (d == NULL) {
-		link_note_gone(lk, dest);
+		/* Gone for good, or not given yet (then only counted). */
+		if (!pb_registry_local(reg, dest) ||
+		    pb_registry_given(reg, dest))
+			link_note_gone(lk, dest);
 		if (!pb_registry_local(reg, dest)) {
 			/* Not ours to route on: counted, never relayed. */
 			pb_stats_add(PB_STAT_DROP_UNKNOWN,
@@ -1041,9 +1044,12 @@ static bool link_round(struct pb_link *lk)
 	struct pb_conn *in = &lk->lk_in->cl_conn;
 	struct link_msg *m;
 	uint64_t now;
-	bool stop;
+	bool stop, woken;
 
 	(void)pb_wake_poll(&lk->lk_in->cl_wake, NULL, 0, link_poll_ms(lk));
+	/* Consumed before looking: a wake-up after this is for the next
+	 * round, never lost. */
+	woken = pb_wake_consume(&lk->lk_in->cl_wake);
 	now = pb_now_ms();
 	m = link_take_inbox(lk, &stop);
 	if (stop) {
@@ -1062,8 +1068,7 @@ static bool link_round(struct pb_link *lk)
 		free(m);
 		m = next;
 	}
-	if (pb_wake_consume(&lk->lk_in->cl_wake) &&
-	    pb_park_bytes(&in->cn_park) > 0) {
+	if (woken && pb_park_bytes(&in->cn_park) > 0) {
 		pb_engine_retry(en, in);
 		pb_idmap_each(&lk->lk_credits, link_recredit_one, lk);
 	}

@@ -191,6 +191,7 @@ int pb_nats_open(struct pb_nats **out, const struct pb_options *op,
 		s = nats_options(n, op, name, urlbuf, &what);
 	if (s == NATS_OK) {
 		what = "--nats";
+		*out = n; /* before any callback can run */
 		s = natsConnection_Connect(&n->nt_conn, n->nt_opts);
 		if (s == NATS_OK)
 			nats_say(n, n->nt_conn, true);
@@ -200,10 +201,10 @@ int pb_nats_open(struct pb_nats **out, const struct pb_options *op,
 		}
 	}
 	if (s != NATS_OK) {
+		*out = NULL;
 		pb_nats_close(n);
 		return nats_fail(s, what, err, errlen);
 	}
-	*out = n;
 	return 0;
 }
 

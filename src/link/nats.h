@@ -35,7 +35,8 @@ typedef void (*pb_nats_state_fn)(void *arg, bool connected, const char *url);
  * err naming the option and the file or URL. */
 int pb_nats_check(const struct pb_options *op, char *err, size_t errlen);
 
-/* Starts connecting; name is how servers see us. 0, or -1 with err. */
+/* Starts connecting; name is how servers see us. *out is set before
+ * state can be called. 0, or -1 with err. */
 int pb_nats_open(struct pb_nats **out, const struct pb_options *op,
 		 const char *name, pb_nats_state_fn state, void *arg, char *err,
 		 size_t errlen);
