@@ -30,7 +30,12 @@
  * A client named by --no-read never reads: the flows to it are not
  * windowed, capped at --frames, excluded from the totals (counted as
  * noread_sent), and when the daemon cuts it (noread_cut=1) nothing more is
- * sent to it.
+ * sent to it. A cut is seen by reading: the daemon's FIN waits behind the
+ * unread bytes. So once every frame for it has been written whole (which,
+ * when they are more than the buffers on the way hold, means the daemon
+ * let its sender go), the client reads and discards what it has, and
+ * noread_cut=1 once its connection ends. With --wait-cut the run ends only
+ * then (and fails if it did not by --timeout-ms).
  *
  * With --duration-ms the flows send until then (--frames, when given, is
  * a cap), then stop and wait for everything sent to arrive. Without it each
@@ -104,6 +109,7 @@ struct client {
 	int port;
 	uint32_t id;
 	bool noread, closed, cut;
+	bool draining; /* the non-reader, reading now to see its end */
 	/* output */
 	char *out;
 	size_t out_head, out_tail;
@@ -128,6 +134,7 @@ static int64_t o_timeout_ms = 60000;
 static int o_noread = -1;
 static int64_t o_duration_ms;
 static bool o_allow_loss;
+static bool o_wait_cut;
 static int64_t o_expire_ms = 2000;
 static int64_t o_quiet_ms = 5000;
 static uint64_t o_rate;
@@ -208,7 +215,7 @@ static void usage(void)
 	      "  [--pattern pairs|fanin|fanout|all] [--frames F] [--size BYTES]\n"
 	      "  [--window W] [--timeout-ms T] [--no-read INDEX]\n"
 	      "  [--duration-ms D] [--rate FRAMES_PER_S] [--allow-loss]\n"
-	      "  [--expire-ms E] [--quiet-ms Q] [--progress-ms P]\n",
+	      "  [--expire-ms E] [--quiet-ms Q] [--progress-ms P] [--wait-cut]\n",
 	      stderr);
 	exit(2);
 }
@@ -223,6 +230,10 @@ static void parse_args(int argc, char **argv)
 
 		if (!strcmp(a, "--allow-loss")) {
 			o_allow_loss = true;
+			continue;
+		}
+		if (!strcmp(a, "--wait-cut")) {
+			o_wait_cut = true;
 			continue;
 		}
 		if (!strcmp(a, "-h") || !strcmp(a, "--help"))
@@ -272,6 +283,8 @@ static void parse_args(int argc, char **argv)
 		o_frames = 1000;
 	if (o_noread >= o_clients)
 		die("--no-read %d: there are %d clients", o_noread, o_clients);
+	if (o_wait_cut && o_noread < 0)
+		die("--wait-cut needs --no-read");
 	frame_max = 4 + o_size + 1;
 }
 
@@ -724,14 +737,37 @@ static void read_in(struct client *c, int64_t t)
 	}
 }
 
+/* The non-reader, once everything for it is written: discard, see EOF. */
+static void drain(struct client *c)
+{
+	char buf[65536];
+
+	for (;;) {
+		ssize_t n = recv(c->fd, buf, sizeof(buf), 0);
+
+		if (n == 0) {
+			mark_closed(c, "cut");
+			return;
+		}
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+				mark_closed(c, "cut");
+			return;
+		}
+	}
+}
+
 struct totals {
 	uint64_t sent, received, lost, gaps, noread_sent;
-	bool all_sent, all_received;
+	bool all_sent, all_received, noread_done;
 };
 
 static struct totals totals(void)
 {
-	struct totals s = {.all_sent = true, .all_received = true};
+	struct totals s = {.all_sent = true, .all_received = true,
+			   .noread_done = true};
 	int i;
 
 	for (i = 0; i < nflows; i++) {
@@ -743,7 +779,7 @@ static struct totals totals(void)
 		if (f->noread) {
 			s.noread_sent += f->sent;
 			if (!stuck && (!f->done || f->sent < f->queued))
-				s.all_sent = false;
+				s.all_sent = s.noread_done = false;
 			continue;
 		}
 		s.sent += f->sent;
@@ -763,7 +799,7 @@ int main(int argc, char **argv)
 {
 	struct pollfd *pfd;
 	int64_t deadline, last_arrival, next_progress;
-	bool timed_out = false, ok;
+	bool timed_out = false, ok, cut_ok = true;
 	struct totals s;
 	uint64_t prev_received = 0;
 	int i;
@@ -812,6 +848,8 @@ int main(int argc, char **argv)
 			fill(&clients[i], t);
 		}
 		s = totals();
+		if (o_noread >= 0 && s.noread_done)
+			clients[o_noread].draining = true;
 		if (s.received != prev_received) {
 			last_arrival = t;
 			prev_received = s.received;
@@ -823,9 +861,11 @@ int main(int argc, char **argv)
 			       s.noread_sent);
 			next_progress += o_progress_ms;
 		}
-		if (s.all_sent && s.all_received)
+		cut_ok = !o_wait_cut || clients[o_noread].cut;
+		if (s.all_sent && s.all_received && cut_ok)
 			break;
-		if (s.all_sent && o_allow_loss && t - last_arrival >= o_quiet_ms)
+		if (s.all_sent && o_allow_loss && cut_ok &&
+		    t - last_arrival >= o_quiet_ms)
 			break;
 		if (t >= deadline) {
 			timed_out = true;
@@ -838,7 +878,7 @@ int main(int argc, char **argv)
 			struct client *c = &clients[i];
 
 			pfd[i].fd = c->closed ? -1 : c->fd;
-			pfd[i].events = c->noread ? POLLRDHUP : POLLIN;
+			pfd[i].events = c->noread && !c->draining ? 0 : POLLIN;
 			if (c->out_tail > c->out_head)
 				pfd[i].events |= POLLOUT;
 			pfd[i].revents = 0;
@@ -860,10 +900,10 @@ int main(int argc, char **argv)
 			if (c->closed || !pfd[i].revents)
 				continue;
 			if (c->noread) {
-				if (pfd[i].revents &
-				    (POLLRDHUP | POLLHUP | POLLERR))
-					mark_closed(c, "cut");
-				else if (pfd[i].revents & POLLOUT)
+				if (pfd[i].revents & (POLLIN | POLLHUP |
+						      POLLERR))
+					drain(c);
+				if (!c->closed && (pfd[i].revents & POLLOUT))
 					flush_out(c);
 				continue;
 			}
@@ -875,7 +915,10 @@ int main(int argc, char **argv)
 	}
 
 	s = totals();
-	ok = !n_dups && !n_reorders && !n_corrupt && !n_misrouted;
+	ok = !n_dups && !n_reorders && !n_corrupt && !n_misrouted && cut_ok;
+	if (!cut_ok)
+		fprintf(stderr, "FAIL: the client that never reads was not "
+			"cut within %" PRId64 " ms\n", o_timeout_ms);
 	if (!o_allow_loss)
 		ok = ok && !timed_out && !s.lost && !n_closed && s.all_sent;
 	if (timed_out)
