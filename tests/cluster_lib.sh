@@ -23,7 +23,11 @@
 # CL_D_HOST[i], CL_D_NS[i], CL_NATS_HOST[i], CL_NATS_NS[i] (a network
 # namespace to run in: tests/cluster_netns.sh). Environment: PATCHBAYD,
 # CLUSTER_LOAD, NATS_SERVER (binaries), CL_KEEP=1 (keep the temp dir),
-# CL_VERBOSE=1 (show the commands started).
+# CL_VERBOSE=1 (show the commands started), CL_SINGLE=1 (a dry run of a
+# scenario's own logic before the daemon has federation: one plain daemon,
+# no --nats, node-bits 0, and every other "node" an alias of it; NATS is
+# still started; the checks that need a cluster then fail, as they
+# should).
 
 # ---- What the daemon logs (EREs; %d is a node number) -----------------
 CL_LISTEN_RE='listening on %s:([0-9]+)$'	# %s: the listen host, escaped
@@ -43,6 +47,8 @@ CL_SANITIZER_RE='ERROR: (Address|Leak|UndefinedBehavior)Sanitizer|WARNING: Threa
 : "${CL_NODE_BITS:=4}"
 : "${CL_LINK_TIMEOUT:=5}"
 : "${CL_CLUSTER:=pbtest$$}"
+: "${CL_SINGLE:=0}"
+[ "$CL_SINGLE" = 1 ] && CL_FEDERATION=0 CL_NODE_BITS=0
 : "${CL_FEDERATION:=1}"
 : "${CL_START_TIMEOUT:=20}"	# seconds: a server or daemon up, links up
 [ -n "${CL_DAEMON_ARGS+x}" ] || CL_DAEMON_ARGS=()
@@ -57,9 +63,12 @@ CL_RETIRED_STATS=()	# the last stats line of daemons stopped for good
 declare -a CL_NATS_PID CL_NATS_PORT CL_NATS_CPORT CL_NATS_HPORT
 declare -a CL_NATS_HOST CL_NATS_NS
 declare -a CL_D_PID CL_D_PORT CL_D_HOST CL_D_NS CL_D_LOGSTART CL_STATS
+declare -a CL_D_ALIAS
 declare -A CL_USED_PORTS
 
 cl_log() { echo "# $*"; }
+# False in a dry run (CL_SINGLE=1): guards the checks that need a cluster.
+cl_federated() { [ "$CL_FEDERATION" = 1 ]; }
 cl_fail() {
 	echo "FAIL: $*"
 	CL_STATUS=1
@@ -374,6 +383,7 @@ cl_log_mark() { # I
 
 cl_daemon_alive() { # I
 	local p=${CL_D_PID[$1]-} state
+	[ -z "${CL_D_ALIAS[$1]-}" ] || return 1
 	[ -n "$p" ] || return 1
 	state=$(awk '/^State:/ { print $2 }' "/proc/$p/status" 2>/dev/null)
 	[ -n "$state" ] && [ "$state" != Z ]
@@ -397,6 +407,14 @@ cl_wait_log() { # I ERE [SECONDS] [FROM_LINE]
 cl_daemon_start() { # I [EXTRA...]
 	local i=$1 d=$CL_DIR/d$1 host re line args
 	shift
+	if [ "${CL_SINGLE:-0}" = 1 ] && [ "$i" -gt 0 ]; then
+		# A dry run of a scenario's own logic: every "node" is daemon 0.
+		CL_D_ALIAS[i]=1
+		CL_D_HOST[i]=${CL_D_HOST[0]} CL_D_PORT[i]=${CL_D_PORT[0]}
+		[ "$i" -ge "$CL_ND" ] && CL_ND=$((i + 1))
+		cl_log "daemon $i: CL_SINGLE=1, an alias of daemon 0"
+		return 0
+	fi
 	declare -ga "CL_D_EXTRA_$i"
 	eval "CL_D_EXTRA_$i=(\"\$@\")"
 	: "${CL_D_HOST[i]:=127.0.0.1}"
@@ -455,6 +473,7 @@ cl_daemons_start() { # K [EXTRA...]
 }
 
 cl_daemon_signal() { # I SIG
+	[ -z "${CL_D_ALIAS[$1]-}" ] || { cl_log "daemon $1 (alias): SIG$2 not sent"; return 0; }
 	kill -"$2" "${CL_D_PID[$1]}"
 	cl_log "daemon $1: SIG$2"
 }
@@ -464,7 +483,7 @@ cl_daemon_signal() { # I SIG
 # stats line for the reconcile (a later cl_daemon_start of the same node
 # is a new process with new counters).
 cl_daemon_stop() { # I
-	local i=$1 p=${CL_D_PID[$1]} rc from stats
+	local i=$1 p=${CL_D_PID[$1]-} rc from stats
 	[ -n "$p" ] || return 0
 	from=$(cl_log_mark "$i")
 	kill -CONT "$p" 2>/dev/null
@@ -659,6 +678,25 @@ cl_load_wait() { # NAME
 # The latest progress line of a load running in the background.
 cl_load_progress() { # NAME
 	grep '^progress ' "$CL_DIR/$1.out" | tail -n 1
+}
+
+# A counter of the latest progress line of load NAME (0 before the first).
+cl_progress() { # NAME FIELD
+	local v
+	v=$(cl_field "$2" "$(cl_load_progress "$1")")
+	echo "${v:-0}"
+}
+
+cl_progress_at_least() { # NAME FIELD N
+	[ "$(cl_progress "$1" "$2")" -ge "$3" ]
+}
+
+# Waits until load NAME (with --progress-ms) has FIELD (default received)
+# N more than now, within SECONDS: traffic flows.
+cl_load_flowing() { # NAME N SECONDS [FIELD]
+	local f=${4-received}
+	cl_until "$3" cl_progress_at_least "$1" "$f" \
+		$(($(cl_progress "$1" "$f") + $2))
 }
 
 # A counter of CL_LOAD_LINE.
