@@ -281,6 +281,8 @@ static void parse_args(int argc, char **argv)
 		die("--size: at most %d", MAX_SIZE);
 	if (!o_frames_set && !o_duration_ms)
 		o_frames = 1000;
+	if (!o_frames && !o_duration_ms)
+		die("--frames 0 (no limit) needs --duration-ms");
 	if (o_noread >= o_clients)
 		die("--no-read %d: there are %d clients", o_noread, o_clients);
 	if (o_wait_cut && o_noread < 0)
@@ -288,14 +290,18 @@ static void parse_args(int argc, char **argv)
 	frame_max = 4 + o_size + 1;
 }
 
+/* The ports list, parsed: hosts point into ports_list. */
+static char *ports_list;
+static const char **hosts;
+static int *ports;
+
 /* The ports list: entry i of the comma-separated list. */
 static void client_addr(int i, const char **host, int *port)
 {
-	static const char **hosts;
-	static int *ports, n;
+	static int n;
 
 	if (!hosts) {
-		char *list = strdup(o_ports), *save = NULL, *tok;
+		char *list = ports_list = strdup(o_ports), *save = NULL, *tok;
 
 		if (!list)
 			die("out of memory");
@@ -950,7 +956,21 @@ int main(int argc, char **argv)
 	       n_corrupt, n_misrouted, n_closed, s.noread_sent,
 	       o_noread >= 0 && clients[o_noread].cut, nflows,
 	       now_ms() - t0_ms, timed_out, ok);
-	for (i = 0; i < nclients; i++)
+	for (i = 0; i < nclients; i++) {
 		close(clients[i].fd);
+		free(clients[i].out);
+		free(clients[i].recs);
+		free(clients[i].flows);
+		free(clients[i].in);
+	}
+	for (i = 0; i < nflows; i++)
+		free(flows[i].seen);
+	free(flows);
+	free(ftab);
+	free(clients);
+	free(pfd);
+	free(hosts);
+	free(ports);
+	free(ports_list);
 	return ok ? 0 : 1;
 }
