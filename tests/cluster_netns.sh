@@ -1,0 +1,93 @@
+#!/bin/bash
+# SPDX-License-Identifier: ISC
+# cluster_netns.sh: three "hosts": network namespaces on a bridge, each
+# with one NATS server and one daemon (the load generator runs here and
+# reaches them through the bridge). Then:
+#  1. a partition of host 1 (its port on the bridge down) for 3 s, shorter
+#     than --link-timeout 10, mid-traffic: nothing lost, duplicated or
+#     reordered;
+#  2. netem on host 2's link (delay 20ms, loss 1%; skipped where tc or
+#     sch_netem is missing): traffic across all nodes keeps order and
+#     loses nothing.
+# The counters reconcile after each. Needs root and ip (else 77), and
+# nats-server (else 77). Namespaces, veths and the bridge are removed on
+# exit.
+set -u
+. "$(dirname "$0")/cluster_lib.sh"
+
+[ "$(id -u)" = 0 ] || cl_skip "needs root (network namespaces)"
+command -v ip >/dev/null 2>&1 || cl_skip "needs ip (iproute2)"
+cl_init
+
+s=$(($$ % 100000))
+net=10.77.$(($$ % 250 + 1))
+br=pbbr$s
+ns_of() { echo "pbns${s}_$1"; }
+probe=$(ns_of probe)
+ip netns add "$probe" 2>/dev/null || cl_skip "cannot create network namespaces here"
+ip netns del "$probe"
+
+CL_CLEANUP_HOOKS+=("cl_netns_down")
+cl_netns_down() {
+	local i
+	for i in 0 1 2; do
+		ip netns del "$(ns_of "$i")" 2>/dev/null
+		ip link del "pbw$s$i" 2>/dev/null
+	done
+	ip link del "$br" 2>/dev/null
+}
+
+ip link add "$br" type bridge || cl_die "cannot create bridge $br"
+ip addr add "$net.254/24" dev "$br"
+ip link set "$br" up
+for i in 0 1 2; do
+	ns=$(ns_of "$i")
+	ip netns add "$ns" || cl_die "ip netns add $ns"
+	ip link add "pbv$s$i" type veth peer name "pbw$s$i" ||
+		cl_die "cannot create veth pbv$s$i"
+	ip link set "pbv$s$i" netns "$ns"
+	ip link set "pbw$s$i" master "$br" up
+	ip -n "$ns" addr add "$net.$((i + 1))/24" dev "pbv$s$i"
+	ip -n "$ns" link set "pbv$s$i" up
+	ip -n "$ns" link set lo up
+	CL_NATS_NS[i]=$ns CL_NATS_HOST[i]=$net.$((i + 1))
+	CL_D_NS[i]=$ns CL_D_HOST[i]=$net.$((i + 1))
+done
+cl_log "hosts $net.1-3 in namespaces $(ns_of 0) $(ns_of 1) $(ns_of 2) on $br"
+
+CL_START_TIMEOUT=30
+cl_nats_start 3
+CL_LINK_TIMEOUT=10
+cl_daemons_start 3
+
+# 1. A partition of host 1, shorter than the link timeout.
+cl_load_bg part --ports "$(cl_ports)" --clients 9 --pattern all \
+	--frames 0 --duration-ms 15000 --rate 50 --size 200 --window 256 \
+	--progress-ms 250 --timeout-ms 120000
+cl_load_flowing part 300 15 || cl_fail "no traffic before the partition"
+ip link set "pbw${s}1" down
+cl_log "host 1 cut off"
+sleep 3 # the partition itself
+ip link set "pbw${s}1" up
+cl_log "host 1 back"
+for i in 0 1 2; do
+	cl_nats_wait "$i" || cl_fail "server $i: routes not back after the partition"
+done
+cl_load_flowing part 300 30 || cl_fail "no traffic after the partition"
+cl_load_wait part || cl_fail "frames lost, duplicated or reordered across the partition"
+cl_reconcile 30 || true
+[ "$CL_DROPPED" = 0 ] || cl_fail "$CL_DROPPED frames dropped across a short partition"
+
+# 2. Delay and loss on host 2's link.
+if tc qdisc add dev "pbw${s}2" root netem delay 20ms loss 1% 2>/dev/null; then
+	cl_log "netem on host 2: delay 20ms loss 1%"
+	cl_load netem --ports "$(cl_ports)" --clients 6 --pattern all \
+		--frames 300 --size 500 --window 64 --timeout-ms 120000 ||
+		cl_fail "frames lost, duplicated or reordered under netem"
+	tc qdisc del dev "pbw${s}2" root 2>/dev/null
+	cl_reconcile 30 || true
+	[ "$CL_DROPPED" = 0 ] || cl_fail "$CL_DROPPED frames dropped under netem"
+else
+	cl_log "SKIP part 2: tc/sch_netem unavailable here"
+fi
+cl_finish
