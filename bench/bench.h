@@ -99,6 +99,9 @@ void bench_sleep_ns(uint64_t ns);
 /* Sleeps until the clock reads deadline, or the run has failed. */
 void bench_sleep_until(uint64_t deadline);
 
+/* The name bench_fail() puts in front of an error ("patchbay-bench"). */
+extern const char *bench_prog;
+
 /*
  * Records an error: prints it on stderr at once, keeps it for the report
  * and makes bench_failed() true, which stops every thread soon.
