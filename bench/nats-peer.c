@@ -33,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <nats/nats.h>
@@ -40,17 +41,17 @@
 #include "bench.h"
 #include "bench_payload.h"
 
-#define NP_MAX_URLS	 16
-#define NP_MAX_CLIENTS	 100000ul
-#define NP_PROBE_NS	 (50 * 1000 * 1000ull) /* between probe rounds */
-#define NP_POLL_NS	 (5 * 1000 * 1000ull)  /* the main thread's checks */
-#define NP_SUBJECT_LEN	 64
-#define NP_DEFAULT_POOL	 4  /* delivery threads past NP_OWN_THREADS */
-#define NP_OWN_THREADS	 64 /* clients with a delivery thread each */
+#define NP_MAX_URLS	16
+#define NP_MAX_CLIENTS	100000ul
+#define NP_PROBE_NS	(50 * 1000 * 1000ull) /* between probe rounds */
+#define NP_POLL_NS	(5 * 1000 * 1000ull)  /* the main thread's checks */
+#define NP_SUBJECT_LEN	64
+#define NP_DEFAULT_POOL 4  /* delivery threads past NP_OWN_THREADS */
+#define NP_OWN_THREADS	64 /* clients with a delivery thread each */
 
 struct np_client {
 	uint32_t cl_index;
-	uint32_t cl_peer;     /* whom it sends to */
+	uint32_t cl_peer;      /* whom it sends to */
 	natsConnection *cl_nc; /* shared with other clients if --connections */
 	natsSubscription *cl_sub;
 	char cl_subject[NP_SUBJECT_LEN];
@@ -309,8 +310,7 @@ static void np_parse(int argc, char **argv)
 		np_usage_error("--clients: pairs needs an even number");
 	if (np.pool < 0)
 		np.pool = o->o_clients <= NP_OWN_THREADS ? 0 : NP_DEFAULT_POOL;
-	o->o_threads = np.pool > 0 ? (unsigned)np.pool
-				   : (unsigned)o->o_clients;
+	o->o_threads = np.pool > 0 ? (unsigned)np.pool : (unsigned)o->o_clients;
 }
 
 /* ---- traffic ---- */
@@ -366,7 +366,8 @@ static int np_check(struct np_client *d, const char *data, int len,
 			   d->cl_index, len);
 		return -1;
 	}
-	if (m->m_stream >= np.ncl || np.cl[m->m_stream].cl_peer != d->cl_index) {
+	if (m->m_stream >= np.ncl ||
+	    np.cl[m->m_stream].cl_peer != d->cl_index) {
 		bench_fail("client %u received a message of stream %u, meant "
 			   "for another client",
 			   d->cl_index, m->m_stream);
@@ -698,6 +699,17 @@ static void np_close_all(void)
 	free(np.nc);
 }
 
+/* Raises the soft descriptor limit to the hard one: a socket per client. */
+static void np_fit_fds(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	struct bench_result r;
@@ -705,6 +717,7 @@ int main(int argc, char **argv)
 
 	bench_prog = "nats-peer";
 	np_parse(argc, argv);
+	np_fit_fds();
 	memset(&r, 0, sizeof(r));
 	pthread_mutex_init(&np.hlock, NULL);
 	s = nats_Open(-1);
