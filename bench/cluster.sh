@@ -318,7 +318,7 @@ field() { # field NAME JSON
 	sed -n "s/.*\"$1\":\\([^,}]*\\).*/\\1/p" <<<"$2" | tr -d '"'
 }
 
-cols="msgs_per_s p50_us p99_us"
+cols="msgs_per_s p50_us p99_us p999_us max_us"
 echo "rep,system,scenario,ok,$(tr ' ' ',' <<<"$cols"),error" >"$csv"
 cut=$((${dur%.*} + 60)) # seconds after which a run is killed
 failed=0
@@ -378,7 +378,7 @@ for rep in $(seq "$reps"); do
 			done
 			echo "$row,\"${err//\"/\'}\"" >>"$csv"
 			printf '%-3s %-11s %-10s %s\n' "$rep" "$sys" "$name" \
-				"$(cut -d, -f4-7 <<<"$row")"
+				"$(cut -d, -f4-9 <<<"$row")"
 		done
 	done
 done
@@ -428,6 +428,8 @@ rows=(
 	"pingpong|msgs_per_s|pingpong: round trips/s|"
 	"pingpong|p50_us|  RTT p50 (us)|<= 2"
 	"pingpong|p99_us|  RTT p99 (us)|"
+	"pingpong|p999_us|  RTT p99.9 (us)|"
+	"pingpong|max_us|  RTT max (us)|"
 	"pairs-1000|msgs_per_s|pairs, 1,000 clients, window 8: msgs/s|"
 	"pairs-1000|p50_us|  latency p50 (us)|"
 	"pairs-1000|p99_us|  latency p99 (us)|"
@@ -462,7 +464,7 @@ ran() {
 		echo "Failed runs, the first error of each (all in cluster.log):"
 		echo
 		awk -F, 'NR > 1 && $4 != "true" && !seen[$2 "," $3]++ {
-			e = $0; sub(/^([^,]*,){7}/, "", e)
+			e = $0; sub(/^([^,]*,){9}/, "", e)
 			printf "- %s, %s: %s\n", $2, $3, e }' "$csv"
 	fi
 } >"$md"
