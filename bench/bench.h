@@ -21,6 +21,7 @@
 #include "bench_proc.h"
 
 #define BENCH_MAX_ERRORS 16 /* errors kept for the report; more are counted */
+#define BENCH_MAX_ADDRS	 16 /* --addr given several times, or with commas */
 
 enum bench_scenario {
 	BENCH_PINGPONG,
@@ -34,8 +35,13 @@ enum bench_scenario {
 };
 
 struct bench_opts {
-	const char *o_addr_text;
-	struct bench_addr o_addr;
+	/*
+	 * The servers: client i connects to o_addrs[i % o_naddrs], so with
+	 * several (the nodes of a cluster) consecutive clients, and so the
+	 * two of every pair, are on different servers.
+	 */
+	struct bench_addr o_addrs[BENCH_MAX_ADDRS];
+	size_t o_naddrs;
 	enum bench_scenario o_scenario;
 	unsigned long o_clients; /* 0: the scenario's default */
 	unsigned long o_window;
@@ -92,6 +98,9 @@ uint64_t bench_s_to_ns(double s);
 void bench_sleep_ns(uint64_t ns);
 /* Sleeps until the clock reads deadline, or the run has failed. */
 void bench_sleep_until(uint64_t deadline);
+
+/* The name bench_fail() puts in front of an error ("patchbay-bench"). */
+extern const char *bench_prog;
 
 /*
  * Records an error: prints it on stderr at once, keeps it for the report

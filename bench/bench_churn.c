@@ -38,6 +38,7 @@ struct bench_churner {
 	struct bench_slot *ch_slots;
 	size_t ch_nslots;
 	size_t ch_busy;
+	size_t ch_next;	  /* connections started: which --addr is next */
 	uint32_t *ch_ids; /* every id received */
 	size_t ch_nids;
 	size_t ch_idcap;
@@ -47,10 +48,11 @@ struct bench_churner {
 
 static int bench_churn_start(struct bench_churner *ch, size_t i, uint64_t now)
 {
+	const struct bench_opts *o = ch->ch_opts;
 	struct bench_slot *sl = &ch->ch_slots[i];
 	struct epoll_event ev;
 
-	sl->sl_fd = bench_net_connect(&ch->ch_opts->o_addr);
+	sl->sl_fd = bench_net_connect(&o->o_addrs[ch->ch_next++ % o->o_naddrs]);
 	if (sl->sl_fd < 0) {
 		bench_fail("churn: connect: %s%s", strerror(errno),
 			   errno == EADDRNOTAVAIL

@@ -112,6 +112,7 @@ void bench_net_close_all(int *fds, size_t n)
 /* Setup state shared by the helpers of bench_net_connect_all(). */
 struct bench_setup {
 	const struct bench_addr *s_addr;
+	size_t s_naddr;
 	int s_ep;
 	int *s_fds;
 	uint32_t *s_ids;
@@ -125,7 +126,7 @@ static int bench_net_start_one(struct bench_setup *s)
 {
 	struct epoll_event ev;
 	size_t i = s->s_started;
-	int fd = bench_net_connect(s->s_addr);
+	int fd = bench_net_connect(&s->s_addr[i % s->s_naddr]);
 
 	if (fd < 0) {
 		bench_fail("connecting client %zu of %zu: %s", i, s->s_n,
@@ -219,8 +220,8 @@ static int bench_net_setup_loop(struct bench_setup *s, double timeout_s)
 	return 0;
 }
 
-int bench_net_connect_all(const struct bench_addr *a, int *fds, uint32_t *ids,
-			  size_t n, double timeout_s)
+int bench_net_connect_all(const struct bench_addr *a, size_t na, int *fds,
+			  uint32_t *ids, size_t n, double timeout_s)
 {
 	struct bench_setup s;
 	size_t i;
@@ -228,6 +229,7 @@ int bench_net_connect_all(const struct bench_addr *a, int *fds, uint32_t *ids,
 
 	memset(&s, 0, sizeof(s));
 	s.s_addr = a;
+	s.s_naddr = na;
 	s.s_fds = fds;
 	s.s_ids = ids;
 	s.s_n = n;

@@ -30,12 +30,12 @@ uint32_t bench_net_id(const unsigned char *b);
 
 /*
  * Connects n clients, at most a few dozen attempts at once, and reads each
- * one's id: fds[i] and ids[i]. Fails (bench_fail, -1, everything closed)
- * when the server refuses or closes a connection, or when nothing
- * progresses for timeout_s seconds.
+ * one's id: fds[i] and ids[i]; client i connects to a[i % na]. Fails
+ * (bench_fail, -1, everything closed) when the server refuses or closes a
+ * connection, or when nothing progresses for timeout_s seconds.
  */
-int bench_net_connect_all(const struct bench_addr *a, int *fds, uint32_t *ids,
-			  size_t n, double timeout_s);
+int bench_net_connect_all(const struct bench_addr *a, size_t na, int *fds,
+			  uint32_t *ids, size_t n, double timeout_s);
 
 /* Checks that the n ids are all different (bench_fail if not); sorts ids. */
 int bench_net_ids_distinct(uint32_t *ids, size_t n, const char *what);

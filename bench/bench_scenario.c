@@ -51,6 +51,11 @@ static int bench_build_pingpong(struct bench_topo *t, struct bench_result *r)
 	return 0;
 }
 
+/*
+ * Clients 2k and 2k+1 send to each other. With several servers, client i on
+ * server i % naddr (bench_net.c), the two of a pair are always on
+ * different servers, as are pingpong's 0 and 1.
+ */
 static int bench_build_pairs(struct bench_topo *t, size_t n,
 			     struct bench_result *r)
 {
@@ -99,18 +104,25 @@ static int bench_build_slow(struct bench_topo *t, size_t n, size_t k,
 	return 0;
 }
 
-/* n clients; 1% of them, spread out, in pairs; the others stay silent. */
-static int bench_build_scale(struct bench_topo *t, size_t n,
+/*
+ * n clients; 1% of them, spread out, in pairs; the others stay silent.
+ * With several servers (naddr), client i on server i % naddr, a pair whose
+ * two would be on the same server takes the client after the second
+ * instead, so that every pair crosses servers.
+ */
+static int bench_build_scale(struct bench_topo *t, size_t n, size_t naddr,
 			     struct bench_result *r)
 {
-	size_t active = n / 100 & ~(size_t)1, step, k;
+	size_t active = n / 100 & ~(size_t)1, step, k, skew;
 
 	if (active < 2)
 		active = 2;
 	step = n / active;
+	skew = naddr > 1 && step % naddr == 0 ? 1 : 0;
 	for (k = 0; k < active / 2; k++)
 		if (bench_pair(t, (uint32_t)(2 * k * step),
-			       (uint32_t)((2 * k + 1) * step), (uint32_t)k) < 0)
+			       (uint32_t)((2 * k + 1) * step + skew),
+			       (uint32_t)k) < 0)
 			return -1;
 	r->r_senders = active;
 	r->r_receivers = active;
@@ -147,7 +159,7 @@ static int bench_build(struct bench_topo *t, const struct bench_opts *o,
 	case BENCH_SLOW:
 		return bench_build_slow(t, o->o_clients, o->o_slow, r);
 	case BENCH_SCALE:
-		return bench_build_scale(t, o->o_clients, r);
+		return bench_build_scale(t, o->o_clients, o->o_naddrs, r);
 	default:
 		bench_fail("not a traffic scenario");
 		return -1;
@@ -168,7 +180,8 @@ static int bench_connect_topo(struct bench_topo *t, const struct bench_opts *o,
 		bench_fail("%zu clients: out of memory", n);
 		goto out;
 	}
-	if (bench_net_connect_all(&o->o_addr, fds, ids, n, o->o_timeout) < 0)
+	if (bench_net_connect_all(o->o_addrs, o->o_naddrs, fds, ids, n,
+				  o->o_timeout) < 0)
 		goto out;
 	r->r_setup_s = bench_ns_to_s(bench_now_ns() - t0);
 	for (i = 0; i < n; i++) {
@@ -247,7 +260,8 @@ int bench_scenario_idle(const struct bench_opts *o, struct bench_result *r)
 		bench_proc_settle(o->o_server_pid, &r->r_srv_start);
 	t0 = bench_now_ns();
 	if (bench_failed() ||
-	    bench_net_connect_all(&o->o_addr, fds, ids, n, o->o_timeout) < 0)
+	    bench_net_connect_all(o->o_addrs, o->o_naddrs, fds, ids, n,
+				  o->o_timeout) < 0)
 		goto out;
 	r->r_setup_s = bench_ns_to_s(bench_now_ns() - t0);
 	r->r_connects_per_s = r->r_setup_s > 0 ? (double)n / r->r_setup_s : 0;

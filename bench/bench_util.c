@@ -16,6 +16,8 @@
 #define BENCH_ERRLEN 256
 #define BENCH_NAP_NS (50 * 1000 * 1000ull) /* failure checks */
 
+const char *bench_prog = "patchbay-bench";
+
 static pthread_mutex_t bench_err_lock = PTHREAD_MUTEX_INITIALIZER;
 static char bench_err_text[BENCH_MAX_ERRORS][BENCH_ERRLEN];
 static const char *bench_err_list[BENCH_MAX_ERRORS];
@@ -70,7 +72,7 @@ void bench_fail(const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	pthread_mutex_lock(&bench_err_lock);
-	fprintf(stderr, "patchbay-bench: %s\n", msg);
+	fprintf(stderr, "%s: %s\n", bench_prog, msg);
 	if (bench_err_count < BENCH_MAX_ERRORS) {
 		memcpy(bench_err_text[bench_err_count], msg, sizeof(msg));
 		bench_err_list[bench_err_count] =

@@ -29,10 +29,13 @@
 #define BENCH_SMOKE_DURATION 0.2
 
 static const char bench_usage[] =
-	"usage: patchbay-bench --addr HOST:PORT [options]\n"
+	"usage: patchbay-bench --addr HOST:PORT[,HOST:PORT...] [options]\n"
 	"Generates load on a patchbay server and checks every message.\n"
 	"\n"
-	"  --addr HOST:PORT     the server ([V6]:PORT for IPv6); required\n"
+	"  --addr HOST:PORT     the server ([V6]:PORT for IPv6); required;\n"
+	"                       several (repeated, or separated by commas):\n"
+	"                       client i connects to the (i mod n)th, so\n"
+	"                       the two of a pair are on different servers\n"
 	"  --scenario NAME      pingpong, pairs (default), fanin, fanout,\n"
 	"                       slow, idle, churn or scale\n"
 	"  --clients N          clients (see the manual for each scenario)\n"
@@ -161,11 +164,40 @@ static void bench_defaults(struct bench_opts *o)
 	o->o_threads = 1;
 }
 
+/* Parses one --addr: one address, or several separated by commas. */
+static void bench_add_addrs(struct bench_opts *o, const char *arg)
+{
+	char err[256], one[512];
+	const char *p = arg, *comma;
+	size_t len;
+
+	for (;;) {
+		comma = strchr(p, ',');
+		len = comma ? (size_t)(comma - p) : strlen(p);
+		if (len == 0 || len >= sizeof(one))
+			bench_usage_error("--addr %s: expected HOST:PORT or "
+					  "[V6]:PORT, separated by commas",
+					  arg);
+		if (o->o_naddrs == BENCH_MAX_ADDRS)
+			bench_usage_error("--addr: at most %d servers",
+					  BENCH_MAX_ADDRS);
+		memcpy(one, p, len);
+		one[len] = '\0';
+		if (bench_addr_parse(one, &o->o_addrs[o->o_naddrs], err,
+				     sizeof(err)) < 0)
+			bench_usage_error("%s", err);
+		o->o_naddrs++;
+		if (comma == NULL)
+			break;
+		p = comma + 1;
+	}
+}
+
 static void bench_option(struct bench_opts *o, int c, const char *arg)
 {
 	switch (c) {
 	case BENCH_OPT_ADDR:
-		o->o_addr_text = arg;
+		bench_add_addrs(o, arg);
 		break;
 	case BENCH_OPT_SCENARIO:
 		o->o_scenario = bench_parse_scenario(arg);
@@ -237,12 +269,8 @@ static unsigned long bench_default_clients(const struct bench_opts *o)
 /* Fills in what was not given and checks the options against each other. */
 static void bench_complete(struct bench_opts *o)
 {
-	char err[256];
-
-	if (o->o_addr_text == NULL)
+	if (o->o_naddrs == 0)
 		bench_usage_error("--addr HOST:PORT is required");
-	if (bench_addr_parse(o->o_addr_text, &o->o_addr, err, sizeof(err)) < 0)
-		bench_usage_error("%s", err);
 	if (o->o_duration < 0)
 		o->o_duration = o->o_smoke ? BENCH_SMOKE_DURATION : 5;
 	if (o->o_smoke)

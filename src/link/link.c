@@ -1074,6 +1074,9 @@ static bool link_round(struct pb_link *lk)
 	}
 	if (pb_link_up(lk))
 		link_flush(lk);
+	/* The flush stamps the batches it publishes with a later clock than
+	 * the round's start; the timers subtract those stamps from now. */
+	now = pb_now_ms();
 	link_timers(lk, now);
 	if (lk->lk_ack_due)
 		link_send_ack(lk, false, now);
