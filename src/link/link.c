@@ -1013,21 +1013,28 @@ static struct link_msg *link_take_inbox(struct pb_link *lk, bool *stop)
 	return m;
 }
 
+/* Milliseconds from then to now; 0 if then is later (read after now). */
+static uint64_t link_since(uint64_t now, uint64_t then)
+{
+	return now > then ? now - then : 0;
+}
+
 /* The link's timers: down, send again, acknowledge in full. */
 static void link_timers(struct pb_link *lk, uint64_t now)
 {
 	unsigned long limit = lk->lk_env->le_link_ms;
+	uint64_t heard = link_since(now, lk->lk_heard_ms);
+	uint64_t stuck = link_since(now, lk->lk_progress_ms);
 
-	if (pb_link_up(lk) && now - lk->lk_heard_ms >= limit)
-		link_down(lk, "not heard", now - lk->lk_heard_ms);
-	else if (pb_link_up(lk) && lk->lk_unacked != NULL &&
-		 now - lk->lk_progress_ms >= limit)
-		link_down(lk, "nothing acknowledged", now - lk->lk_progress_ms);
-	else if (lk->lk_unacked != NULL &&
-		 now - lk->lk_progress_ms >= PB_LINK_RESEND_MS &&
-		 now - lk->lk_resent_ms >= PB_LINK_RESEND_MS)
+	if (pb_link_up(lk) && heard >= limit)
+		link_down(lk, "not heard", heard);
+	else if (pb_link_up(lk) && lk->lk_unacked != NULL && stuck >= limit)
+		link_down(lk, "nothing acknowledged", stuck);
+	else if (lk->lk_unacked != NULL && stuck >= PB_LINK_RESEND_MS &&
+		 link_since(now, lk->lk_resent_ms) >= PB_LINK_RESEND_MS)
 		link_resend(lk, now);
-	if (lk->lk_rx_epoch != 0 && now - lk->lk_acked_ms >= PB_LINK_ACK_MS)
+	if (lk->lk_rx_epoch != 0 &&
+	    link_since(now, lk->lk_acked_ms) >= PB_LINK_ACK_MS)
 		link_send_ack(lk, true, now);
 }
 
