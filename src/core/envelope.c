@@ -28,7 +28,7 @@ enum pb_env_error pb_env_get_header(const unsigned char *p, size_t len,
 		return PB_ENV_SHORT;
 	if (p[0] != PB_ENV_VERSION)
 		return PB_ENV_VERSION_BAD;
-	if (p[1] < PB_ENV_DATA || p[1] > PB_ENV_NAK)
+	if (p[1] < PB_ENV_DATA || p[1] > PB_ENV_ENDED)
 		return PB_ENV_TYPE_BAD;
 	h->eh_type = p[1];
 	h->eh_src_node = (uint16_t)(p[2] << 8 | p[3]);
@@ -63,6 +63,7 @@ static size_t env_entry_head(enum pb_env_type type)
 		return PB_ENV_DATA_ENTRY;
 	case PB_ENV_ACK:
 	case PB_ENV_NAK:
+	case PB_ENV_ENDED:
 		return PB_ENV_ACK_ENTRY;
 	case PB_ENV_GONE:
 		return PB_ENV_GONE_ENTRY;
@@ -128,6 +129,7 @@ bool pb_env_next(struct pb_env_iter *it, enum pb_env_type type,
 		break;
 	case PB_ENV_ACK:
 	case PB_ENV_NAK:
+	case PB_ENV_ENDED:
 		e->ee_consumed = pb_env_get_u64(it->ei_p + 4);
 		it->ei_p += PB_ENV_ACK_ENTRY;
 		break;

@@ -21,6 +21,8 @@
  *       cumulative count, so that a lost or repeated ACK does no harm.
  * NAK   an ACK that also says the batch after seq is missing: send
  *       again from there.
+ * ENDED an ACK that is the last for its session: a newer one began, so
+ *       nothing after seq will be taken.
  * GONE  then u32 n and n entries {u32 dest}: ids that are no client of
  *       the receiver (never given, or left; ids never come back).
  * HELLO a heartbeat to every node, once a second; seq is 0; then u64 park
@@ -49,6 +51,7 @@ enum pb_env_type {
 	PB_ENV_GONE = 3,
 	PB_ENV_HELLO = 4,
 	PB_ENV_NAK = 5,
+	PB_ENV_ENDED = 6,
 };
 
 struct pb_env_header {

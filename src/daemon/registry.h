@@ -79,8 +79,7 @@ struct pb_registry {
 };
 
 /* Whether id is one this node gives (its node part is ours). */
-static inline bool pb_registry_local(const struct pb_registry *reg,
-				     uint32_t id)
+static inline bool pb_registry_local(const struct pb_registry *reg, uint32_t id)
 {
 	unsigned bits = (unsigned)reg->rg_opts->op_node_bits;
 

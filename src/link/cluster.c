@@ -108,8 +108,7 @@ static void cluster_nats_state(void *arg, bool connected, const char *url)
 				  "bytes at most, less than a batch of %zu "
 				  "(--max-frame): raise their max_payload",
 				  max, cs->cs_env.le_batch_max);
-	}
-	else
+	} else
 		log_warnx("nats: disconnected; reconnecting (local clients "
 			  "are served meanwhile)");
 }

@@ -25,6 +25,7 @@
 #define PB_LINK_RESEND_MS 200  /* no acknowledgement: send again */
 #define PB_LINK_NAK_MS	  50   /* a gap reported: send again, at most so */
 #define PB_LINK_ACK_MS	  1000 /* full credit, at least this often */
+#define PB_LINK_LIMBO_MS  3000 /* heard again: an answer is due by then */
 #define PB_LINK_ACK_MAX	  4096 /* credit entries per message */
 #define PB_LINK_DELIVER	  64   /* frames handed to the engine at once */
 
@@ -90,7 +91,16 @@ struct pb_link {
 	uint32_t lk_nentries;
 	size_t lk_entry; /* offset of the last entry's head */
 	uint32_t lk_entry_dest;
-	bool lk_full;		       /* the batch stopped a write */
+	bool lk_full; /* the batch stopped a write */
+	/* The batches not acknowledged when the link last went down, which
+	 * the node may have had: counted sent or dropped once it says, in
+	 * an ACK for that session; dropped if it restarted, or says nothing
+	 * for PB_LINK_LIMBO_MS once heard again. */
+	uint64_t lk_limbo_epoch; /* 0: none */
+	uint64_t lk_limbo_first; /* the first one's number */
+	uint64_t lk_limbo_ms;
+	size_t *lk_limbo_frames; /* frames in each */
+	size_t lk_nlimbo;
 	struct pb_client **lk_blocked; /* stand-ins waiting for credit */
 	size_t lk_nblocked, lk_blocked_cap;
 	uint64_t lk_round;
@@ -354,13 +364,14 @@ static void link_send(struct pb_link *lk, struct link_batch *b)
 			  lk->lk_node, (unsigned long long)b->lb_seq);
 }
 
-/* Publishes the batch being filled, keeping a copy until acknowledged. */
-static void link_publish(struct pb_link *lk)
+/* Publishes the batch being filled, keeping a copy until acknowledged;
+ * an empty one only if forced. */
+static void link_publish_batch(struct pb_link *lk, bool force)
 {
 	struct link_batch *b;
 	uint64_t now = pb_now_ms();
 
-	if (lk->lk_nentries == 0)
+	if (lk->lk_nentries == 0 && !force)
 		return;
 	b = malloc(sizeof(*b) + lk->lk_len);
 	if (b == NULL) {
@@ -389,6 +400,11 @@ static void link_publish(struct pb_link *lk)
 	link_stat_add(&lk->st_unacked, b->lb_len);
 	link_batch_reset(lk);
 	link_send(lk, b);
+}
+
+static void link_publish(struct pb_link *lk)
+{
+	link_publish_batch(lk, false);
 }
 
 /* Sends every unacknowledged batch again, in order. */
@@ -568,6 +584,59 @@ static void link_take_proxy(void *arg, uint32_t id, void *val)
 	*(*at)++ = val;
 }
 
+/* Counts the batches in limbo: those up to cum (which the node says it
+ * had) as sent, the others as dropped. */
+static void link_limbo_end(struct pb_link *lk, uint64_t cum)
+{
+	size_t sent = 0, lost = 0, i;
+
+	for (i = 0; i < lk->lk_nlimbo; i++) {
+		if (lk->lk_limbo_first + i <= cum)
+			sent += lk->lk_limbo_frames[i];
+		else
+			lost += lk->lk_limbo_frames[i];
+	}
+	pb_stats_add(PB_STAT_SENT_REMOTE, sent);
+	link_stat_add(&lk->st_frames_sent, sent);
+	pb_stats_add(PB_STAT_DROP_UNREACHABLE, lost);
+	if (lk->lk_nlimbo > 0)
+		log_notice("link %u: of %zu frames unacknowledged when it went "
+			   "down, %zu had arrived, %zu dropped "
+			   "(remote_unreachable)",
+			   lk->lk_node, sent + lost, sent, lost);
+	free(lk->lk_limbo_frames);
+	lk->lk_limbo_frames = NULL;
+	lk->lk_nlimbo = 0;
+	lk->lk_limbo_epoch = 0;
+}
+
+/* Keeps what the unacknowledged batches hold in limbo (frames only: the
+ * bytes go). */
+static size_t link_limbo_begin(struct pb_link *lk, uint64_t now)
+{
+	struct link_batch *b;
+	size_t n = 0, frames = 0;
+
+	link_limbo_end(lk, 0);
+	for (b = lk->lk_unacked; b != NULL; b = b->lb_next)
+		n++;
+	lk->lk_limbo_frames = calloc(n ? n : 1, sizeof(size_t));
+	if (lk->lk_limbo_frames == NULL || n == 0)
+		return 0; /* counted dropped at once, by link_reset_tx */
+	lk->lk_limbo_epoch = lk->lk_tx_epoch;
+	lk->lk_limbo_first = lk->lk_unacked->lb_seq;
+	lk->lk_limbo_ms = now;
+	while ((b = lk->lk_unacked) != NULL) {
+		lk->lk_unacked = b->lb_next;
+		lk->lk_limbo_frames[lk->lk_nlimbo++] = b->lb_frames;
+		frames += b->lb_frames;
+		atomic_fetch_sub(&lk->st_unacked, b->lb_len);
+		pb_budget_release(&lk->lk_env->le_reg->rg_budget, b->lb_len);
+		free(b);
+	}
+	return frames;
+}
+
 /* Ends the link's sending session: every stand-in and every batch not
  * acknowledged is dropped for why (counted); returns the frames. */
 static size_t link_reset_tx(struct pb_link *lk, enum pb_leave why)
@@ -612,16 +681,19 @@ static size_t link_reset_tx(struct pb_link *lk, enum pb_leave why)
 	return frames;
 }
 
-static void link_down(struct pb_link *lk, const char *why, uint64_t ms)
+static void link_down(struct pb_link *lk, const char *why, uint64_t ms,
+		      uint64_t now)
 {
-	size_t frames;
+	size_t frames, maybe;
 
 	atomic_store(&lk->lk_up, false);
+	maybe = link_limbo_begin(lk, now);
 	frames = link_reset_tx(lk, PB_LEAVE_UNREACHABLE);
 	link_stat_add(&lk->st_downs, 1);
 	log_warnx("link %u: down: %s for %.1f s (--link-timeout); %zu frames "
-		  "for it dropped (remote_unreachable)",
-		  lk->lk_node, why, ms / 1000.0, frames);
+		  "for it dropped (remote_unreachable), %zu more it may have "
+		  "had (counted when it answers)",
+		  lk->lk_node, why, ms / 1000.0, frames, maybe);
 }
 
 /* ---- receiving ---- */
@@ -637,9 +709,11 @@ static void link_hello(struct pb_link *lk, const struct pb_env_header *h,
 		if (lk->lk_peer_epoch != 0) {
 			size_t frames = link_reset_tx(lk, PB_LEAVE_CLOSED);
 
-			log_notice("link %u: the node restarted; %zu frames "
-				   "for its former clients dropped",
+			link_limbo_end(lk, 0);
+			log_notice("link %u: up again: the node restarted; %zu "
+				   "frames for its former clients dropped",
 				   lk->lk_node, frames);
+			atomic_store(&lk->lk_up, true);
 		}
 		lk->lk_peer_epoch = h->eh_src_epoch;
 	}
@@ -651,6 +725,12 @@ static void link_hello(struct pb_link *lk, const struct pb_env_header *h,
 		lk->lk_credit_link = lk->lk_credit_dest;
 	if (!atomic_load(&lk->lk_up)) {
 		atomic_store(&lk->lk_up, true);
+		/* An empty batch begins our new session at once, after what
+		 * the former one sent: the node then says what it had. */
+		if (lk->lk_nlimbo > 0) {
+			lk->lk_limbo_ms = now;
+			link_publish_batch(lk, true);
+		}
 		log_notice("link %u: up", lk->lk_node);
 	}
 }
@@ -798,15 +878,28 @@ static void link_new_rx(void *arg, uint32_t id, void *val)
 	free(val);
 }
 
-/* Tells the node's session 'epoch' that what follows 'cum' is missing. */
-static void link_send_nak(struct pb_link *lk, uint64_t epoch, uint64_t cum)
+/* A control message without entries for the node's session 'epoch':
+ * a NAK (what follows cum is missing) or ENDED (nothing after cum will
+ * be taken). */
+static void link_send_mark(struct pb_link *lk, enum pb_env_type type,
+			   uint64_t epoch, uint64_t cum)
 {
 	unsigned char m[PB_ENV_HEADER + 4];
 
-	link_header(lk, m, PB_ENV_NAK, lk->lk_env->le_epoch, epoch, cum);
+	link_header(lk, m, type, lk->lk_env->le_epoch, epoch, cum);
 	pb_env_put_u32(m + PB_ENV_HEADER, 0);
 	(void)pb_nats_publish(lk->lk_env->le_nats, lk->lk_ctl_subject, m,
 			      sizeof(m));
+}
+
+static void link_send_nak(struct pb_link *lk, uint64_t epoch, uint64_t cum)
+{
+	link_send_mark(lk, PB_ENV_NAK, epoch, cum);
+}
+
+static void link_send_ended(struct pb_link *lk)
+{
+	link_send_mark(lk, PB_ENV_ENDED, lk->lk_rx_epoch, lk->lk_expect - 1);
 }
 
 /* A batch of the node's, in order or not. */
@@ -830,6 +923,10 @@ static void link_data(struct pb_link *lk, const struct pb_env_header *h,
 			link_send_nak(lk, h->eh_src_epoch, 0);
 			return;
 		}
+		/* The former session's last word, so that the node counts
+		 * what it sent before going down (link_limbo_end). */
+		if (lk->lk_rx_epoch != 0)
+			link_send_ended(lk);
 		lk->lk_rx_epoch = h->eh_src_epoch;
 		lk->lk_expect = 1;
 		pb_idmap_each(&lk->lk_credits, link_new_rx, NULL);
@@ -864,6 +961,12 @@ static void link_ack(struct pb_link *lk, const struct pb_env_header *h,
 	struct pb_env_iter it;
 	struct pb_env_entry e;
 
+	if (h->eh_dst_epoch == lk->lk_limbo_epoch && lk->lk_nlimbo > 0) {
+		/* The session that went down: its last word counts. */
+		if (h->eh_type == PB_ENV_ENDED)
+			link_limbo_end(lk, h->eh_seq);
+		return;
+	}
 	if (h->eh_dst_epoch != lk->lk_tx_epoch)
 		return; /* for a session that ended */
 	link_acked(lk, h->eh_seq, now);
@@ -928,7 +1031,8 @@ static void link_message(struct pb_link *lk, const unsigned char *m, size_t len,
 	lk->lk_heard_ms = now;
 	if (h.eh_type == PB_ENV_DATA)
 		link_data(lk, &h, m, len);
-	else if (h.eh_type == PB_ENV_ACK || h.eh_type == PB_ENV_NAK)
+	else if (h.eh_type == PB_ENV_ACK || h.eh_type == PB_ENV_NAK ||
+		 h.eh_type == PB_ENV_ENDED)
 		link_ack(lk, &h, m, len, now);
 	else
 		link_gone(lk, &h, m, len);
@@ -1027,12 +1131,16 @@ static void link_timers(struct pb_link *lk, uint64_t now)
 	uint64_t stuck = link_since(now, lk->lk_progress_ms);
 
 	if (pb_link_up(lk) && heard >= limit)
-		link_down(lk, "not heard", heard);
+		link_down(lk, "not heard", heard, now);
 	else if (pb_link_up(lk) && lk->lk_unacked != NULL && stuck >= limit)
-		link_down(lk, "nothing acknowledged", stuck);
+		link_down(lk, "nothing acknowledged", stuck, now);
 	else if (lk->lk_unacked != NULL && stuck >= PB_LINK_RESEND_MS &&
 		 link_since(now, lk->lk_resent_ms) >= PB_LINK_RESEND_MS)
 		link_resend(lk, now);
+	/* Heard again, and no answer about them: they are lost. */
+	if (lk->lk_nlimbo > 0 && pb_link_up(lk) &&
+	    link_since(now, lk->lk_limbo_ms) >= PB_LINK_LIMBO_MS)
+		link_limbo_end(lk, 0);
 	if (lk->lk_rx_epoch != 0 &&
 	    link_since(now, lk->lk_acked_ms) >= PB_LINK_ACK_MS)
 		link_send_ack(lk, true, now);
@@ -1103,6 +1211,7 @@ static void *link_thread(void *arg)
 		;
 	pb_wake_detach(&lk->lk_in->cl_wake);
 	(void)link_reset_tx(lk, PB_LEAVE_SHUTDOWN);
+	link_limbo_end(lk, 0);
 	pb_engine_release(link_engine(lk), &lk->lk_in->cl_conn);
 	pb_deliver_release(lk->lk_in);
 	return NULL;
