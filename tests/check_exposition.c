@@ -50,6 +50,12 @@ static const struct expo_want {
 	 "patchbay_connections_refused_total{reason=\"per_address\"}"},
 	{PB_STAT_REFUSED_HANDSHAKES,
 	 "patchbay_connections_refused_total{reason=\"handshakes\"}"},
+	{PB_STAT_REFUSED_TLS,
+	 "patchbay_connections_refused_total{reason=\"tls\"}"},
+	{PB_STAT_REFUSED_TLS_TIMEOUT,
+	 "patchbay_connections_refused_total{reason=\"tls_timeout\"}"},
+	{PB_STAT_REFUSED_TLS_IDENTITY,
+	 "patchbay_connections_refused_total{reason=\"tls_identity\"}"},
 	{PB_STAT_DISC_NOMEM,
 	 "patchbay_disconnects_total{reason=\"no_memory\"}"},
 	{PB_STAT_DISC_CLOSED,
@@ -76,6 +82,7 @@ static const struct expo_want {
 	 "patchbay_frames_dropped_total{reason=\"sender_left\"}"},
 	{PB_STAT_DISC_FRAME_TIMEOUT,
 	 "patchbay_disconnects_total{reason=\"frame_timeout\"}"},
+	{PB_STAT_TLS_RELOAD_FAILED, "patchbay_tls_reload_failures_total"},
 };
 #define EXPO_NWANT (sizeof(expo_want) / sizeof(expo_want[0]))
 
@@ -88,6 +95,7 @@ static const char *const expo_families[][2] = {
 	{"patchbay_frames_forwarded_total", "counter"},
 	{"patchbay_bytes_forwarded_total", "counter"},
 	{"patchbay_frames_dropped_total", "counter"},
+	{"patchbay_tls_reload_failures_total", "counter"},
 	{"patchbay_clients", "gauge"},
 	{"patchbay_clients_max", "gauge"},
 	{"patchbay_queued_bytes", "gauge"},

@@ -115,6 +115,10 @@ START_TEST(test_stat_names_are_the_published_ones)
 		[PB_STAT_REFUSED_STATE] = "refused_id_state",
 		[PB_STAT_REFUSED_PER_ADDRESS] = "refused_per_address",
 		[PB_STAT_REFUSED_HANDSHAKES] = "refused_handshakes",
+		[PB_STAT_REFUSED_TLS] = "refused_tls",
+		[PB_STAT_REFUSED_TLS_TIMEOUT] = "refused_tls_timeout",
+		[PB_STAT_REFUSED_TLS_IDENTITY] = "refused_tls_identity",
+		[PB_STAT_TLS_RELOAD_FAILED] = "tls_reload_failed",
 	};
 	int i;
 

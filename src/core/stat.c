@@ -31,6 +31,10 @@ static const char *const stat_names[PB_STAT_COUNT] = {
 	[PB_STAT_REFUSED_PER_ADDRESS] = "refused_per_address",
 	[PB_STAT_REFUSED_HANDSHAKES] = "refused_handshakes",
 	[PB_STAT_DISC_FRAME_TIMEOUT] = "disconnect_frame_timeout",
+	[PB_STAT_REFUSED_TLS] = "refused_tls",
+	[PB_STAT_REFUSED_TLS_TIMEOUT] = "refused_tls_timeout",
+	[PB_STAT_REFUSED_TLS_IDENTITY] = "refused_tls_identity",
+	[PB_STAT_TLS_RELOAD_FAILED] = "tls_reload_failed",
 };
 
 const char *pb_stat_name(enum pb_stat s)

@@ -42,6 +42,15 @@ enum pb_stat {
 					--max-clients-per-address */
 	PB_STAT_REFUSED_HANDSHAKES,  /* connections refused:
 					--max-handshakes */
+	PB_STAT_REFUSED_TLS,	     /* connections refused: the TLS
+					handshake failed */
+	PB_STAT_REFUSED_TLS_TIMEOUT, /* connections refused: the TLS
+					handshake outlasted
+					--tls-handshake-timeout */
+	PB_STAT_REFUSED_TLS_IDENTITY, /* connections refused: an identity
+					 --tls-allow does not name */
+	PB_STAT_TLS_RELOAD_FAILED,    /* reloads that kept the old TLS
+					 files (a bad file) */
 	PB_STAT_COUNT,
 };
 
