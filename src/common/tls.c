@@ -331,12 +331,15 @@ static int tls_configure(SSL_CTX *s, const struct pb_options *op, char *err,
 			 tls_reason());
 		return -1;
 	}
-	if (!SSL_CTX_use_PrivateKey_file(s, op->op_tls_key, SSL_FILETYPE_PEM)) {
+	if (!SSL_CTX_use_PrivateKey_file(s, op->op_tls_key,
+					 SSL_FILETYPE_PEM) &&
+	    ERR_GET_REASON(ERR_peek_last_error()) !=
+		    X509_R_KEY_VALUES_MISMATCH) {
 		snprintf(err, errlen, "--tls-key %s: %s", op->op_tls_key,
 			 tls_reason());
 		return -1;
 	}
-	if (!SSL_CTX_check_private_key(s)) {
+	if (ERR_peek_last_error() != 0 || !SSL_CTX_check_private_key(s)) {
 		snprintf(err, errlen, "--tls-key %s does not match --tls-cert %s",
 			 op->op_tls_key, op->op_tls_cert);
 		ERR_clear_error();

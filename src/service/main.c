@@ -308,13 +308,20 @@ int main(int argc, char **argv)
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	pb_fit_max_clients_to_fds(&op);
 	main_absolute(op.op_state_dir, sizeof(op.op_state_dir));
+	/* The TLS files before any socket: a bad one is a usage error. */
+	if (main_tls(&mr, pb_options_has_tls(&op), err, sizeof(err)) < 0) {
+		fprintf(stderr, "patchbayd: %s\n", err);
+		return 2;
+	}
 	if (main_ids(&mr, err, sizeof(err)) < 0 ||
 	    pb_notify_init(err, sizeof(err)) < 0 ||
 	    main_listen(&mr, err, sizeof(err)) < 0) {
 		fprintf(stderr, "patchbayd: %s\n", err);
 		return 1;
 	}
-	if (main_tls(&mr, main_any_tls(&mr), err, sizeof(err)) < 0) {
+	/* Sockets systemd named clients-tls need it too. */
+	if (mr.mr_tls_ctx == NULL && main_any_tls(&mr) &&
+	    main_tls(&mr, true, err, sizeof(err)) < 0) {
 		fprintf(stderr, "patchbayd: %s\n", err);
 		main_unlisten(&mr);
 		return 2;
