@@ -26,6 +26,7 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -68,6 +69,10 @@ static bool pki_make(void)
 		 "-subj /CN=localhost\n"
 		 "openssl x509 -req -in srv.csr -CA ca.crt -CAkey ca.key "
 		 "-CAcreateserial -out srv.crt -days 2 -extfile srv.ext\n"
+		 "openssl req $key -keyout srv2.key -out srv2.csr "
+		 "-subj /CN=srv2\n"
+		 "openssl x509 -req -in srv2.csr -CA ca.crt -CAkey ca.key "
+		 "-CAcreateserial -out srv2.crt -days 2 -extfile srv.ext\n"
 		 "for n in alice bob; do\n"
 		 "  openssl req $key -keyout $n.key -out $n.csr -subj /CN=$n\n"
 		 "  openssl x509 -req -in $n.csr -CA ca.crt -CAkey ca.key "
@@ -520,6 +525,76 @@ START_TEST(test_key_update_under_traffic)
 }
 END_TEST
 
+/* Copies the PKI's file 'from' to path 'to'. */
+static void tls_copy(const char *from, const char *to)
+{
+	char cmd[512];
+
+	snprintf(cmd, sizeof cmd, "cp '%s' '%s'", pki_file(from), to);
+	pbt_assert(system(cmd) == 0, "%s failed", cmd);
+}
+
+/* The common name of the server's certificate that c saw. */
+static bool tcl_server_is(struct tcl *c, const char *cn)
+{
+	X509 *x = SSL_get1_peer_certificate(c->ssl);
+	char name[256] = "";
+
+	if (x != NULL)
+		X509_NAME_get_text_by_NID(X509_get_subject_name(x),
+					  NID_commonName, name, sizeof name);
+	X509_free(x);
+	return strcmp(name, cn) == 0;
+}
+
+/* SIGHUP reads the TLS files again: new connections get the new
+ * certificate, old ones keep exchanging; a key that does not match keeps
+ * the files in force, logged and counted. */
+START_TEST(test_reload_swaps_the_certificate)
+{
+	char crt[128], key[128];
+	struct pbt_daemon *d;
+	struct tcl *old, *new, *after;
+	uint32_t ido, idn, ida;
+	char *stats;
+
+	snprintf(crt, sizeof crt, "%s", pki_file("live.crt"));
+	snprintf(key, sizeof key, "%s", pki_file("live.key"));
+	tls_copy("srv.crt", crt);
+	tls_copy("srv.key", key);
+	d = pbt_start("-l", "tls:127.0.0.1:0", "--tls-cert", crt, "--tls-key",
+		      key, "--tls-ca", pki_file("ca.crt"), (char *)NULL);
+	old = tcl_client(tls_port(d), "alice", &ido);
+	pbt_assert(tcl_server_is(old, "localhost"), "not the first cert");
+
+	tls_copy("srv2.crt", crt);
+	tls_copy("srv2.key", key);
+	kill(pbt_pid(d), SIGHUP);
+	pbt_log_expect(d, "reloaded", PBT_LOG_MS);
+	new = tcl_client(tls_port(d), "bob", &idn);
+	pbt_assert(tcl_server_is(new, "srv2"), "the new cert is not served");
+	tcl_send_frame(old, idn, "from before the reload");
+	tcl_expect_msg(new, "from before the reload");
+	tcl_send_frame(new, ido, "to before the reload");
+	tcl_expect_msg(old, "to before the reload");
+
+	tls_copy("bob.key", key); /* matches no certificate here */
+	kill(pbt_pid(d), SIGHUP);
+	pbt_log_expect(d, "configuration and TLS files kept", PBT_LOG_MS);
+	after = tcl_client(tls_port(d), "alice", &ida);
+	pbt_assert(tcl_server_is(after, "srv2"), "the kept cert is not served");
+	tcl_send_frame(after, idn, "still served");
+	tcl_expect_msg(new, "still served");
+	tcl_close(old);
+	tcl_close(new);
+	tcl_close(after);
+	stats = pbt_stop_reconciled(d);
+	ck_assert_uint_eq(pbt_stat(stats, "tls_reload_failed"), 1);
+	free(stats);
+	pbt_free(d);
+}
+END_TEST
+
 /* Runs patchbayd with args; its exit status, and its log in *log. */
 static int tls_run(const char *const *args, char **log)
 {
@@ -603,6 +678,7 @@ static Suite *tls_suite(void)
 	pbt_add_test(s, test_tls_client_that_stops_reading_is_cut, 60);
 	pbt_add_test(s, test_key_update_under_traffic, 60);
 	pbt_add_test(s, test_configuration_errors_exit_2, 60);
+	pbt_add_test(s, test_reload_swaps_the_certificate, 30);
 	return s;
 }
 
