@@ -595,6 +595,38 @@ START_TEST(test_reload_swaps_the_certificate)
 }
 END_TEST
 
+/* patchbay-cat over TLS, with alice's certificate, sends to a plain
+ * client; without a certificate it gets no id (exit 1). */
+START_TEST(test_cat_speaks_tls)
+{
+	struct pbt_daemon *d = tls_start(NULL, NULL, NULL, NULL);
+	const char *cat = getenv("PATCHBAY_CAT");
+	uint32_t idp;
+	int p = pbt_connect(d, &idp), port = tls_port(d), st;
+	char cmd[1024];
+
+	pbt_assert(cat != NULL, "PATCHBAY_CAT is not set");
+	snprintf(cmd, sizeof cmd,
+		 "echo '%u via patchbay-cat' | '%s' --linger 0 --tls-ca '%s' "
+		 "--tls-cert '%s' --tls-key '%s' tls:localhost:%d >/dev/null",
+		 idp, cat, pki_file("ca.crt"), pki_file("alice.crt"),
+		 pki_file("alice.key"), port);
+	st = system(cmd);
+	pbt_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s: status %d", cmd,
+		   st);
+	pbt_expect_msg(p, "via patchbay-cat", PBT_IO_MS);
+	snprintf(cmd, sizeof cmd,
+		 "'%s' --linger 0 --tls-ca '%s' tls:127.0.0.1:%d "
+		 "</dev/null >/dev/null 2>&1",
+		 cat, pki_file("ca.crt"), port);
+	st = system(cmd);
+	pbt_assert(WIFEXITED(st) && WEXITSTATUS(st) == 1, "%s: status %d", cmd,
+		   st);
+	close(p);
+	pbt_free(d);
+}
+END_TEST
+
 /* Runs patchbayd with args; its exit status, and its log in *log. */
 static int tls_run(const char *const *args, char **log)
 {
@@ -679,6 +711,7 @@ static Suite *tls_suite(void)
 	pbt_add_test(s, test_key_update_under_traffic, 60);
 	pbt_add_test(s, test_configuration_errors_exit_2, 60);
 	pbt_add_test(s, test_reload_swaps_the_certificate, 30);
+	pbt_add_test(s, test_cat_speaks_tls, 30);
 	return s;
 }
 
