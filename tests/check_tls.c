@@ -229,10 +229,11 @@ static bool tcl_fill(struct tcl *c)
 	return true;
 }
 
-/* Takes len bytes from rx into out. */
+/* Takes len bytes from rx into out (NULL: drops them). */
 static void tcl_take(struct tcl *c, void *out, size_t len)
 {
-	memcpy(out, c->rx, len);
+	if (out != NULL)
+		memcpy(out, c->rx, len);
 	memmove(c->rx, c->rx + len, c->rx_len - len);
 	c->rx_len -= len;
 }
@@ -283,7 +284,7 @@ static void tcl_expect_msg(struct tcl *c, const char *payload)
 			   memcmp(c->rx, payload, want) == 0,
 		   "TLS client: expected \"%s\", got \"%.*s\"", payload,
 		   (int)(nul - c->rx), c->rx);
-	tcl_take(c, c->rx, want);
+	tcl_take(c, NULL, want);
 }
 
 /* A connected TLS client as who, with its id. */
@@ -627,6 +628,70 @@ START_TEST(test_cat_speaks_tls)
 }
 END_TEST
 
+/* Many plain senders to one TLS destination that is itself sending to
+ * them (and updating its keys): every frame arrives, in order per sender.
+ * The senders' threads write into the TLS client while its own thread
+ * reads it: run under ThreadSanitizer, this is the locking's test. */
+START_TEST(test_many_senders_to_a_sending_tls_client)
+{
+	enum { SENDERS = 8, FRAMES = 400, BACK = 50 };
+	struct pbt_daemon *d = tls_start(NULL, NULL, NULL, NULL);
+	uint32_t ids[SENDERS], idt;
+	int fds[SENDERS], next[SENDERS] = {0};
+	struct tcl *t = tcl_client(tls_port(d), "alice", &idt);
+	struct pbt_buf b = {0};
+	char msg[64];
+	char *stats;
+
+	for (int s = 0; s < SENDERS; s++)
+		fds[s] = pbt_connect(d, &ids[s]);
+	for (int i = 0; i < BACK; i++)
+		for (int s = 0; s < SENDERS; s++) {
+			snprintf(msg, sizeof msg, "back %d", i);
+			pbt_buf_frame(&b, ids[s], msg, strlen(msg));
+		}
+	tcl_write(t, b.b_data, b.b_len);
+	pbt_buf_free(&b);
+	for (int s = 0; s < SENDERS; s++) {
+		for (int i = 0; i < FRAMES; i++) {
+			snprintf(msg, sizeof msg, "s%d n%d", s, i);
+			pbt_buf_frame(&b, idt, msg, strlen(msg));
+		}
+		pbt_send_all(fds[s], b.b_data, b.b_len, PBT_IO_MS);
+		b.b_len = 0;
+	}
+	pbt_buf_free(&b);
+	for (int got = 0; got < SENDERS * FRAMES; got++) {
+		char *nul;
+		int s, n;
+
+		while ((nul = memchr(t->rx, '\0', t->rx_len)) == NULL)
+			pbt_assert(tcl_fill(t), "TLS client: %d of %d frames",
+				   got, SENDERS * FRAMES);
+		pbt_assert(sscanf(t->rx, "s%d n%d", &s, &n) == 2 && s >= 0 &&
+				   s < SENDERS && n == next[s],
+			   "frame \"%s\" out of order", t->rx);
+		next[s]++;
+		tcl_take(t, NULL, (size_t)(nul - t->rx) + 1);
+		if (got == SENDERS * FRAMES / 2)
+			SSL_key_update(t->ssl, SSL_KEY_UPDATE_REQUESTED);
+	}
+	for (int s = 0; s < SENDERS; s++)
+		for (int i = 0; i < BACK; i++) {
+			snprintf(msg, sizeof msg, "back %d", i);
+			pbt_expect_msg(fds[s], msg, PBT_IO_MS);
+		}
+	tcl_close(t);
+	for (int s = 0; s < SENDERS; s++)
+		close(fds[s]);
+	stats = pbt_stop_reconciled(d);
+	ck_assert_uint_eq(pbt_stat(stats, "forwarded"),
+			  SENDERS * (FRAMES + BACK));
+	free(stats);
+	pbt_free(d);
+}
+END_TEST
+
 /* Runs patchbayd with args; its exit status, and its log in *log. */
 static int tls_run(const char *const *args, char **log)
 {
@@ -709,6 +774,7 @@ static Suite *tls_suite(void)
 	pbt_add_test(s, test_allow_list_refuses_others, 30);
 	pbt_add_test(s, test_tls_client_that_stops_reading_is_cut, 60);
 	pbt_add_test(s, test_key_update_under_traffic, 60);
+	pbt_add_test(s, test_many_senders_to_a_sending_tls_client, 60);
 	pbt_add_test(s, test_configuration_errors_exit_2, 60);
 	pbt_add_test(s, test_reload_swaps_the_certificate, 30);
 	pbt_add_test(s, test_cat_speaks_tls, 30);
