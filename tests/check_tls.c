@@ -55,34 +55,35 @@ static bool pki_make(void)
 	snprintf(pki, sizeof pki, "/tmp/pb-tls.XXXXXX");
 	if (mkdtemp(pki) == NULL)
 		return false;
-	snprintf(cmd, sizeof cmd,
-		 "set -e; cd '%s'; exec 2>/dev/null >/dev/null\n"
-		 "key='-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes'\n"
-		 "openssl req -x509 $key -keyout ca.key -out ca.crt -days 2 "
-		 "-subj /CN=pbt-ca\n"
-		 "openssl req -x509 $key -keyout rogue-ca.key -out rogue-ca.crt "
-		 "-days 2 -subj /CN=pbt-rogue\n"
-		 "printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\\n' "
-		 ">srv.ext\n"
-		 "printf 'extendedKeyUsage=clientAuth\\n' >cli.ext\n"
-		 "openssl req $key -keyout srv.key -out srv.csr "
-		 "-subj /CN=localhost\n"
-		 "openssl x509 -req -in srv.csr -CA ca.crt -CAkey ca.key "
-		 "-CAcreateserial -out srv.crt -days 2 -extfile srv.ext\n"
-		 "openssl req $key -keyout srv2.key -out srv2.csr "
-		 "-subj /CN=srv2\n"
-		 "openssl x509 -req -in srv2.csr -CA ca.crt -CAkey ca.key "
-		 "-CAcreateserial -out srv2.crt -days 2 -extfile srv.ext\n"
-		 "for n in alice bob; do\n"
-		 "  openssl req $key -keyout $n.key -out $n.csr -subj /CN=$n\n"
-		 "  openssl x509 -req -in $n.csr -CA ca.crt -CAkey ca.key "
-		 "-CAcreateserial -out $n.crt -days 2 -extfile cli.ext\n"
-		 "done\n"
-		 "cp alice.key rogue.key\n"
-		 "openssl x509 -req -in alice.csr -CA rogue-ca.crt "
-		 "-CAkey rogue-ca.key -CAcreateserial -out rogue.crt -days 2 "
-		 "-extfile cli.ext\n",
-		 pki);
+	snprintf(
+		cmd, sizeof cmd,
+		"set -e; cd '%s'; exec 2>/dev/null >/dev/null\n"
+		"key='-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes'\n"
+		"openssl req -x509 $key -keyout ca.key -out ca.crt -days 2 "
+		"-subj /CN=pbt-ca\n"
+		"openssl req -x509 $key -keyout rogue-ca.key -out rogue-ca.crt "
+		"-days 2 -subj /CN=pbt-rogue\n"
+		"printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\\n' "
+		">srv.ext\n"
+		"printf 'extendedKeyUsage=clientAuth\\n' >cli.ext\n"
+		"openssl req $key -keyout srv.key -out srv.csr "
+		"-subj /CN=localhost\n"
+		"openssl x509 -req -in srv.csr -CA ca.crt -CAkey ca.key "
+		"-CAcreateserial -out srv.crt -days 2 -extfile srv.ext\n"
+		"openssl req $key -keyout srv2.key -out srv2.csr "
+		"-subj /CN=srv2\n"
+		"openssl x509 -req -in srv2.csr -CA ca.crt -CAkey ca.key "
+		"-CAcreateserial -out srv2.crt -days 2 -extfile srv.ext\n"
+		"for n in alice bob; do\n"
+		"  openssl req $key -keyout $n.key -out $n.csr -subj /CN=$n\n"
+		"  openssl x509 -req -in $n.csr -CA ca.crt -CAkey ca.key "
+		"-CAcreateserial -out $n.crt -days 2 -extfile cli.ext\n"
+		"done\n"
+		"cp alice.key rogue.key\n"
+		"openssl x509 -req -in alice.csr -CA rogue-ca.crt "
+		"-CAkey rogue-ca.key -CAcreateserial -out rogue.crt -days 2 "
+		"-extfile cli.ext\n",
+		pki);
 	return system(cmd) == 0;
 }
 
@@ -309,8 +310,8 @@ START_TEST(test_tls_and_plain_clients_exchange)
 	struct tcl *t2 = tcl_client(port, "bob", &idt2);
 	char *stats;
 
-	pbt_assert(idt != idp && idt2 != idt, "ids %u %u %u not distinct",
-		   idp, idt, idt2);
+	pbt_assert(idt != idp && idt2 != idt, "ids %u %u %u not distinct", idp,
+		   idt, idt2);
 	pbt_send_frame(p, idt, "plain to tls", PBT_IO_MS);
 	tcl_expect_msg(t, "plain to tls");
 	tcl_send_frame(t, idp, "tls to plain");
@@ -353,9 +354,11 @@ static void tcl_refused(int port, const char *who, int max)
 	uint32_t id;
 	struct tcl *c = tcl_open(port, who, 0, max, &ok);
 
-	pbt_assert(!ok || !tcl_read_id(c, &id),
-		   "%s got an id: %u", who ? who : "a client without "
-						 "certificate", id);
+	pbt_assert(!ok || !tcl_read_id(c, &id), "%s got an id: %u",
+		   who ? who
+		       : "a client without "
+			 "certificate",
+		   id);
 	tcl_close(c);
 }
 
@@ -368,9 +371,9 @@ START_TEST(test_failed_handshakes_spend_no_id_and_are_counted)
 	struct tcl *ok;
 	char *stats;
 
-	tcl_refused(port, NULL, 0);		  /* no certificate (1.3) */
+	tcl_refused(port, NULL, 0);		 /* no certificate (1.3) */
 	tcl_refused(port, NULL, TLS1_2_VERSION); /* no certificate (1.2) */
-	tcl_refused(port, "rogue", 0);		  /* another CA's alice */
+	tcl_refused(port, "rogue", 0);		 /* another CA's alice */
 	/* Plain bytes on the TLS port. */
 	raw = pbt_connect_port(port);
 	pbt_send_all(raw, "\0\0\0\1hello\0", 10, PBT_IO_MS);
@@ -451,8 +454,7 @@ END_TEST
 START_TEST(test_tls_client_that_stops_reading_is_cut)
 {
 	enum { PAYLOAD = 32000 };
-	struct pbt_daemon *d =
-		tls_start("-t", "1", "-o", "64K");
+	struct pbt_daemon *d = tls_start("-t", "1", "-o", "64K");
 	struct pbt_buf f = {0};
 	unsigned char *payload = malloc(PAYLOAD);
 	uint64_t seed = 7;
@@ -519,8 +521,7 @@ START_TEST(test_key_update_under_traffic)
 	tcl_close(t);
 	close(p);
 	stats = pbt_stop_reconciled(d);
-	ck_assert_uint_eq(pbt_stat(stats, "forwarded"),
-			  ROUNDS * (BATCH + 1));
+	ck_assert_uint_eq(pbt_stat(stats, "forwarded"), ROUNDS * (BATCH + 1));
 	free(stats);
 	pbt_free(d);
 }
@@ -708,20 +709,25 @@ START_TEST(test_configuration_errors_exit_2)
 {
 	const char *crt = pki_file("srv.crt"), *key = pki_file("srv.key");
 	const char *ca = pki_file("ca.crt"), *bob = pki_file("bob.key");
-	const char *no_ca[] = {"-l", "tls:127.0.0.1:0", "--tls-cert", crt,
-			       "--tls-key", key, NULL};
-	const char *no_cert[] = {"-l", "tls:127.0.0.1:0", "--tls-ca", ca,
+	const char *no_ca[] = {"-l", "tls:127.0.0.1:0", "--tls-cert",
+			       crt,  "--tls-key",	key,
+			       NULL};
+	const char *no_cert[] = {"-l", "tls:127.0.0.1:0", "--tls-ca", ca, NULL};
+	const char *mismatch[] = {
+		"-l", "tls:127.0.0.1:0", "--tls-cert", crt, "--tls-key",
+		bob,  "--tls-ca",	 ca,	       NULL};
+	const char *missing[] = {"-l",	       "tls:127.0.0.1:0",
+				 "--tls-cert", "/nonexistent.crt",
+				 "--tls-key",  key,
+				 "--tls-ca",   ca,
 				 NULL};
-	const char *mismatch[] = {"-l", "tls:127.0.0.1:0", "--tls-cert", crt,
-				  "--tls-key", bob, "--tls-ca", ca, NULL};
-	const char *missing[] = {"-l", "tls:127.0.0.1:0", "--tls-cert",
-				 "/nonexistent.crt", "--tls-key", key,
-				 "--tls-ca", ca, NULL};
 	const char *bad_auth[] = {"--tls-client-auth", "maybe", NULL};
-	const char *check[] = {"-l", "tls:127.0.0.1:0", "--tls-cert", crt,
-			       "--tls-key", key, "--tls-ca", ca, "-n", NULL};
-	const char *check_bad[] = {"-l", "tls:127.0.0.1:0", "--tls-cert", crt,
-				   "--tls-key", bob, "--tls-ca", ca, "-n", NULL};
+	const char *check[] = {
+		"-l", "tls:127.0.0.1:0", "--tls-cert", crt,  "--tls-key",
+		key,  "--tls-ca",	 ca,	       "-n", NULL};
+	const char *check_bad[] = {
+		"-l", "tls:127.0.0.1:0", "--tls-cert", crt,  "--tls-key",
+		bob,  "--tls-ca",	 ca,	       "-n", NULL};
 	char conf[128], *log;
 	const char *from_file[] = {"-C", conf, NULL};
 	FILE *f;
@@ -756,8 +762,7 @@ START_TEST(test_configuration_errors_exit_2)
 	fputs("verbose = 1\ntls-min-version = 1.1\n", f);
 	fclose(f);
 	ck_assert_int_eq(tls_run(from_file, &log), 2);
-	pbt_assert(strstr(log, ":2: tls-min-version") != NULL, "log: %s",
-		   log);
+	pbt_assert(strstr(log, ":2: tls-min-version") != NULL, "log: %s", log);
 	free(log);
 }
 END_TEST
@@ -768,8 +773,7 @@ static Suite *tls_suite(void)
 
 	pbt_add_test(s, test_tls_and_plain_clients_exchange, 30);
 	pbt_add_test(s, test_identity_is_in_the_connect_line, 30);
-	pbt_add_test(s, test_failed_handshakes_spend_no_id_and_are_counted,
-		     30);
+	pbt_add_test(s, test_failed_handshakes_spend_no_id_and_are_counted, 30);
 	pbt_add_test(s, test_handshake_that_never_finishes_times_out, 30);
 	pbt_add_test(s, test_allow_list_refuses_others, 30);
 	pbt_add_test(s, test_tls_client_that_stops_reading_is_cut, 60);

@@ -199,9 +199,12 @@ static int parse(int argc, char **argv, struct cat_conf *cf)
 			if (*optarg == '\0')
 				return bad("%s: no file name",
 					   argv[optind - 1]);
-			*(c == CAT_OPT_TLS_CA	  ? &cf->cf_tls.ct_ca
-			  : c == CAT_OPT_TLS_CERT ? &cf->cf_tls.ct_cert
-						  : &cf->cf_tls.ct_key) = optarg;
+			if (c == CAT_OPT_TLS_CA)
+				cf->cf_tls.ct_ca = optarg;
+			else if (c == CAT_OPT_TLS_CERT)
+				cf->cf_tls.ct_cert = optarg;
+			else
+				cf->cf_tls.ct_key = optarg;
 			break;
 		case 'h':
 			usage(stdout);

@@ -80,6 +80,7 @@ bool cat_transport_has_tls(void)
 /* What an SSL call that returned n means, as a socket call would say. */
 static ssize_t tls_result(SSL *ssl, int n)
 {
+	const char *why;
 	int e;
 
 	if (n > 0)
@@ -99,11 +100,9 @@ static ssize_t tls_result(SSL *ssl, int n)
 	default:
 		/* Why, in OpenSSL's words (the daemon's alert: a certificate
 		 * required or refused), before the loop's own line. */
+		why = ERR_reason_error_string(ERR_peek_last_error());
 		fprintf(stderr, "patchbay-cat: TLS: %s\n",
-			ERR_reason_error_string(ERR_peek_last_error())
-				? ERR_reason_error_string(
-					  ERR_peek_last_error())
-				: "failed");
+			why != NULL ? why : "failed");
 		ERR_clear_error();
 		errno = EPROTO;
 		return -1;
@@ -114,24 +113,24 @@ static ssize_t tls_read(struct cat_transport *t, void *buf, size_t len)
 {
 	struct tls_state *ts = t->tr_ctx;
 
+	int n = len > INT_MAX ? INT_MAX : (int)len;
+
 	ERR_clear_error();
 	errno = 0;
-	return tls_result(ts->ts_ssl,
-			  SSL_read(ts->ts_ssl, buf,
-				   len > INT_MAX ? INT_MAX : (int)len));
+	return tls_result(ts->ts_ssl, SSL_read(ts->ts_ssl, buf, n));
 }
 
 static ssize_t tls_write(struct cat_transport *t, const void *buf, size_t len)
 {
 	struct tls_state *ts = t->tr_ctx;
 
+	int n = len > INT_MAX ? INT_MAX : (int)len;
+
 	if (len == 0)
 		return 0;
 	ERR_clear_error();
 	errno = 0;
-	return tls_result(ts->ts_ssl,
-			  SSL_write(ts->ts_ssl, buf,
-				    len > INT_MAX ? INT_MAX : (int)len));
+	return tls_result(ts->ts_ssl, SSL_write(ts->ts_ssl, buf, n));
 }
 
 /* close_notify: the daemon reads it as the end, as it reads a plain
@@ -185,8 +184,7 @@ static const char *tls_why(void)
 
 /* The context: the daemon's certificate checked against tls->ct_ca, ours
  * shown if given, ALPN "patchbay". NULL with err. */
-static SSL_CTX *tls_context(const struct cat_tls *tls, char *err,
-			    size_t errlen)
+static SSL_CTX *tls_context(const struct cat_tls *tls, char *err, size_t errlen)
 {
 	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
 

@@ -28,7 +28,7 @@ struct cat_transport_ops {
 	/* Ends the sending side, after what was written. */
 	int (*to_shutdown)(struct cat_transport *t);
 	void (*to_close)(struct cat_transport *t);
-	/* Whether bytes wait to be read that poll() cannot see (NULL: never). */
+	/* Whether bytes wait that poll() cannot see (NULL: never). */
 	bool (*to_pending)(struct cat_transport *t);
 };
 

@@ -48,8 +48,7 @@ void pb_account_connected(uint32_t id, const char *addr)
 	log_info("client %u connected from %s", id, addr);
 }
 
-void pb_account_connected_tls(uint32_t id, const char *addr,
-			      const char *ident)
+void pb_account_connected_tls(uint32_t id, const char *addr, const char *ident)
 {
 	pb_stats_add(PB_STAT_ACCEPTED, 1);
 	log_info("client %u connected from %s (tls, %s)", id, addr,

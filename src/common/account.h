@@ -35,8 +35,7 @@ void pb_account_connected(uint32_t id, const char *addr);
 
 /* A TLS client got its id: ident is its certificate's identity ("cn:..."),
  * "" for none. */
-void pb_account_connected_tls(uint32_t id, const char *addr,
-			      const char *ident);
+void pb_account_connected_tls(uint32_t id, const char *addr, const char *ident);
 
 /* A TLS connection refused before its id: why is PB_STAT_REFUSED_TLS,
  * _TLS_TIMEOUT or _TLS_IDENTITY; detail says more. */

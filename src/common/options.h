@@ -59,14 +59,14 @@ struct pb_options {
 	unsigned op_line[64];
 
 	/* TLS (tls.h), for tls: listeners; a reload may change them all. */
-	char op_tls_cert[PB_OPTIONS_PATHLEN];  /* PEM chain, leaf first */
-	char op_tls_key[PB_OPTIONS_PATHLEN];   /* PEM private key */
-	char op_tls_ca[PB_OPTIONS_PATHLEN];    /* clients' CAs, "" none */
-	char op_tls_crl[PB_OPTIONS_PATHLEN];   /* CRLs, "" none */
-	char op_tls_allow[PB_OPTIONS_PATHLEN]; /* identities, "" any */
-	unsigned long op_tls_client_auth;      /* a pb_options_tls_auth */
-	unsigned long op_tls_min_version;      /* 12 or 13 */
-	char op_tls_ciphers[PB_OPTIONS_ADDRLEN];      /* TLS 1.2, "" default */
+	char op_tls_cert[PB_OPTIONS_PATHLEN];	 /* PEM chain, leaf first */
+	char op_tls_key[PB_OPTIONS_PATHLEN];	 /* PEM private key */
+	char op_tls_ca[PB_OPTIONS_PATHLEN];	 /* clients' CAs, "" none */
+	char op_tls_crl[PB_OPTIONS_PATHLEN];	 /* CRLs, "" none */
+	char op_tls_allow[PB_OPTIONS_PATHLEN];	 /* identities, "" any */
+	unsigned long op_tls_client_auth;	 /* a pb_options_tls_auth */
+	unsigned long op_tls_min_version;	 /* 12 or 13 */
+	char op_tls_ciphers[PB_OPTIONS_ADDRLEN]; /* TLS 1.2, "" default */
 	char op_tls_ciphersuites[PB_OPTIONS_ADDRLEN]; /* TLS 1.3 */
 	unsigned long op_tls_handshake_ms; /* --tls-handshake-timeout */
 };

@@ -267,7 +267,8 @@ static int tls_allow_load(struct pb_tls_ctx *ctx, const char *path, char *err,
 		}
 		more = realloc(ctx->tc_allow,
 			       (ctx->tc_nallow + 1) * sizeof(*more));
-		if (more == NULL || (more[ctx->tc_nallow] = strdup(s)) == NULL) {
+		if (more == NULL ||
+		    (more[ctx->tc_nallow] = strdup(s)) == NULL) {
 			if (more != NULL)
 				ctx->tc_allow = more;
 			snprintf(err, errlen, "--tls-allow %s: no memory",
@@ -331,8 +332,7 @@ static int tls_configure(SSL_CTX *s, const struct pb_options *op, char *err,
 			 tls_reason());
 		return -1;
 	}
-	if (!SSL_CTX_use_PrivateKey_file(s, op->op_tls_key,
-					 SSL_FILETYPE_PEM) &&
+	if (!SSL_CTX_use_PrivateKey_file(s, op->op_tls_key, SSL_FILETYPE_PEM) &&
 	    ERR_GET_REASON(ERR_peek_last_error()) !=
 		    X509_R_KEY_VALUES_MISMATCH) {
 		snprintf(err, errlen, "--tls-key %s: %s", op->op_tls_key,
@@ -340,13 +340,14 @@ static int tls_configure(SSL_CTX *s, const struct pb_options *op, char *err,
 		return -1;
 	}
 	if (ERR_peek_last_error() != 0 || !SSL_CTX_check_private_key(s)) {
-		snprintf(err, errlen, "--tls-key %s does not match --tls-cert %s",
+		snprintf(err, errlen,
+			 "--tls-key %s does not match --tls-cert %s",
 			 op->op_tls_key, op->op_tls_cert);
 		ERR_clear_error();
 		return -1;
 	}
 	if (op->op_tls_ca[0] != '\0') {
-		STACK_OF(X509_NAME) *names;
+		STACK_OF(X509_NAME) * names;
 
 		if (!tls_readable("tls-ca", op->op_tls_ca, err, errlen))
 			return -1;
@@ -366,9 +367,8 @@ static int tls_configure(SSL_CTX *s, const struct pb_options *op, char *err,
 
 		if (!tls_readable("tls-crl", op->op_tls_crl, err, errlen))
 			return -1;
-		if (lu == NULL ||
-		    X509_load_crl_file(lu, op->op_tls_crl, X509_FILETYPE_PEM) <=
-			    0) {
+		if (lu == NULL || X509_load_crl_file(lu, op->op_tls_crl,
+						     X509_FILETYPE_PEM) <= 0) {
 			snprintf(err, errlen, "--tls-crl %s: %s",
 				 op->op_tls_crl, tls_reason());
 			return -1;
@@ -435,9 +435,8 @@ void pb_tls_ctx_ref(struct pb_tls_ctx *ctx)
 
 void pb_tls_ctx_unref(struct pb_tls_ctx *ctx)
 {
-	if (ctx == NULL ||
-	    atomic_fetch_sub_explicit(&ctx->tc_refs, 1,
-				      memory_order_acq_rel) != 1)
+	if (ctx == NULL || atomic_fetch_sub_explicit(&ctx->tc_refs, 1,
+						     memory_order_acq_rel) != 1)
 		return;
 	SSL_CTX_free(ctx->tc_ssl);
 	tls_allow_free(ctx);
@@ -531,8 +530,7 @@ enum pb_tls_step pb_tls_handshake(struct pb_tls *t, char *err, size_t errlen)
 	case SSL_ERROR_WANT_READ:
 	case SSL_ERROR_WANT_WRITE:
 		/* Ours first: the peer may wait for it before it speaks. */
-		step = tls_tail_empty(t) ? PB_TLS_WANT_READ
-					 : PB_TLS_WANT_WRITE;
+		step = tls_tail_empty(t) ? PB_TLS_WANT_READ : PB_TLS_WANT_WRITE;
 		break;
 	default:
 		tls_why(t, e, saved, err, errlen);
@@ -680,8 +678,8 @@ static char *tls_gather_buf(void)
 
 /* Encrypts up to TLS_CHUNK bytes of iov[0 .. n), past its first skip
  * bytes, into the tail (t's lock held): how many, or -1 with errno. */
-static ssize_t tls_encrypt(struct pb_tls *t, const struct iovec *iov,
-			   size_t n, size_t skip)
+static ssize_t tls_encrypt(struct pb_tls *t, const struct iovec *iov, size_t n,
+			   size_t skip)
 {
 	char *buf = tls_gather_buf();
 	const char *from = NULL;

@@ -178,8 +178,8 @@ static void *acceptor_thread(void *arg)
 	return NULL;
 }
 
-int pb_acceptor_start(struct pb_acceptor *ac, const int *fds,
-		      const bool *tls, size_t n, struct pb_registry *reg)
+int pb_acceptor_start(struct pb_acceptor *ac, const int *fds, const bool *tls,
+		      size_t n, struct pb_registry *reg)
 {
 	int rc;
 

@@ -24,7 +24,7 @@ struct pb_registry;
 #define PB_ACCEPTOR_MAX 8
 
 struct pb_acceptor {
-	int ac_fds[PB_ACCEPTOR_MAX]; /* listening sockets, one id space */
+	int ac_fds[PB_ACCEPTOR_MAX];  /* listening sockets, one id space */
 	bool ac_tls[PB_ACCEPTOR_MAX]; /* which are tls: listeners */
 	size_t ac_nfds;
 	struct pb_registry *ac_reg;
@@ -40,8 +40,8 @@ struct pb_acceptor {
  * the acceptor owns from then on; tls[i] says that fds[i] is a tls:
  * listener, whose clients get their id only after their handshake, in
  * their own thread (session.h). */
-int pb_acceptor_start(struct pb_acceptor *ac, const int *fds,
-		      const bool *tls, size_t n, struct pb_registry *reg);
+int pb_acceptor_start(struct pb_acceptor *ac, const int *fds, const bool *tls,
+		      size_t n, struct pb_registry *reg);
 
 /* Asks the thread to show it is alive; pb_acceptor_alive then says
  * whether it has answered. For the watchdog: a thread that is stuck does

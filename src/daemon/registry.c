@@ -241,7 +241,7 @@ int pb_registry_next_id(struct pb_registry *reg, uint32_t *id, char *err,
 			size_t errlen)
 {
 	const struct pb_options *op = reg->rg_opts;
-	uint64_t handed, upto;
+	uint64_t handed;
 	int rc = 0;
 
 	/* Held across the save, so that no id of a new block is given
@@ -254,7 +254,9 @@ int pb_registry_next_id(struct pb_registry *reg, uint32_t *id, char *err,
 	if (handed > reg->rg_ids_upto) {
 		/* A new block: its mark is saved before any id of it is
 		 * given, outside the table's lock (this blocks). */
-		upto = handed + pb_ids_block((unsigned)op->op_node_bits);
+		uint64_t upto =
+			handed + pb_ids_block((unsigned)op->op_node_bits);
+
 		rc = pb_ids_save(op->op_state_dir, upto, err, errlen);
 		if (rc == 0)
 			reg->rg_ids_upto = upto;

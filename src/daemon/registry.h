@@ -102,9 +102,9 @@ struct pb_registry_gauges {
 	size_t rgg_queued_park;	  /* bytes in all waiting rooms */
 	size_t rgg_memory_budget; /* --max-memory */
 	size_t rgg_memory_used;
-	long long rgg_start_s;	/* wall clock: when it started */
-	long long rgg_loaded_s; /* when a configuration last loaded */
-	bool rgg_reload_ok;	/* whether the last reload succeeded */
+	long long rgg_start_s;	    /* wall clock: when it started */
+	long long rgg_loaded_s;	    /* when a configuration last loaded */
+	bool rgg_reload_ok;	    /* whether the last reload succeeded */
 	long long rgg_tls_expiry_s; /* the TLS certificate's, 0 for none */
 };
 
@@ -117,8 +117,8 @@ void pb_registry_set_tls(struct pb_registry *reg, struct pb_tls_ctx *ctx);
 /* The TLS context in force, referenced, or NULL. */
 struct pb_tls_ctx *pb_registry_tls(struct pb_registry *reg);
 
-static inline unsigned long pb_registry_tls_handshake_ms(
-	struct pb_registry *reg)
+static inline unsigned long
+pb_registry_tls_handshake_ms(struct pb_registry *reg)
 {
 	return atomic_load_explicit(&reg->rg_tls_handshake_ms,
 				    memory_order_relaxed);

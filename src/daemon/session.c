@@ -264,8 +264,8 @@ static enum pb_stat session_handshake(struct pb_client *c, char *err,
 		pfd.fd = c->cl_fd;
 		pfd.events = st == PB_TLS_WANT_READ ? POLLIN : POLLOUT;
 		pfd.revents = 0;
-		if (pb_wake_poll(&c->cl_wake, &pfd, 1,
-				 (int)(deadline - now)) < 0 &&
+		if (pb_wake_poll(&c->cl_wake, &pfd, 1, (int)(deadline - now)) <
+			    0 &&
 		    errno != EINTR) {
 			snprintf(err, errlen, "poll: %s", strerror(errno));
 			return PB_STAT_REFUSED_TLS;
@@ -294,8 +294,7 @@ static int session_tls_start(struct pb_client *c)
 		why = PB_STAT_REFUSED_TLS_IDENTITY;
 	}
 	if (why == PB_STAT_COUNT &&
-	    pb_registry_next_id(reg, &c->cl_conn.cn_id, err, sizeof(err)) <
-		    0) {
+	    pb_registry_next_id(reg, &c->cl_conn.cn_id, err, sizeof(err)) < 0) {
 		log_warnx("cannot save the id state: %s", err);
 		pb_account_refused(c->cl_conn.cn_addr, PB_STAT_REFUSED_STATE);
 		session_refuse(c);

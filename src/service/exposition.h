@@ -34,7 +34,7 @@ struct pb_expo_sample {
 	long long es_loaded_s; /* the configuration, last loaded whole */
 	bool es_reload_ok;
 	long long es_tls_expiry_s; /* the certificate's; 0 without TLS */
-	bool es_have_process; /* /proc could be read: es_process is set */
+	bool es_have_process;	   /* /proc could be read: es_process is set */
 	struct pb_process es_process;
 };
 

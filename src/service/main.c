@@ -39,8 +39,8 @@
 #include "tls.h"
 #include "wake.h"
 
-#define PB_GRACE_MS	2000		/* flushing time at shutdown */
-#define PB_CERT_WARN_S	(14 * 86400LL) /* a certificate expiring sooner */
+#define PB_GRACE_MS    2000	      /* flushing time at shutdown */
+#define PB_CERT_WARN_S (14 * 86400LL) /* a certificate expiring sooner */
 
 /* What main sets up, for main_run. */
 struct main_run {
@@ -232,8 +232,8 @@ static int main_tls(struct main_run *mr, bool needed, char *err, size_t errlen)
 	if (left < 0)
 		log_warnx("--tls-cert %s has expired", op->op_tls_cert);
 	else if (left < PB_CERT_WARN_S)
-		log_warnx("--tls-cert %s expires in %.1f days",
-			  op->op_tls_cert, left / 86400.0);
+		log_warnx("--tls-cert %s expires in %.1f days", op->op_tls_cert,
+			  left / 86400.0);
 	return 0;
 }
 
