@@ -341,6 +341,9 @@ int cat_transport_open(const struct cat_addr *a, const struct cat_tls *tls,
 {
 	int fd, fl;
 
+#ifndef HAVE_OPENSSL
+	(void)tls;
+#endif
 	t->tr_ops = &plain_ops;
 	t->tr_ctx = NULL;
 	switch (a->ad_kind) {
