@@ -492,6 +492,32 @@ START_TEST(test_no_process_families_when_proc_is_unreadable)
 }
 END_TEST
 
+/* The TLS certificate's expiry: a gauge where TLS serves, none else. */
+START_TEST(test_tls_cert_expiry_only_with_tls)
+{
+	struct pb_expo_sample s;
+	unsigned long long u;
+	size_t len;
+	double v;
+	char *text;
+
+	pb_expo_take(&s, &expo_reg);
+	ck_assert_int_eq(s.es_tls_expiry_s, 0);
+	text = pb_expo_format(&s, &len);
+	ck_assert_ptr_nonnull(text);
+	ck_assert(!expo_find(text, "patchbay_tls_cert_expiry_seconds", &v, &u));
+	free(text);
+	s.es_tls_expiry_s = 1893456000; /* 2030-01-01 */
+	text = pb_expo_format(&s, &len);
+	ck_assert_ptr_nonnull(text);
+	ck_assert(expo_find(text, "patchbay_tls_cert_expiry_seconds", &v, &u));
+	ck_assert_uint_eq(u, 1893456000);
+	ck_assert_ptr_nonnull(strstr(
+		text, "# TYPE patchbay_tls_cert_expiry_seconds gauge\n"));
+	free(text);
+}
+END_TEST
+
 static Suite *exposition_suite(void)
 {
 	Suite *s = suite_create("exposition");
@@ -504,6 +530,7 @@ static Suite *exposition_suite(void)
 		       test_every_family_has_help_and_type_before_its_samples);
 	tcase_add_test(tc, test_each_counter_moves_by_what_pb_stats_add_added);
 	tcase_add_test(tc, test_gauges_show_the_registry);
+	tcase_add_test(tc, test_tls_cert_expiry_only_with_tls);
 	tcase_add_test(tc, test_process_families_count_what_this_process_holds);
 	tcase_add_test(tc, test_no_process_families_when_proc_is_unreadable);
 	suite_add_tcase(s, tc);
