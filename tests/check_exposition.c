@@ -50,6 +50,12 @@ static const struct expo_want {
 	 "patchbay_connections_refused_total{reason=\"per_address\"}"},
 	{PB_STAT_REFUSED_HANDSHAKES,
 	 "patchbay_connections_refused_total{reason=\"handshakes\"}"},
+	{PB_STAT_REFUSED_TLS,
+	 "patchbay_connections_refused_total{reason=\"tls\"}"},
+	{PB_STAT_REFUSED_TLS_TIMEOUT,
+	 "patchbay_connections_refused_total{reason=\"tls_timeout\"}"},
+	{PB_STAT_REFUSED_TLS_IDENTITY,
+	 "patchbay_connections_refused_total{reason=\"tls_identity\"}"},
 	{PB_STAT_DISC_NOMEM,
 	 "patchbay_disconnects_total{reason=\"no_memory\"}"},
 	{PB_STAT_DISC_CLOSED,
@@ -83,6 +89,7 @@ static const struct expo_want {
 	{PB_STAT_RECEIVED_REMOTE, "patchbay_frames_received_remote_total"},
 	{PB_STAT_SENT_REMOTE, "patchbay_frames_sent_remote_total"},
 	{PB_STAT_NODE_MSG_BAD, "patchbay_node_messages_refused_total"},
+	{PB_STAT_TLS_RELOAD_FAILED, "patchbay_tls_reload_failures_total"},
 };
 #define EXPO_NWANT (sizeof(expo_want) / sizeof(expo_want[0]))
 
@@ -95,6 +102,7 @@ static const char *const expo_families[][2] = {
 	{"patchbay_frames_forwarded_total", "counter"},
 	{"patchbay_bytes_forwarded_total", "counter"},
 	{"patchbay_frames_dropped_total", "counter"},
+	{"patchbay_tls_reload_failures_total", "counter"},
 	{"patchbay_clients", "gauge"},
 	{"patchbay_clients_max", "gauge"},
 	{"patchbay_queued_bytes", "gauge"},
@@ -491,6 +499,32 @@ START_TEST(test_no_process_families_when_proc_is_unreadable)
 }
 END_TEST
 
+/* The TLS certificate's expiry: a gauge where TLS serves, none else. */
+START_TEST(test_tls_cert_expiry_only_with_tls)
+{
+	struct pb_expo_sample s;
+	unsigned long long u;
+	size_t len;
+	double v;
+	char *text;
+
+	pb_expo_take(&s, &expo_reg);
+	ck_assert_int_eq(s.es_tls_expiry_s, 0);
+	text = pb_expo_format(&s, &len);
+	ck_assert_ptr_nonnull(text);
+	ck_assert(!expo_find(text, "patchbay_tls_cert_expiry_seconds", &v, &u));
+	free(text);
+	s.es_tls_expiry_s = 1893456000; /* 2030-01-01 */
+	text = pb_expo_format(&s, &len);
+	ck_assert_ptr_nonnull(text);
+	ck_assert(expo_find(text, "patchbay_tls_cert_expiry_seconds", &v, &u));
+	ck_assert_uint_eq(u, 1893456000);
+	ck_assert_ptr_nonnull(strstr(
+		text, "# TYPE patchbay_tls_cert_expiry_seconds gauge\n"));
+	free(text);
+}
+END_TEST
+
 static Suite *exposition_suite(void)
 {
 	Suite *s = suite_create("exposition");
@@ -503,6 +537,7 @@ static Suite *exposition_suite(void)
 		       test_every_family_has_help_and_type_before_its_samples);
 	tcase_add_test(tc, test_each_counter_moves_by_what_pb_stats_add_added);
 	tcase_add_test(tc, test_gauges_show_the_registry);
+	tcase_add_test(tc, test_tls_cert_expiry_only_with_tls);
 	tcase_add_test(tc, test_process_families_count_what_this_process_holds);
 	tcase_add_test(tc, test_no_process_families_when_proc_is_unreadable);
 	suite_add_tcase(s, tc);

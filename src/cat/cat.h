@@ -27,6 +27,7 @@ struct cat_conf {
 	unsigned long cf_linger_ms;
 	unsigned long cf_count; /* --count N, 0 for none */
 	const char *cf_id_file; /* NULL for none */
+	struct cat_tls cf_tls;	/* --tls-ca, --tls-cert, --tls-key */
 };
 
 /* Runs a session over the connected transport t until it ends, and closes

@@ -2,9 +2,10 @@
 # src/cat/local.mk: patchbay-cat, the command-line client (installed in
 # bindir, with patchbay-cat(1)). What it is made of, but for main.c, is
 # libpbcat.a, which its tests link. It links the common layer and the core
-# (socket helpers, sizes, the clock, the frame header), never a server's.
+# (socket helpers, sizes, the clock, the frame header), never a server's;
+# its tls: transport uses OpenSSL directly.
 noinst_LIBRARIES += %D%/libpbcat.a
-%C%_libpbcat_a_CPPFLAGS = $(CAT_CPPFLAGS)
+%C%_libpbcat_a_CPPFLAGS = $(CAT_CPPFLAGS) $(OPENSSL_CFLAGS)
 %C%_libpbcat_a_SOURCES = \
 	%D%/addr.c %D%/addr.h \
 	%D%/buf.c %D%/buf.h \
@@ -19,4 +20,4 @@ noinst_LIBRARIES += %D%/libpbcat.a
 bin_PROGRAMS += src/patchbay-cat
 src_patchbay_cat_SOURCES = %D%/main.c
 src_patchbay_cat_CPPFLAGS = $(CAT_CPPFLAGS)
-src_patchbay_cat_LDADD = %D%/libpbcat.a $(COMMON_LIBS)
+src_patchbay_cat_LDADD = %D%/libpbcat.a $(COMMON_LIBS) $(OPENSSL_LIBS)

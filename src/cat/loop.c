@@ -290,6 +290,8 @@ static void loop_once(struct loop *lp)
 {
 	struct pollfd p[2];
 	nfds_t n = 1;
+	bool pending = lp->lp_t->tr_ops->to_pending != NULL &&
+		       lp->lp_t->tr_ops->to_pending(lp->lp_t);
 
 	p[0].fd = lp->lp_t->tr_fd;
 	p[0].events = POLLIN;
@@ -301,7 +303,8 @@ static void loop_once(struct loop *lp)
 		p[1].events = POLLIN;
 		n = 2;
 	}
-	if (poll(p, n, loop_timeout(lp)) < 0) {
+	/* Bytes decrypted already: read them without waiting. */
+	if (poll(p, n, pending ? 0 : loop_timeout(lp)) < 0) {
 		if (errno != EINTR)
 			loop_fail(lp, "poll: %s", strerror(errno));
 		return;
@@ -309,7 +312,7 @@ static void loop_once(struct loop *lp)
 	if (p[0].revents & POLLOUT)
 		loop_write_conn(lp);
 	if (lp->lp_state != LOOP_DONE &&
-	    (p[0].revents & (POLLIN | POLLHUP | POLLERR)))
+	    ((p[0].revents & (POLLIN | POLLHUP | POLLERR)) || pending))
 		loop_read_conn(lp);
 	if (lp->lp_state == LOOP_RUN && n == 2 && p[1].revents != 0)
 		loop_read_input(lp);

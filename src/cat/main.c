@@ -24,11 +24,12 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: patchbay-cat [options] [ADDR]\n"
-		"Connects to a patchbay daemon at ADDR (HOST:PORT, [V6]:PORT "
-		"or unix:PATH;\n"
-		"default " CAT_ADDR_DEFAULT "), prints its id, sends each line "
-		"of standard input\n"
-		"(ID TEXT) and prints each message received on a line.\n"
+		"Connects to a patchbay daemon at ADDR (HOST:PORT, [V6]:PORT, "
+		"unix:PATH or\n"
+		"tls:HOST:PORT; default " CAT_ADDR_DEFAULT "), prints its id, "
+		"sends each line of\n"
+		"standard input (ID TEXT) and prints each message received on "
+		"a line.\n"
 		"\n"
 		"  -t, --to ID          send every line, as it is, to ID\n"
 		"  -x, --hex            print received payloads in hex\n"
@@ -42,6 +43,11 @@ static void usage(FILE *f)
 		"                       (default 1)\n"
 		"  -n, --count N        exit after N messages received\n"
 		"  -i, --id-file FILE   write the id to FILE\n"
+		"      --tls-ca FILE    CAs to check the daemon's certificate "
+		"with (tls:)\n"
+		"      --tls-cert FILE  our certificate, for a daemon that "
+		"asks for one\n"
+		"      --tls-key FILE   its private key\n"
 		"  -h, --help           show this help and exit\n"
 		"  -V, --version        show the version and exit\n"
 		"\n"
@@ -94,6 +100,34 @@ static int seconds(const char *s, unsigned long *ms)
 	return 0;
 }
 
+#define CAT_OPT_TLS_CA	 256 /* long options only */
+#define CAT_OPT_TLS_CERT 257
+#define CAT_OPT_TLS_KEY	 258
+
+/* The TLS options against the address: -1 when they fit, else 2. */
+static int check_tls(const struct cat_conf *cf)
+{
+	const struct cat_tls *t = &cf->cf_tls;
+	bool tls = cf->cf_addr.ad_kind == CAT_ADDR_TLS;
+
+	if (tls && !cat_transport_has_tls()) {
+		fprintf(stderr,
+			"patchbay-cat: %s: TLS needs a patchbay-cat built "
+			"with OpenSSL (configure --with-openssl)\n",
+			cf->cf_addr_text);
+		return 2;
+	}
+	if (!tls && (t->ct_ca || t->ct_cert || t->ct_key))
+		return bad("--tls-ca, --tls-cert and --tls-key are for a "
+			   "tls: address");
+	if (tls && t->ct_ca == NULL)
+		return bad("%s: a tls: address needs --tls-ca",
+			   cf->cf_addr_text);
+	if ((t->ct_cert == NULL) != (t->ct_key == NULL))
+		return bad("--tls-cert and --tls-key go together");
+	return -1;
+}
+
 /* Parses the command line onto cf: -1 to run, else the exit status. */
 static int parse(int argc, char **argv, struct cat_conf *cf)
 {
@@ -105,6 +139,9 @@ static int parse(int argc, char **argv, struct cat_conf *cf)
 		{"linger", required_argument, NULL, 'l'},
 		{"count", required_argument, NULL, 'n'},
 		{"id-file", required_argument, NULL, 'i'},
+		{"tls-ca", required_argument, NULL, CAT_OPT_TLS_CA},
+		{"tls-cert", required_argument, NULL, CAT_OPT_TLS_CERT},
+		{"tls-key", required_argument, NULL, CAT_OPT_TLS_KEY},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
@@ -156,6 +193,19 @@ static int parse(int argc, char **argv, struct cat_conf *cf)
 				return bad("--id-file: no file name");
 			cf->cf_id_file = optarg;
 			break;
+		case CAT_OPT_TLS_CA:
+		case CAT_OPT_TLS_CERT:
+		case CAT_OPT_TLS_KEY:
+			if (*optarg == '\0')
+				return bad("%s: no file name",
+					   argv[optind - 1]);
+			if (c == CAT_OPT_TLS_CA)
+				cf->cf_tls.ct_ca = optarg;
+			else if (c == CAT_OPT_TLS_CERT)
+				cf->cf_tls.ct_cert = optarg;
+			else
+				cf->cf_tls.ct_key = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -175,14 +225,7 @@ static int parse(int argc, char **argv, struct cat_conf *cf)
 	cf->cf_addr_text = optind < argc ? argv[optind] : CAT_ADDR_DEFAULT;
 	if (cat_addr_parse(cf->cf_addr_text, &cf->cf_addr, err, sizeof err) < 0)
 		return bad("%s", err);
-	if (cf->cf_addr.ad_kind == CAT_ADDR_TLS) {
-		fprintf(stderr,
-			"patchbay-cat: %s: TLS is not available yet; connect "
-			"to a TCP or Unix listener\n",
-			cf->cf_addr_text);
-		return 2;
-	}
-	return -1;
+	return check_tls(cf);
 }
 
 int main(int argc, char **argv)
@@ -201,7 +244,8 @@ int main(int argc, char **argv)
 	/* A reader of standard output that leaves is an error to report,
 	 * not a signal to die of; the connection never raises it. */
 	signal(SIGPIPE, SIG_IGN);
-	if (cat_transport_open(&cf.cf_addr, &t, err, sizeof err) < 0) {
+	if (cat_transport_open(&cf.cf_addr, &cf.cf_tls, &t, err, sizeof err) <
+	    0) {
 		fprintf(stderr, "patchbay-cat: %s\n", err);
 		return 1;
 	}

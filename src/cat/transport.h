@@ -1,16 +1,15 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * transport.h: the connection to the daemon, as the loop sees it: a
- * descriptor to poll and four operations. The plain transport (TCP or a
- * Unix socket) is the only one today; a TLS transport will fill in the
- * same operations over a TLS session, so the loop need not change, save
- * for what TLS adds: a read that needs the socket writable (and the
- * reverse) during a handshake, and bytes already decrypted that poll()
- * cannot see.
+ * descriptor to poll and a few operations. The plain transport (TCP or a
+ * Unix socket), and TLS over TCP (with OpenSSL, where built with it: the
+ * handshake is done, blocking, before the loop starts; bytes already
+ * decrypted, which poll() cannot see, are what to_pending says).
  */
 #ifndef CAT_TRANSPORT_H
 #define CAT_TRANSPORT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -29,7 +28,20 @@ struct cat_transport_ops {
 	/* Ends the sending side, after what was written. */
 	int (*to_shutdown)(struct cat_transport *t);
 	void (*to_close)(struct cat_transport *t);
+	/* Whether bytes wait that poll() cannot see (NULL: never). */
+	bool (*to_pending)(struct cat_transport *t);
 };
+
+/* TLS: the CAs to check the daemon's certificate with, and our own
+ * certificate and key (NULL: none). */
+struct cat_tls {
+	const char *ct_ca;
+	const char *ct_cert;
+	const char *ct_key;
+};
+
+/* Whether this patchbay-cat was built with TLS. */
+bool cat_transport_has_tls(void);
 
 struct cat_transport {
 	int tr_fd; /* to poll */
@@ -37,9 +49,10 @@ struct cat_transport {
 	void *tr_ctx; /* the transport's own state (none for plain) */
 };
 
-/* Connects to a (TCP or Unix, blocking until connected) and makes *t the
- * non-blocking transport over it: 0, or -1 with err saying what failed. */
-int cat_transport_open(const struct cat_addr *a, struct cat_transport *t,
-		       char *err, size_t errlen);
+/* Connects to a (TCP, Unix or TLS with tls, blocking until connected and,
+ * for TLS, the handshake done) and makes *t the non-blocking transport
+ * over it: 0, or -1 with err saying what failed. */
+int cat_transport_open(const struct cat_addr *a, const struct cat_tls *tls,
+		       struct cat_transport *t, char *err, size_t errlen);
 
 #endif

@@ -48,6 +48,31 @@ void pb_account_connected(uint32_t id, const char *addr)
 	log_info("client %u connected from %s", id, addr);
 }
 
+void pb_account_connected_tls(uint32_t id, const char *addr, const char *ident)
+{
+	pb_stats_add(PB_STAT_ACCEPTED, 1);
+	log_info("client %u connected from %s (tls, %s)", id, addr,
+		 ident[0] != '\0' ? ident : "no certificate");
+}
+
+void pb_account_refused_tls(const char *peer, enum pb_stat why,
+			    const char *detail)
+{
+	pb_stats_add(why, 1);
+	if (why == PB_STAT_REFUSED_TLS_IDENTITY)
+		log_notice("connection from %s refused: TLS identity %s not "
+			   "allowed (--tls-allow)",
+			   peer, detail);
+	else if (why == PB_STAT_REFUSED_TLS_TIMEOUT)
+		log_info("connection from %s refused: TLS handshake %s "
+			 "(--tls-handshake-timeout)",
+			 peer, detail);
+	else
+		log_info("connection from %s refused: TLS handshake failed: "
+			 "%s",
+			 peer, detail);
+}
+
 void pb_account_leave(uint32_t id, const char *addr, enum pb_leave why,
 		      size_t dropped, size_t waiting, unsigned long slow_ms)
 {

@@ -33,6 +33,15 @@ void pb_account_refused(const char *peer, enum pb_stat why);
 /* A client was given its id. */
 void pb_account_connected(uint32_t id, const char *addr);
 
+/* A TLS client got its id: ident is its certificate's identity ("cn:..."),
+ * "" for none. */
+void pb_account_connected_tls(uint32_t id, const char *addr, const char *ident);
+
+/* A TLS connection refused before its id: why is PB_STAT_REFUSED_TLS,
+ * _TLS_TIMEOUT or _TLS_IDENTITY; detail says more. */
+void pb_account_refused_tls(const char *peer, enum pb_stat why,
+			    const char *detail);
+
 /* A client left for 'why', 'dropped' frames still queued for it in its
  * outbox (counted here) and 'waiting' more in senders' waiting rooms
  * (counted as each sender drops them, by the same reason); slow_ms is the

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * listener.c: TCP and Unix listeners (see listener.h).
+ * listener.c: TCP, TLS and Unix listeners (see listener.h). A tls:
+ * listener's socket is a TCP one; the TLS is the daemon's (tls.h).
  */
 #include "config.h"
 
@@ -40,8 +41,16 @@ const char *pb_listener_invalid(const char *spec)
 			       "108 bytes";
 		return NULL;
 	}
-	if (listener_after(spec, "tls:") != NULL)
-		return "TLS listeners are not available in this version";
+	if ((rest = listener_after(spec, "tls:")) != NULL) {
+#ifndef HAVE_OPENSSL
+		return "TLS listeners need a patchbayd built with OpenSSL "
+		       "(configure --with-openssl, with libssl-dev)";
+#else
+		return pb_net_valid(rest) ? NULL
+					  : "not tls:ADDR:PORT or "
+					    "tls:[V6ADDR]:PORT";
+#endif
+	}
 	if ((rest = listener_after(spec, "tcp:")) != NULL)
 		spec = rest;
 	return pb_net_valid(spec) ? NULL
@@ -163,7 +172,8 @@ int pb_listener_open(const char *spec, unsigned long mode, const char *group,
 
 	if ((rest = listener_after(spec, "unix:")) != NULL)
 		return listener_unix(rest, mode, group, fd, err, errlen);
-	if ((rest = listener_after(spec, "tcp:")) != NULL)
+	if ((rest = listener_after(spec, "tcp:")) != NULL ||
+	    (rest = listener_after(spec, "tls:")) != NULL)
 		spec = rest;
 	return pb_net_listen(spec, fd, err, errlen);
 }

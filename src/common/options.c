@@ -59,6 +59,8 @@ enum options_kind {
 	OK_VERBOSE, /* -v adds one; in the file, how many */
 	OK_QUIET,   /* -q; in the file, yes or no */
 	OK_ACTION,  /* command line only: --help, --version */
+	OK_AUTH,    /* require, optional or none (pb_options_tls_auth) */
+	OK_TLSVER,  /* 1.2 or 1.3 (TLSv1.2, TLSv1.3), stored as 12, 13 */
 };
 
 #define OPT_METRICS	  256 /* no short form */
@@ -78,6 +80,16 @@ enum options_kind {
 #define OPT_NATS_KEY	  270
 #define OPT_CLUSTER	  271
 #define OPT_LINK_TIMEOUT  272
+#define OPT_TLS_CERT	  273
+#define OPT_TLS_KEY	  274
+#define OPT_TLS_CA	  275
+#define OPT_TLS_CRL	  276
+#define OPT_TLS_AUTH	  277
+#define OPT_TLS_ALLOW	  278
+#define OPT_TLS_MIN	  279
+#define OPT_TLS_CIPHERS	  280
+#define OPT_TLS_SUITES	  281
+#define OPT_TLS_HS_TIME	  282
 
 struct options_def {
 	const char *od_name;
@@ -108,7 +120,8 @@ static const struct options_def options_defs[] = {
 	 "ADDR:PORT",
 	 "listen address (default 127.0.0.1:8080;\n"
 	 "IPv6 as [::1]:8080; port 0 picks one;\n"
-	 "unix:PATH a Unix socket); repeatable"},
+	 "unix:PATH a Unix socket; tls:ADDR:PORT\n"
+	 "TLS); repeatable"},
 	{"unix-mode", OPT_UNIX_MODE, OK_MODE, OFF(op_unix_mode), true, true,
 	 BOTH, "MODE", "mode of Unix sockets (default 0660)"},
 	{"unix-group", OPT_UNIX_GROUP, OK_NAME, OFF(op_unix_group), true, true,
@@ -125,6 +138,34 @@ static const struct options_def options_defs[] = {
 	 true, false, DAEMON_ONLY, "N",
 	 "most connections waiting for their id\n"
 	 "(default 256)"},
+	{"tls-cert", OPT_TLS_CERT, OK_PATH, OFF(op_tls_cert), true, false,
+	 DAEMON_ONLY, "FILE",
+	 "tls: listeners' certificate chain (PEM,\n"
+	 "leaf first)"},
+	{"tls-key", OPT_TLS_KEY, OK_PATH, OFF(op_tls_key), true, false,
+	 DAEMON_ONLY, "FILE", "its private key (PEM)"},
+	{"tls-ca", OPT_TLS_CA, OK_PATH, OFF(op_tls_ca), true, false,
+	 DAEMON_ONLY, "FILE", "CAs that sign clients' certificates"},
+	{"tls-crl", OPT_TLS_CRL, OK_PATH, OFF(op_tls_crl), true, false,
+	 DAEMON_ONLY, "FILE", "revoked clients' certificates (PEM CRLs)"},
+	{"tls-client-auth", OPT_TLS_AUTH, OK_AUTH, OFF(op_tls_client_auth),
+	 true, false, DAEMON_ONLY, "MODE",
+	 "require (default), optional or none:\n"
+	 "whether clients show a certificate"},
+	{"tls-allow", OPT_TLS_ALLOW, OK_PATH, OFF(op_tls_allow), true, false,
+	 DAEMON_ONLY, "FILE",
+	 "identities allowed, one a line (uri:,\n"
+	 "dns:, email:, cn:); default: any"},
+	{"tls-min-version", OPT_TLS_MIN, OK_TLSVER, OFF(op_tls_min_version),
+	 true, false, DAEMON_ONLY, "VER", "1.2 (default) or 1.3"},
+	{"tls-ciphers", OPT_TLS_CIPHERS, OK_NAME, OFF(op_tls_ciphers), true,
+	 false, DAEMON_ONLY, "LIST", "TLS 1.2 ciphers (OpenSSL's list)"},
+	{"tls-ciphersuites", OPT_TLS_SUITES, OK_NAME, OFF(op_tls_ciphersuites),
+	 true, false, DAEMON_ONLY, "LIST", "TLS 1.3 cipher suites"},
+	{"tls-handshake-timeout", OPT_TLS_HS_TIME, OK_SECONDS,
+	 OFF(op_tls_handshake_ms), true, false, DAEMON_ONLY, "SECS",
+	 "close a TLS handshake unfinished this\n"
+	 "long (default 10)"},
 	{"max-frame", 'f', OK_SIZE, OFF(op_max_frame), true, true, BOTH,
 	 "BYTES",
 	 "longest payload, its 0x00 included\n"
@@ -245,6 +286,46 @@ void pb_options_defaults(struct pb_options *op)
 	op->op_verbosity = PB_LOG_NOTICE;
 	snprintf(op->op_cluster, sizeof(op->op_cluster), "patchbay");
 	op->op_link_ms = 10 * 1000;
+	op->op_tls_client_auth = PB_TLS_AUTH_REQUIRE;
+	op->op_tls_min_version = 12;
+	op->op_tls_handshake_ms = 10 * 1000;
+}
+
+bool pb_options_has_tls(const struct pb_options *op)
+{
+	unsigned i;
+
+	for (i = 0; i < op->op_nlisten; i++)
+		if (strncmp(op->op_listen[i], "tls:", 4) == 0)
+			return true;
+	return false;
+}
+
+static const char *const options_auths[] = {
+	[PB_TLS_AUTH_REQUIRE] = "require",
+	[PB_TLS_AUTH_OPTIONAL] = "optional",
+	[PB_TLS_AUTH_NONE] = "none",
+};
+
+static int options_auth(const char *s, unsigned long *out)
+{
+	unsigned long i;
+
+	for (i = 0; i < sizeof(options_auths) / sizeof(options_auths[0]); i++)
+		if (strcmp(s, options_auths[i]) == 0)
+			return *out = i, 0;
+	return -1;
+}
+
+static int options_tls_version(const char *s, unsigned long *out)
+{
+	if (strncmp(s, "TLSv", 4) == 0)
+		s += 4;
+	if (strcmp(s, "1.2") == 0)
+		return *out = 12, 0;
+	if (strcmp(s, "1.3") == 0)
+		return *out = 13, 0;
+	return -1;
 }
 
 int pb_options_size(const char *s, size_t *out)
@@ -454,6 +535,12 @@ static int options_value(struct pb_options *op, const struct options_def *d,
 		else if (op->op_verbosity == PB_LOG_WARN)
 			op->op_verbosity = PB_LOG_NOTICE;
 		return 0;
+	case OK_AUTH:
+		*why = "not require, optional or none";
+		return options_auth(arg, (unsigned long *)(void *)field);
+	case OK_TLSVER:
+		*why = "not 1.2 or 1.3";
+		return options_tls_version(arg, (unsigned long *)(void *)field);
 	case OK_ACTION:
 		break;
 	}
@@ -614,6 +701,20 @@ int pb_options_check(const struct pb_options *op, const char *file, char *err,
 	else if (op->op_node >> op->op_node_bits != 0)
 		name = "node",
 		what = "must be below 2 to the power --node-bits";
+	else if (pb_options_has_tls(op) && op->op_tls_cert[0] == '\0')
+		name = "tls-cert", what = "must be given for a tls: listener";
+	else if (pb_options_has_tls(op) && op->op_tls_key[0] == '\0')
+		name = "tls-key", what = "must be given for a tls: listener";
+	else if (pb_options_has_tls(op) && op->op_tls_ca[0] == '\0' &&
+		 op->op_tls_client_auth != PB_TLS_AUTH_NONE)
+		name = "tls-ca",
+		what = "must be given for a tls: listener (unless "
+		       "--tls-client-auth none)";
+	else if (op->op_tls_allow[0] != '\0' &&
+		 op->op_tls_client_auth == PB_TLS_AUTH_NONE)
+		name = "tls-allow",
+		what = "needs client certificates (--tls-client-auth "
+		       "require or optional)";
 	else
 		options_check_nats(op, &name, &what);
 	if (name == NULL)
@@ -654,6 +755,8 @@ static bool options_same(const struct options_def *d,
 	case OK_COUNT:
 	case OK_SECONDS:
 	case OK_MODE:
+	case OK_AUTH:
+	case OK_TLSVER:
 		return *(const unsigned long *)x == *(const unsigned long *)y;
 	case OK_SIZE:
 	case OK_KIB:
@@ -764,6 +867,12 @@ void pb_options_write(const struct pb_options *op, enum pb_server server,
 		case OK_QUIET:
 			fputs(op->op_verbosity == PB_LOG_WARN ? "yes" : "no",
 			      f);
+			break;
+		case OK_AUTH:
+			fputs(options_auths[op->op_tls_client_auth], f);
+			break;
+		case OK_TLSVER:
+			fputs(op->op_tls_min_version == 13 ? "1.3" : "1.2", f);
 			break;
 		case OK_ACTION:
 			break;

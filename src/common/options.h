@@ -65,7 +65,29 @@ struct pb_options {
 	/* Where each option was last set in the configuration file (its
 	 * line, 0 if not there), so a check can name the line. */
 	unsigned op_line[64];
+
+	/* TLS (tls.h), for tls: listeners; a reload may change them all. */
+	char op_tls_cert[PB_OPTIONS_PATHLEN];	 /* PEM chain, leaf first */
+	char op_tls_key[PB_OPTIONS_PATHLEN];	 /* PEM private key */
+	char op_tls_ca[PB_OPTIONS_PATHLEN];	 /* clients' CAs, "" none */
+	char op_tls_crl[PB_OPTIONS_PATHLEN];	 /* CRLs, "" none */
+	char op_tls_allow[PB_OPTIONS_PATHLEN];	 /* identities, "" any */
+	unsigned long op_tls_client_auth;	 /* a pb_options_tls_auth */
+	unsigned long op_tls_min_version;	 /* 12 or 13 */
+	char op_tls_ciphers[PB_OPTIONS_ADDRLEN]; /* TLS 1.2, "" default */
+	char op_tls_ciphersuites[PB_OPTIONS_ADDRLEN]; /* TLS 1.3 */
+	unsigned long op_tls_handshake_ms; /* --tls-handshake-timeout */
 };
+
+/* --tls-client-auth. */
+enum pb_options_tls_auth {
+	PB_TLS_AUTH_REQUIRE,  /* a certificate from --tls-ca, or no id */
+	PB_TLS_AUTH_OPTIONAL, /* none, or one from --tls-ca */
+	PB_TLS_AUTH_NONE,     /* none asked for */
+};
+
+/* Whether some listener of op is tls:. */
+bool pb_options_has_tls(const struct pb_options *op);
 
 /* The servers, as a mask in the table of options. */
 enum pb_server {

@@ -36,6 +36,10 @@ static const char *const stat_names[PB_STAT_COUNT] = {
 	[PB_STAT_RECEIVED_REMOTE] = "received_remote",
 	[PB_STAT_SENT_REMOTE] = "sent_remote",
 	[PB_STAT_NODE_MSG_BAD] = "node_messages_refused",
+	[PB_STAT_REFUSED_TLS] = "refused_tls",
+	[PB_STAT_REFUSED_TLS_TIMEOUT] = "refused_tls_timeout",
+	[PB_STAT_REFUSED_TLS_IDENTITY] = "refused_tls_identity",
+	[PB_STAT_TLS_RELOAD_FAILED] = "tls_reload_failed",
 };
 
 const char *pb_stat_name(enum pb_stat s)

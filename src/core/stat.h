@@ -32,24 +32,33 @@ enum pb_stat {
 	PB_STAT_REFUSED_NOMEM,	 /* connections refused: no memory */
 	PB_STAT_DISC_NOMEM,	 /* disconnects: no memory for its input, or
 				    to queue frames for it */
-	PB_STAT_DROP_SENDER_LEFT,    /* frames waiting in the waiting room of a
-					sender that left, given up */
-	PB_STAT_DISC_FRAME_TIMEOUT,  /* disconnects: a frame unfinished for
-					--frame-timeout */
-	PB_STAT_REFUSED_STATE,	     /* connections refused: the id state
-					(--state-dir) could not be saved */
-	PB_STAT_REFUSED_PER_ADDRESS, /* connections refused:
-					--max-clients-per-address */
-	PB_STAT_REFUSED_HANDSHAKES,  /* connections refused:
-					--max-handshakes */
-	PB_STAT_DROP_UNREACHABLE,    /* frames for a node not heard within
-					--link-timeout */
-	PB_STAT_DROP_UNKNOWN_NODE,   /* frames for a node that is in no
-					cluster of ours */
-	PB_STAT_RECEIVED_REMOTE,     /* frames other nodes handed us */
-	PB_STAT_SENT_REMOTE,	     /* frames other nodes took from us */
-	PB_STAT_NODE_MSG_BAD,	     /* messages from other nodes refused:
-					not a valid one, or out of turn */
+	PB_STAT_DROP_SENDER_LEFT,     /* frames waiting in the waiting room of a
+					 sender that left, given up */
+	PB_STAT_DISC_FRAME_TIMEOUT,   /* disconnects: a frame unfinished for
+					 --frame-timeout */
+	PB_STAT_REFUSED_STATE,	      /* connections refused: the id state
+					 (--state-dir) could not be saved */
+	PB_STAT_REFUSED_PER_ADDRESS,  /* connections refused:
+					 --max-clients-per-address */
+	PB_STAT_REFUSED_HANDSHAKES,   /* connections refused:
+					 --max-handshakes */
+	PB_STAT_DROP_UNREACHABLE,     /* frames for a node not heard within
+					 --link-timeout */
+	PB_STAT_DROP_UNKNOWN_NODE,    /* frames for a node that is in no
+					 cluster of ours */
+	PB_STAT_RECEIVED_REMOTE,      /* frames other nodes handed us */
+	PB_STAT_SENT_REMOTE,	      /* frames other nodes took from us */
+	PB_STAT_NODE_MSG_BAD,	      /* messages from other nodes refused:
+					 not a valid one, or out of turn */
+	PB_STAT_REFUSED_TLS,	      /* connections refused: the TLS
+					 handshake failed */
+	PB_STAT_REFUSED_TLS_TIMEOUT,  /* connections refused: the TLS
+					 handshake outlasted
+					 --tls-handshake-timeout */
+	PB_STAT_REFUSED_TLS_IDENTITY, /* connections refused: an identity
+					 --tls-allow does not name */
+	PB_STAT_TLS_RELOAD_FAILED,    /* reloads that kept the old TLS
+					 files (a bad file) */
 	PB_STAT_COUNT,
 };
 

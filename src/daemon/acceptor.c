@@ -30,7 +30,19 @@ static void acceptor_unadmit(struct pb_registry *reg, struct pb_client *c,
 	pb_client_unref(c);
 }
 
-static void acceptor_admit(struct pb_acceptor *ac, int fd, const char *peer)
+/* A TLS client's state, from the context in force; false (refused,
+ * counted) when there is no memory for it. */
+static bool acceptor_tls(struct pb_registry *reg, struct pb_client *c, int fd)
+{
+	struct pb_tls_ctx *ctx = pb_registry_tls(reg);
+
+	c->cl_tls = ctx != NULL ? pb_tls_new(ctx, fd) : NULL;
+	pb_tls_ctx_unref(ctx);
+	return c->cl_tls != NULL;
+}
+
+static void acceptor_admit(struct pb_acceptor *ac, int fd, const char *peer,
+			   bool tls)
 {
 	struct pb_registry *reg = ac->ac_reg;
 	const struct pb_options *op = reg->rg_opts;
@@ -54,8 +66,15 @@ static void acceptor_admit(struct pb_acceptor *ac, int fd, const char *peer)
 			pb_client_unref(c);
 		return;
 	}
-	/* Only now: a refused connection spends no id. */
-	if (pb_registry_next_id(reg, &c->cl_conn.cn_id, err, sizeof(err)) < 0) {
+	if (tls && !acceptor_tls(reg, c, fd)) {
+		pb_account_refused(peer, PB_STAT_REFUSED_NOMEM);
+		acceptor_unadmit(reg, c, fd);
+		return;
+	}
+	/* Only now: a refused connection spends no id. A TLS client gets
+	 * its own after its handshake, in its thread (session.c). */
+	if (!tls &&
+	    pb_registry_next_id(reg, &c->cl_conn.cn_id, err, sizeof(err)) < 0) {
 		log_warnx("cannot save the id state: %s", err);
 		pb_account_refused(peer, PB_STAT_REFUSED_STATE);
 		acceptor_unadmit(reg, c, fd);
@@ -70,7 +89,7 @@ static void acceptor_admit(struct pb_acceptor *ac, int fd, const char *peer)
 }
 
 /* Accepts on lfd until none is pending; returns a pause in ms, or -1. */
-static int acceptor_drain(struct pb_acceptor *ac, int lfd)
+static int acceptor_drain(struct pb_acceptor *ac, int lfd, bool tls)
 {
 	char peer[PB_NET_ADDRLEN];
 	int fd;
@@ -81,7 +100,7 @@ static int acceptor_drain(struct pb_acceptor *ac, int lfd)
 			if (ac->ac_paused)
 				log_notice("accepting connections again");
 			ac->ac_paused = false;
-			acceptor_admit(ac, fd, peer);
+			acceptor_admit(ac, fd, peer, tls);
 			continue;
 		}
 		switch (errno) {
@@ -125,7 +144,7 @@ static int acceptor_round(struct pb_acceptor *ac, const struct pollfd *pfd,
 
 		if (!paused && !(pfd[i].revents & (POLLIN | POLLERR)))
 			continue;
-		p = acceptor_drain(ac, ac->ac_fds[i]);
+		p = acceptor_drain(ac, ac->ac_fds[i], ac->ac_tls[i]);
 		if (p > pause)
 			pause = p;
 	}
@@ -159,12 +178,13 @@ static void *acceptor_thread(void *arg)
 	return NULL;
 }
 
-int pb_acceptor_start(struct pb_acceptor *ac, const int *fds, size_t n,
-		      struct pb_registry *reg)
+int pb_acceptor_start(struct pb_acceptor *ac, const int *fds, const bool *tls,
+		      size_t n, struct pb_registry *reg)
 {
 	int rc;
 
 	memcpy(ac->ac_fds, fds, n * sizeof(*fds));
+	memcpy(ac->ac_tls, tls, n * sizeof(*tls));
 	ac->ac_nfds = n;
 	ac->ac_reg = reg;
 	ac->ac_paused = false;

@@ -24,7 +24,8 @@ struct pb_registry;
 #define PB_ACCEPTOR_MAX 8
 
 struct pb_acceptor {
-	int ac_fds[PB_ACCEPTOR_MAX]; /* listening sockets, one id space */
+	int ac_fds[PB_ACCEPTOR_MAX];  /* listening sockets, one id space */
+	bool ac_tls[PB_ACCEPTOR_MAX]; /* which are tls: listeners */
 	size_t ac_nfds;
 	struct pb_registry *ac_reg;
 	struct pb_wake ac_stop; /* signalled to stop accepting */
@@ -36,9 +37,11 @@ struct pb_acceptor {
 };
 
 /* Starts accepting on fds[0 .. n) (n at most PB_ACCEPTOR_MAX), which
- * the acceptor owns from then on. */
-int pb_acceptor_start(struct pb_acceptor *ac, const int *fds, size_t n,
-		      struct pb_registry *reg);
+ * the acceptor owns from then on; tls[i] says that fds[i] is a tls:
+ * listener, whose clients get their id only after their handshake, in
+ * their own thread (session.h). */
+int pb_acceptor_start(struct pb_acceptor *ac, const int *fds, const bool *tls,
+		      size_t n, struct pb_registry *reg);
 
 /* Asks the thread to show it is alive; pb_acceptor_alive then says
  * whether it has answered. For the watchdog: a thread that is stuck does

@@ -36,6 +36,7 @@ void pb_client_unref(struct pb_client *c)
 	    1)
 		return;
 	pb_conn_free(&c->cl_conn);
+	pb_tls_free(c->cl_tls);
 	pthread_mutex_destroy(&c->cl_lock);
 	pb_wake_destroy(&c->cl_wake);
 	free(c);

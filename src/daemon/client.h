@@ -21,8 +21,12 @@
 #include <stdint.h>
 
 #include "conn.h"
+#include "tls.h"
 #include "waiters.h"
 #include "wake.h"
+
+/* The longest identity logged for a TLS client ("cn:alice"). */
+#define PB_CLIENT_IDENTLEN 256
 
 /* Recent destinations kept per sender. */
 #define PB_DEST_CACHE 8
@@ -56,6 +60,11 @@ struct pb_client {
 	uint64_t cl_consumed;
 	bool cl_queued;
 	uint64_t cl_blocked_round;
+	/* A tls: listener's client: its TLS state (tls.h, which has its own
+	 * lock), and its certificate's identity once the handshake is
+	 * over; NULL for a plain or Unix client. */
+	struct pb_tls *cl_tls;
+	char cl_ident[PB_CLIENT_IDENTLEN];
 
 	/* Guards cl_conn's outbox and waiters; cl_fd is written to only
 	 * under it. */

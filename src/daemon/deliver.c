@@ -67,9 +67,15 @@ static void deliver_unlock(struct pb_conn *c)
 	pthread_mutex_unlock(&pb_client_of(c)->cl_lock);
 }
 
+/* A TLS client's bytes go through its TLS state (tls.h), which has a
+ * lock of its own: the owner reads while others write under c's lock. */
 static ssize_t deliver_read(struct pb_conn *c, void *buf, size_t len)
 {
-	return recv(pb_client_of(c)->cl_fd, buf, len, 0);
+	struct pb_client *cl = pb_client_of(c);
+
+	if (cl->cl_tls != NULL)
+		return pb_tls_read(cl->cl_tls, buf, len);
+	return recv(cl->cl_fd, buf, len, 0);
 }
 
 static ssize_t deliver_write(struct pb_conn *c, const struct iovec *iov,
@@ -79,6 +85,8 @@ static ssize_t deliver_write(struct pb_conn *c, const struct iovec *iov,
 
 	if (cl->cl_remote != NULL)
 		return cl->cl_reg->rg_remote->ro_write(cl, iov, n);
+	if (cl->cl_tls != NULL)
+		return pb_tls_write(cl->cl_tls, iov, n);
 	return pb_net_sendv(cl->cl_fd, iov, n);
 }
 
@@ -131,6 +139,10 @@ static void deliver_close(struct pb_conn *c)
 {
 	struct pb_client *cl = pb_client_of(c);
 
+	/* close_notify, if the socket takes it now; nobody writes to a
+	 * client that left (its state says so under its lock). */
+	if (cl->cl_tls != NULL)
+		pb_tls_close(cl->cl_tls);
 	close(cl->cl_fd);
 	cl->cl_fd = -1;
 }

@@ -56,6 +56,36 @@ void pb_registry_init(struct pb_registry *reg, const struct pb_options *op,
 	atomic_init(&reg->rg_lingering, 0);
 	pb_spare_init(&reg->rg_spares, op->op_spare_threads);
 	atomic_init(&reg->rg_deadline_ms, 0);
+	pthread_mutex_init(&reg->rg_ids_lock, NULL);
+	pthread_mutex_init(&reg->rg_tls_lock, NULL);
+	reg->rg_tls = NULL;
+	atomic_init(&reg->rg_tls_expiry_s, 0);
+	atomic_init(&reg->rg_tls_handshake_ms, op->op_tls_handshake_ms);
+}
+
+void pb_registry_set_tls(struct pb_registry *reg, struct pb_tls_ctx *ctx)
+{
+	struct pb_tls_ctx *old;
+
+	pthread_mutex_lock(&reg->rg_tls_lock);
+	old = reg->rg_tls;
+	reg->rg_tls = ctx;
+	pthread_mutex_unlock(&reg->rg_tls_lock);
+	atomic_store(&reg->rg_tls_expiry_s,
+		     ctx != NULL ? pb_tls_ctx_expiry(ctx) : 0);
+	pb_tls_ctx_unref(old);
+}
+
+struct pb_tls_ctx *pb_registry_tls(struct pb_registry *reg)
+{
+	struct pb_tls_ctx *ctx;
+
+	pthread_mutex_lock(&reg->rg_tls_lock);
+	ctx = reg->rg_tls;
+	if (ctx != NULL)
+		pb_tls_ctx_ref(ctx);
+	pthread_mutex_unlock(&reg->rg_tls_lock);
+	return ctx;
 }
 
 void pb_registry_destroy(struct pb_registry *reg)
@@ -66,6 +96,9 @@ void pb_registry_destroy(struct pb_registry *reg)
 	pb_spare_destroy(&reg->rg_spares);
 	pthread_cond_destroy(&reg->rg_idle);
 	pthread_mutex_destroy(&reg->rg_lock);
+	pb_registry_set_tls(reg, NULL);
+	pthread_mutex_destroy(&reg->rg_tls_lock);
+	pthread_mutex_destroy(&reg->rg_ids_lock);
 }
 
 void pb_registry_set_limits(struct pb_registry *reg,
@@ -79,6 +112,7 @@ void pb_registry_set_limits(struct pb_registry *reg,
 	pb_spare_set_max(&reg->rg_spares, op->op_spare_threads);
 	atomic_store(&reg->rg_outbox, op->op_outbox);
 	atomic_store(&reg->rg_park, op->op_park);
+	atomic_store(&reg->rg_tls_handshake_ms, op->op_tls_handshake_ms);
 	pb_budget_set_limit(&reg->rg_budget, op->op_max_memory);
 }
 
@@ -93,6 +127,7 @@ void pb_registry_gauges(struct pb_registry *reg, struct pb_registry_gauges *g)
 	g->rgg_start_s = reg->rg_start_s; /* set before any thread started */
 	g->rgg_loaded_s = atomic_load(&reg->rg_loaded_s);
 	g->rgg_reload_ok = atomic_load(&reg->rg_reload_ok);
+	g->rgg_tls_expiry_s = atomic_load(&reg->rg_tls_expiry_s);
 }
 
 void pb_registry_reloaded(struct pb_registry *reg, bool ok)
@@ -206,21 +241,28 @@ int pb_registry_next_id(struct pb_registry *reg, uint32_t *id, char *err,
 			size_t errlen)
 {
 	const struct pb_options *op = reg->rg_opts;
-	uint64_t handed, upto;
+	uint64_t handed;
+	int rc = 0;
 
+	/* Held across the save, so that no id of a new block is given
+	 * before its mark is saved; only id seekers wait for it. */
+	pthread_mutex_lock(&reg->rg_ids_lock);
 	pthread_mutex_lock(&reg->rg_lock);
 	*id = pb_table_next_id(&reg->rg_table);
 	handed = pb_table_handed(&reg->rg_table);
 	pthread_mutex_unlock(&reg->rg_lock);
-	if (handed <= reg->rg_ids_upto)
-		return 0;
-	/* A new block: its mark is saved before any id of it is given,
-	 * outside the lock (this blocks). */
-	upto = handed + pb_ids_block((unsigned)op->op_node_bits);
-	if (pb_ids_save(op->op_state_dir, upto, err, errlen) < 0)
-		return -1;
-	reg->rg_ids_upto = upto;
-	return 0;
+	if (handed > reg->rg_ids_upto) {
+		/* A new block: its mark is saved before any id of it is
+		 * given, outside the table's lock (this blocks). */
+		uint64_t upto =
+			handed + pb_ids_block((unsigned)op->op_node_bits);
+
+		rc = pb_ids_save(op->op_state_dir, upto, err, errlen);
+		if (rc == 0)
+			reg->rg_ids_upto = upto;
+	}
+	pthread_mutex_unlock(&reg->rg_ids_lock);
+	return rc < 0 ? -1 : 0;
 }
 
 int pb_registry_add(struct pb_registry *reg, struct pb_client *c)

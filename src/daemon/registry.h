@@ -24,6 +24,7 @@
 #include "remote.h"
 #include "spare.h"
 #include "table.h"
+#include "tls.h"
 
 struct pb_registry {
 	const struct pb_options *rg_opts; /* as started; see the live limits */
@@ -55,7 +56,7 @@ struct pb_registry {
 	atomic_bool rg_reload_ok;
 
 	/* The ids' high-water mark saved in --state-dir: ids below it may be
-	 * handed out (ids.h). The acceptor's alone. */
+	 * handed out (ids.h). Under rg_ids_lock. */
 	uint64_t rg_ids_upto;
 
 	pthread_mutex_t rg_lock; /* guards the fields below */
@@ -76,6 +77,17 @@ struct pb_registry {
 	/* Clients of other nodes (remote.h), set before any client comes
 	 * when the daemon is in a cluster; NULL otherwise. */
 	const struct pb_remote_ops *rg_remote;
+	/* Ids are handed out by the acceptor, and by the threads of TLS
+	 * clients once their handshake is over: one at a time. */
+	pthread_mutex_t rg_ids_lock;
+
+	/* TLS: the context in force (NULL without tls: listeners), swapped
+	 * whole by a reload under rg_tls_lock; each connection holds a
+	 * reference to the one it was made with. */
+	pthread_mutex_t rg_tls_lock;
+	struct pb_tls_ctx *rg_tls;
+	atomic_llong rg_tls_expiry_s;
+	atomic_ulong rg_tls_handshake_ms; /* --tls-handshake-timeout */
 };
 
 /* Whether id is one this node gives (its node part is ours). */
@@ -102,12 +114,27 @@ struct pb_registry_gauges {
 	size_t rgg_queued_park;	  /* bytes in all waiting rooms */
 	size_t rgg_memory_budget; /* --max-memory */
 	size_t rgg_memory_used;
-	long long rgg_start_s;	/* wall clock: when it started */
-	long long rgg_loaded_s; /* when a configuration last loaded */
-	bool rgg_reload_ok;	/* whether the last reload succeeded */
+	long long rgg_start_s;	    /* wall clock: when it started */
+	long long rgg_loaded_s;	    /* when a configuration last loaded */
+	bool rgg_reload_ok;	    /* whether the last reload succeeded */
+	long long rgg_tls_expiry_s; /* the TLS certificate's, 0 for none */
 };
 
 void pb_registry_gauges(struct pb_registry *reg, struct pb_registry_gauges *g);
+
+/* Puts ctx (a reference the registry takes over; NULL: none) in force
+ * for the TLS connections to come; the one before is let go. */
+void pb_registry_set_tls(struct pb_registry *reg, struct pb_tls_ctx *ctx);
+
+/* The TLS context in force, referenced, or NULL. */
+struct pb_tls_ctx *pb_registry_tls(struct pb_registry *reg);
+
+static inline unsigned long
+pb_registry_tls_handshake_ms(struct pb_registry *reg)
+{
+	return atomic_load_explicit(&reg->rg_tls_handshake_ms,
+				    memory_order_relaxed);
+}
 
 /* Records how a reload went. */
 void pb_registry_reloaded(struct pb_registry *reg, bool ok);
@@ -126,8 +153,9 @@ void pb_registry_touch(struct pb_registry *reg);
 void pb_registry_set_ids(struct pb_registry *reg, uint64_t handed,
 			 uint64_t upto);
 
-/* The next id, into *id (acceptor thread only): 0, or -1 with err saying
- * why when a new mark had to be saved in --state-dir and could not be. */
+/* The next id, into *id (the acceptor's, or a TLS client's thread): 0, or
+ * -1 with err saying why when a new mark had to be saved in --state-dir
+ * and could not be. */
 int pb_registry_next_id(struct pb_registry *reg, uint32_t *id, char *err,
 			size_t errlen);
 int pb_registry_add(struct pb_registry *reg, struct pb_client *c);

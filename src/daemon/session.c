@@ -36,9 +36,11 @@ static int session_min_timeout(int a, uint64_t at_ms, uint64_t now_ms)
 	return a < 0 || b < a ? b : a;
 }
 
-/* Fills pfd (the socket) for this round; returns the poll timeout. */
+/* Fills pfd (the socket) for this round; returns the poll timeout.
+ * *tls_in: a TLS client has plaintext already read from its socket,
+ * which poll cannot see (read it anyway). */
 static int session_poll_setup(struct pb_client *c, struct pollfd *pfd,
-			      bool *pending)
+			      bool *pending, bool *tls_in)
 {
 	struct pb_registry *reg = c->cl_reg;
 	struct pb_engine *en = &reg->rg_engine;
@@ -47,13 +49,22 @@ static int session_poll_setup(struct pb_client *c, struct pollfd *pfd,
 	bool reading = !left && pb_engine_wants_input(en, cn);
 	uint64_t now = pb_now_ms(), progress;
 	int timeout = -1;
+	bool tls_out = false;
 
 	*pending = atomic_load_explicit(&cn->cn_pending, memory_order_acquire);
 	progress =
 		atomic_load_explicit(&cn->cn_progress_ms, memory_order_relaxed);
+	*tls_in = false;
+	if (c->cl_tls != NULL && !left) {
+		/* Ciphertext its own reads left (a KeyUpdate's answer)
+		 * waits for room too; a sender's leaves a byte in the
+		 * outbox, so *pending says so (tls.h). */
+		tls_out = pb_tls_wants_write(c->cl_tls);
+		*tls_in = reading && pb_tls_pending(c->cl_tls);
+	}
 
-	pfd->events =
-		(short)((reading ? POLLIN : 0) | (*pending ? POLLOUT : 0));
+	pfd->events = (short)((reading ? POLLIN : 0) |
+			      (*pending || tls_out ? POLLOUT : 0));
 	/* A socket we ask nothing of is left out, or a hang-up would spin. */
 	pfd->fd = pfd->events != 0 ? c->cl_fd : -1;
 	pfd->revents = 0;
@@ -82,6 +93,8 @@ static int session_poll_setup(struct pb_client *c, struct pollfd *pfd,
 	if (pb_registry_stopping(reg))
 		timeout = session_min_timeout(
 			timeout, pb_registry_deadline_ms(reg), now);
+	if (*tls_in)
+		timeout = 0;
 	return timeout;
 }
 
@@ -97,16 +110,21 @@ static bool session_stop_done(struct pb_client *c)
 /* Does what the socket is ready for, and checks the timeouts: true to go
  * on, false with *why when the client must leave. */
 static bool session_io(struct pb_client *c, const struct pollfd *pfd,
-		       bool pending, enum pb_leave *why)
+		       bool pending, bool tls_in, enum pb_leave *why)
 {
 	struct pb_engine *en = &c->cl_reg->rg_engine;
 
+	if ((pfd->revents & (POLLOUT | POLLERR | POLLHUP)) &&
+	    c->cl_tls != NULL && pb_tls_flush(c->cl_tls) < 0) {
+		*why = PB_LEAVE_RESET;
+		return false;
+	}
 	if ((pfd->revents & (POLLOUT | POLLERR | POLLHUP)) && pending &&
 	    pb_engine_flush(en, &c->cl_conn) < 0) {
 		*why = PB_LEAVE_RESET;
 		return false;
 	}
-	if ((pfd->revents & (POLLIN | POLLERR | POLLHUP)) &&
+	if (((pfd->revents & (POLLIN | POLLERR | POLLHUP)) || tls_in) &&
 	    (pfd->events & POLLIN) &&
 	    pb_engine_read(en, &c->cl_conn, why) == PB_READ_LEAVE)
 		return false;
@@ -120,12 +138,12 @@ static bool session_round(struct pb_client *c)
 	struct pb_conn *cn = &c->cl_conn;
 	struct pollfd pfd[1];
 	enum pb_leave why;
-	bool pending;
+	bool pending, tls_in;
 	int timeout;
 
 	if (pb_conn_state(cn) == PB_CONN_DONE)
 		return false;
-	timeout = session_poll_setup(c, &pfd[0], &pending);
+	timeout = session_poll_setup(c, &pfd[0], &pending, &tls_in);
 	if (pb_registry_stopping(c->cl_reg) && session_stop_done(c)) {
 		pb_engine_leave(en, cn, PB_LEAVE_SHUTDOWN);
 		return false;
@@ -149,7 +167,7 @@ static bool session_round(struct pb_client *c)
 	default:
 		return true; /* left: lingering, or done */
 	}
-	if (!session_io(c, &pfd[0], pending, &why))
+	if (!session_io(c, &pfd[0], pending, tls_in, &why))
 		pb_engine_leave(en, cn, why);
 	return true;
 }
@@ -162,6 +180,8 @@ static int session_send_id(struct pb_client *c)
 	struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf)};
 
 	pb_frame_put_id(buf, c->cl_conn.cn_id);
+	if (c->cl_tls != NULL)
+		return pb_tls_send(c->cl_tls, buf, sizeof(buf));
 	return pb_net_sendv(c->cl_fd, &iov, 1) == (ssize_t)sizeof(buf) ? 0 : -1;
 }
 
@@ -194,8 +214,97 @@ static int session_publish(struct pb_client *c)
 		c->cl_fd = -1;
 		return -1;
 	}
-	pb_account_connected(c->cl_conn.cn_id, c->cl_conn.cn_addr);
+	if (c->cl_tls != NULL)
+		pb_account_connected_tls(c->cl_conn.cn_id, c->cl_conn.cn_addr,
+					 c->cl_ident);
+	else
+		pb_account_connected(c->cl_conn.cn_id, c->cl_conn.cn_addr);
 	return 0;
+}
+
+/* A connection that gets no id: out of the handshakes and the clients,
+ * closed. */
+static void session_refuse(struct pb_client *c)
+{
+	struct pb_registry *reg = c->cl_reg;
+
+	pthread_mutex_lock(&c->cl_lock);
+	pb_conn_set_state(&c->cl_conn, PB_CONN_DONE);
+	pthread_mutex_unlock(&c->cl_lock);
+	pb_registry_handshake_done(reg);
+	pb_registry_client_gone(reg, c);
+	close(c->cl_fd);
+	c->cl_fd = -1;
+}
+
+/* The TLS handshake, until done or --tls-handshake-timeout (the server
+ * stopping cuts it short): 0, or PB_STAT_REFUSED_TLS or _TLS_TIMEOUT
+ * with err saying why. */
+static enum pb_stat session_handshake(struct pb_client *c, char *err,
+				      size_t errlen)
+{
+	struct pb_registry *reg = c->cl_reg;
+	uint64_t deadline = pb_now_ms() + pb_registry_tls_handshake_ms(reg);
+
+	for (;;) {
+		enum pb_tls_step st = pb_tls_handshake(c->cl_tls, err, errlen);
+		struct pollfd pfd;
+		uint64_t now;
+
+		if (st == PB_TLS_DONE)
+			return PB_STAT_COUNT;
+		if (st == PB_TLS_FAILED)
+			return PB_STAT_REFUSED_TLS;
+		now = pb_now_ms();
+		if (now >= deadline || pb_registry_stopping(reg)) {
+			snprintf(err, errlen, "unfinished after %.1f s",
+				 pb_registry_tls_handshake_ms(reg) / 1000.0);
+			return PB_STAT_REFUSED_TLS_TIMEOUT;
+		}
+		pfd.fd = c->cl_fd;
+		pfd.events = st == PB_TLS_WANT_READ ? POLLIN : POLLOUT;
+		pfd.revents = 0;
+		if (pb_wake_poll(&c->cl_wake, &pfd, 1, (int)(deadline - now)) <
+			    0 &&
+		    errno != EINTR) {
+			snprintf(err, errlen, "poll: %s", strerror(errno));
+			return PB_STAT_REFUSED_TLS;
+		}
+		(void)pb_wake_consume(&c->cl_wake);
+	}
+}
+
+/*
+ * A TLS client, before its id: the handshake, its identity checked
+ * against --tls-allow, and only then its id, so that a connection that
+ * fails spends none. 0, or -1 when it was refused (counted, logged,
+ * closed).
+ */
+static int session_tls_start(struct pb_client *c)
+{
+	struct pb_registry *reg = c->cl_reg;
+	char err[PB_OPTIONS_PATHLEN + 128];
+	enum pb_stat why = session_handshake(c, err, sizeof(err));
+
+	if (why == PB_STAT_COUNT &&
+	    pb_tls_identify(c->cl_tls, c->cl_ident, sizeof(c->cl_ident)) < 0) {
+		snprintf(err, sizeof(err), "%s",
+			 c->cl_ident[0] != '\0' ? c->cl_ident
+						: "no certificate");
+		why = PB_STAT_REFUSED_TLS_IDENTITY;
+	}
+	if (why == PB_STAT_COUNT &&
+	    pb_registry_next_id(reg, &c->cl_conn.cn_id, err, sizeof(err)) < 0) {
+		log_warnx("cannot save the id state: %s", err);
+		pb_account_refused(c->cl_conn.cn_addr, PB_STAT_REFUSED_STATE);
+		session_refuse(c);
+		return -1;
+	}
+	if (why == PB_STAT_COUNT)
+		return 0;
+	pb_account_refused_tls(c->cl_conn.cn_addr, why, err);
+	session_refuse(c);
+	return -1;
 }
 
 /* Serves client c from its id to its end, and lets go of it. */
@@ -204,7 +313,8 @@ static void session_serve(struct pb_client *c)
 	struct pb_registry *reg = c->cl_reg;
 
 	pb_wake_attach(&c->cl_wake);
-	if (session_publish(c) == 0)
+	if ((c->cl_tls == NULL || session_tls_start(c) == 0) &&
+	    session_publish(c) == 0)
 		while (session_round(c))
 			;
 	pb_wake_detach(&c->cl_wake);

@@ -79,8 +79,9 @@ static int activate_place(struct pb_activated *a, int fd, const char *name,
 		strcmp(name, "clients") == 0 ||
 		(nfds == 1 && (*name == '\0' || strcmp(name, "unknown") == 0));
 	bool is_unix = strcmp(name, "clients-unix") == 0;
+	bool tls = strcmp(name, "clients-tls") == 0;
 
-	if (clients || is_unix) {
+	if (clients || is_unix || tls) {
 		if (a->ac_nclients == PB_ACTIVATE_CLIENTS) {
 			snprintf(err, errlen,
 				 "socket activation: descriptor %d: more than "
@@ -90,13 +91,15 @@ static int activate_place(struct pb_activated *a, int fd, const char *name,
 		}
 		if (activate_check(fd, name, is_unix, err, errlen) < 0)
 			return -1;
+		a->ac_tls[a->ac_nclients] = tls;
 		a->ac_clients[a->ac_nclients++] = fd;
 		return 0;
 	}
 	if (strcmp(name, "metrics") != 0 || a->ac_metrics >= 0) {
 		snprintf(err, errlen,
 			 "socket activation: descriptor %d: %s name '%s' "
-			 "(expected clients, clients-unix or metrics)",
+			 "(expected clients, clients-tls, clients-unix or "
+			 "metrics)",
 			 fd,
 			 strcmp(name, "metrics") != 0 ? "unknown"
 						      : "second socket of",

@@ -6,18 +6,21 @@
  * the daemon with them open from descriptor 3 on, saying so in $LISTEN_PID
  * (our pid), $LISTEN_FDS (how many) and $LISTEN_FDNAMES (their names,
  * separated by ':'; sd_listen_fds(3)). "clients" names TCP sockets
- * clients connect to, "clients-unix" Unix ones, "metrics" the one
+ * clients connect to, "clients-tls" TCP sockets whose clients speak TLS
+ * first, "clients-unix" Unix ones, "metrics" the one
  * Prometheus scrapes; a single socket without a name is the clients'.
  */
 #ifndef PB_ACTIVATE_H
 #define PB_ACTIVATE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #define PB_ACTIVATE_CLIENTS 8 /* clients' sockets at most */
 
 struct pb_activated {
 	int ac_clients[PB_ACTIVATE_CLIENTS]; /* the clients' sockets */
+	bool ac_tls[PB_ACTIVATE_CLIENTS];    /* named clients-tls */
 	size_t ac_nclients;		     /* 0 when none was handed over */
 	int ac_metrics;			     /* -1 when not handed over */
 };

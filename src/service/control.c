@@ -53,12 +53,17 @@ static void control_watchdog(struct pb_control *ct)
 static void control_reload(struct pb_control *ct)
 {
 	struct timespec ts;
+	struct pb_tls_ctx *tls = pb_registry_tls(ct->ct_reg);
 
-	if (ct->ct_opts->op_config[0] == '\0') {
+	pb_tls_ctx_unref(tls);
+	/* Without a file, only TLS has files to read again. */
+	if (ct->ct_opts->op_config[0] == '\0' && tls == NULL) {
 		log_notice("SIGHUP received: no --config, nothing to reload");
 		return;
 	}
-	log_notice("SIGHUP received, reloading %s", ct->ct_opts->op_config);
+	log_notice("SIGHUP received, reloading %s",
+		   ct->ct_opts->op_config[0] != '\0' ? ct->ct_opts->op_config
+						     : "the TLS files");
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	(void)pb_notify("RELOADING=1\nMONOTONIC_USEC=%llu",
 			(unsigned long long)ts.tv_sec * 1000000 +

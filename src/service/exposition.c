@@ -48,6 +48,12 @@ static const struct expo_counter expo_counters[] = {
 	 EXPO_REASON("per_address"), NULL},
 	{PB_STAT_REFUSED_HANDSHAKES, "patchbay_connections_refused_total",
 	 EXPO_REASON("handshakes"), NULL},
+	{PB_STAT_REFUSED_TLS, "patchbay_connections_refused_total",
+	 EXPO_REASON("tls"), NULL},
+	{PB_STAT_REFUSED_TLS_TIMEOUT, "patchbay_connections_refused_total",
+	 EXPO_REASON("tls_timeout"), NULL},
+	{PB_STAT_REFUSED_TLS_IDENTITY, "patchbay_connections_refused_total",
+	 EXPO_REASON("tls_identity"), NULL},
 	{PB_STAT_DISC_CLOSED, "patchbay_disconnects_total",
 	 EXPO_REASON("peer_closed"), "Clients that left, by reason."},
 	{PB_STAT_DISC_RESET, "patchbay_disconnects_total", EXPO_REASON("reset"),
@@ -88,6 +94,8 @@ static const struct expo_counter expo_counters[] = {
 	 "Frames other nodes of the cluster took from this one."},
 	{PB_STAT_NODE_MSG_BAD, "patchbay_node_messages_refused_total", NULL,
 	 "Messages from other nodes refused: invalid, or out of turn."},
+	{PB_STAT_TLS_RELOAD_FAILED, "patchbay_tls_reload_failures_total", NULL,
+	 "Reloads that kept the old TLS files, a new one being bad."},
 };
 
 _Static_assert(sizeof(expo_counters) / sizeof(expo_counters[0]) ==
@@ -111,6 +119,7 @@ void pb_expo_take(struct pb_expo_sample *s, struct pb_registry *reg)
 	s->es_start_s = g.rgg_start_s;
 	s->es_loaded_s = g.rgg_loaded_s;
 	s->es_reload_ok = g.rgg_reload_ok;
+	s->es_tls_expiry_s = g.rgg_tls_expiry_s;
 	s->es_have_process = pb_process_read(&s->es_process) == 0;
 	pb_federation_sample(&s->es_cluster);
 }
@@ -195,6 +204,12 @@ static void expo_write_gauges(FILE *f, const struct pb_expo_sample *s)
 		   "When the configuration was last loaded whole, in seconds "
 		   "since the epoch.",
 		   (unsigned long long)s->es_loaded_s);
+	/* Only where tls: listeners serve with a certificate. */
+	if (s->es_tls_expiry_s > 0)
+		expo_gauge(f, "patchbay_tls_cert_expiry_seconds",
+			   "When the TLS certificate in force expires, in "
+			   "seconds since the epoch.",
+			   (unsigned long long)s->es_tls_expiry_s);
 }
 
 /* A family with a sample per link, labelled with its node. */

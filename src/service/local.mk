@@ -35,4 +35,5 @@ src_patchbayd_SOURCES = %D%/main.c
 src_patchbayd_CPPFLAGS = $(SERVICE_CPPFLAGS)
 src_patchbayd_CFLAGS = $(AM_CFLAGS) $(PTHREAD_CFLAGS)
 src_patchbayd_LDADD = %D%/libpbservice.a $(LINK_LIBS) \
-	src/daemon/libpbdaemon.a $(COMMON_LIBS) $(MHD_LIBS) $(PTHREAD_LIBS)
+	src/daemon/libpbdaemon.a $(COMMON_LIBS) $(MHD_LIBS) $(OPENSSL_LIBS) \
+	$(PTHREAD_LIBS)

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "acceptor.h"
@@ -36,9 +37,11 @@
 #include "registry.h"
 #include "reload.h"
 #include "stats.h"
+#include "tls.h"
 #include "wake.h"
 
-#define PB_GRACE_MS 2000 /* flushing time at shutdown */
+#define PB_GRACE_MS    2000	      /* flushing time at shutdown */
+#define PB_CERT_WARN_S (14 * 86400LL) /* a certificate expiring sooner */
 
 /* What main sets up, for main_run. */
 struct main_run {
@@ -46,6 +49,7 @@ struct main_run {
 	int mr_argc;
 	char **mr_argv;
 	int mr_listen[PB_ACCEPTOR_MAX]; /* clients' listening sockets */
+	bool mr_tls[PB_ACCEPTOR_MAX];	/* which are tls: */
 	size_t mr_nlisten;
 	bool mr_made;	/* opened here, not handed over: Unix socket files
 			   are removed at exit */
@@ -53,6 +57,7 @@ struct main_run {
 	int mr_ready;	/* for pb_detach_ready */
 	uint64_t mr_ids_handed; /* ids handed out before (--state-dir) */
 	uint64_t mr_ids_upto;	/* and the mark saved for the first block */
+	struct pb_tls_ctx *mr_tls_ctx; /* for tls: listeners, or NULL */
 };
 
 /* Signals that would kill the daemon by default and mean nothing to it. */
@@ -92,8 +97,8 @@ static void main_stop(struct main_run *mr, struct pb_registry *reg,
 		   pb_registry_clients(reg), PB_GRACE_MS);
 	pb_registry_stop(reg, pb_now_ms() + PB_GRACE_MS);
 	/* Threads still running past the grace period are left to exit(). */
-	if (pb_registry_wait_idle(reg,
-				  pb_now_ms() + PB_GRACE_MS + PB_GRACE_MS / 2)) {
+	if (pb_registry_wait_idle(reg, pb_now_ms() + PB_GRACE_MS +
+					       PB_GRACE_MS / 2)) {
 		pb_federation_stop();
 		pb_registry_destroy(reg);
 	} else {
@@ -122,7 +127,10 @@ static int main_run(struct main_run *mr)
 		log_warnx("%s", err);
 		return 1;
 	}
-	if (pb_acceptor_start(&ac, mr->mr_listen, mr->mr_nlisten, &reg) < 0) {
+	pb_registry_set_tls(&reg, mr->mr_tls_ctx);
+	mr->mr_tls_ctx = NULL; /* the registry's now */
+	if (pb_acceptor_start(&ac, mr->mr_listen, mr->mr_tls, mr->mr_nlisten,
+			      &reg) < 0) {
 		log_warn("cannot start the acceptor");
 		return 1;
 	}
@@ -163,6 +171,7 @@ static int main_listen(struct main_run *mr, char *err, size_t errlen)
 		log_notice("clients' socket from systemd (socket activation)");
 		memcpy(mr->mr_listen, act.ac_clients,
 		       act.ac_nclients * sizeof(int));
+		memcpy(mr->mr_tls, act.ac_tls, act.ac_nclients * sizeof(bool));
 		mr->mr_nlisten = act.ac_nclients;
 	}
 	for (i = 0; mr->mr_made && i < op->op_nlisten; i++) {
@@ -172,11 +181,13 @@ static int main_listen(struct main_run *mr, char *err, size_t errlen)
 			main_unlisten(mr);
 			return -1;
 		}
+		mr->mr_tls[i] = strncmp(op->op_listen[i], "tls:", 4) == 0;
 		mr->mr_nlisten = i + 1;
 	}
 	for (i = 0; i < mr->mr_nlisten; i++) {
 		pb_net_local(mr->mr_listen[i], addr);
-		log_notice("listening on %s", addr);
+		log_notice("listening on %s%s", mr->mr_tls[i] ? "tls:" : "",
+			   addr);
 	}
 	if (mr->mr_metrics < 0 && op->op_metrics[0] != '\0' &&
 	    pb_net_listen(op->op_metrics, &mr->mr_metrics, err, errlen) < 0)
@@ -210,6 +221,40 @@ static int main_ids(struct main_run *mr, char *err, size_t errlen)
 	mr->mr_ids_handed = handed;
 	mr->mr_ids_upto = upto;
 	return 0;
+}
+
+/* The TLS context, when a listener needs one (or --check-config was
+ * given certificates to check): 0, or -1 with err. Warns of a
+ * certificate that expires within 14 days. */
+static int main_tls(struct main_run *mr, bool needed, char *err, size_t errlen)
+{
+	const struct pb_options *op = mr->mr_opts;
+	long long left;
+
+	if (!needed && op->op_tls_cert[0] == '\0')
+		return 0;
+	mr->mr_tls_ctx = pb_tls_ctx_new(op, err, errlen);
+	if (mr->mr_tls_ctx == NULL)
+		return -1;
+	left = pb_tls_ctx_expiry(mr->mr_tls_ctx) - (long long)time(NULL);
+	if (left < 0)
+		log_warnx("--tls-cert %s has expired", op->op_tls_cert);
+	else if (left < PB_CERT_WARN_S)
+		log_warnx("--tls-cert %s expires in %.1f days", op->op_tls_cert,
+			  left / 86400.0);
+	return 0;
+}
+
+/* Whether a listener handed over is tls: (the options say only those
+ * opened here). */
+static bool main_any_tls(const struct main_run *mr)
+{
+	size_t i;
+
+	for (i = 0; i < mr->mr_nlisten; i++)
+		if (mr->mr_tls[i])
+			return true;
+	return false;
 }
 
 /* Makes a relative file name absolute: --daemon changes to "/". */
@@ -257,6 +302,13 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (op.op_check_config) {
+		/* The TLS files are loaded and checked too (exit 2). */
+		if (main_tls(&mr, pb_options_has_tls(&op), err, sizeof(err)) <
+		    0) {
+			fprintf(stderr, "patchbayd: %s\n", err);
+			return 2;
+		}
+		pb_tls_ctx_unref(mr.mr_tls_ctx);
 		pb_options_write(&op, PB_SERVER_DAEMON, stdout);
 		return fflush(stdout) == 0 ? 0 : 1;
 	}
@@ -268,11 +320,23 @@ int main(int argc, char **argv)
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	pb_fit_max_clients_to_fds(&op);
 	main_absolute(op.op_state_dir, sizeof(op.op_state_dir));
+	/* The TLS files before any socket: a bad one is a usage error. */
+	if (main_tls(&mr, pb_options_has_tls(&op), err, sizeof(err)) < 0) {
+		fprintf(stderr, "patchbayd: %s\n", err);
+		return 2;
+	}
 	if (main_ids(&mr, err, sizeof(err)) < 0 ||
 	    pb_notify_init(err, sizeof(err)) < 0 ||
 	    main_listen(&mr, err, sizeof(err)) < 0) {
 		fprintf(stderr, "patchbayd: %s\n", err);
 		return 1;
+	}
+	/* Sockets systemd named clients-tls need it too. */
+	if (mr.mr_tls_ctx == NULL && main_any_tls(&mr) &&
+	    main_tls(&mr, true, err, sizeof(err)) < 0) {
+		fprintf(stderr, "patchbayd: %s\n", err);
+		main_unlisten(&mr);
+		return 2;
 	}
 	main_absolute(op.op_config, sizeof(op.op_config));
 	if (op.op_pidfile[0] != '\0') {

@@ -13,6 +13,8 @@
 #include "conf.h"
 #include "log.h"
 #include "reload.h"
+#include "stats.h"
+#include "tls.h"
 
 /* Descriptors kept out of the clients' share: the listener, logs... */
 #define PB_RESERVED_FDS	  32
@@ -81,8 +83,29 @@ static void reload_log_changes(const struct pb_options *a,
 	reload_note(what, sizeof(what), "verbosity",
 		    (unsigned long long)a->op_verbosity,
 		    (unsigned long long)b->op_verbosity);
-	log_notice("reloaded %s: %s", b->op_config,
+	log_notice("reloaded %s: %s",
+		   b->op_config[0] != '\0' ? b->op_config : "the command line",
 		   what[0] ? what : "nothing changed");
+}
+
+/* Where TLS serves: a new context from next's files, into *ctx; false
+ * (logged, counted) when one is bad. */
+static bool reload_tls(struct pb_registry *reg, const struct pb_options *next,
+		       struct pb_tls_ctx **ctx)
+{
+	struct pb_tls_ctx *now = pb_registry_tls(reg);
+	char err[PB_OPTIONS_PATHLEN * 2 + 256];
+
+	*ctx = NULL;
+	if (now == NULL)
+		return true; /* no tls: listener */
+	pb_tls_ctx_unref(now);
+	*ctx = pb_tls_ctx_new(next, err, sizeof(err));
+	if (*ctx != NULL)
+		return true;
+	pb_stats_add(PB_STAT_TLS_RELOAD_FAILED, 1);
+	log_warnx("reload refused, configuration and TLS files kept: %s", err);
+	return false;
 }
 
 bool pb_reload(struct pb_options *running, int argc, char **argv,
@@ -90,6 +113,7 @@ bool pb_reload(struct pb_options *running, int argc, char **argv,
 {
 	struct pb_options *next = malloc(sizeof(*next));
 	char err[PB_OPTIONS_PATHLEN + 256];
+	struct pb_tls_ctx *tls = NULL;
 	const char *fixed;
 	bool ok = false;
 
@@ -104,7 +128,13 @@ bool pb_reload(struct pb_options *running, int argc, char **argv,
 		log_warnx("reload of %s refused, configuration kept: %s cannot "
 			  "change while running (restart for that)",
 			  next->op_config, fixed);
-	} else {
+	} else if (reload_tls(reg, next, &tls)) {
+		/* Connections made before keep the context they have. */
+		if (tls != NULL) {
+			pb_registry_set_tls(reg, tls);
+			log_notice("TLS files read again: %s, %s",
+				   next->op_tls_cert, next->op_tls_key);
+		}
 		pb_fit_max_clients_to_fds(next);
 		log_init(next->op_verbosity);
 		pb_registry_set_limits(reg, next);

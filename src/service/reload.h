@@ -10,8 +10,11 @@
  * lowered count end when next idle), max-memory, and outbox and park for
  * clients that connect afterwards. A change to anything else (listen,
  * metrics, max-frame, stack-size, daemon, pidfile) refuses the whole
- * reload, with a log line naming it. No client is dropped and no frame
- * lost by a reload.
+ * reload, with a log line naming it. Where tls: listeners serve, the TLS
+ * files (--tls-*) are read again into a new context, which new
+ * connections get (those made before keep theirs); a bad file refuses
+ * the whole reload too, logged and counted (tls_reload_failed). No client is
+ * dropped and no frame lost by a reload.
  */
 #ifndef PB_RELOAD_H
 #define PB_RELOAD_H
