@@ -70,7 +70,8 @@ declare -A times
 do_apt() {
 	apt-get update -qq &&
 		apt-get install -y -qq --no-install-recommends build-essential autoconf \
-			automake pkg-config check libmicrohttpd-dev systemd debhelper \
+			automake pkg-config check libmicrohttpd-dev libnats-dev nats-server \
+			systemd debhelper \
 			dpkg-dev lintian rpm rpm2cpio cpio debootstrap autopkgtest \
 			iproute2 ca-certificates >"$work/apt.log" 2>&1 ||
 		{ tail -n 30 "$work/apt.log"; return 1; }
