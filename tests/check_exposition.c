@@ -90,6 +90,8 @@ static const struct expo_want {
 	{PB_STAT_SENT_REMOTE, "patchbay_frames_sent_remote_total"},
 	{PB_STAT_NODE_MSG_BAD, "patchbay_node_messages_refused_total"},
 	{PB_STAT_TLS_RELOAD_FAILED, "patchbay_tls_reload_failures_total"},
+	{PB_STAT_DISC_TLS_NOT_ALLOWED,
+	 "patchbay_disconnects_total{reason=\"tls_not_allowed\"}"},
 };
 #define EXPO_NWANT (sizeof(expo_want) / sizeof(expo_want[0]))
 

@@ -56,6 +56,7 @@ START_TEST(test_leave_disconnect_counter_per_reason)
 		[PB_LEAVE_NOMEM_OUT] = PB_STAT_DISC_NOMEM,
 		[PB_LEAVE_FRAME_TIMEOUT] = PB_STAT_DISC_FRAME_TIMEOUT,
 		[PB_LEAVE_UNREACHABLE] = PB_STAT_DISC_RESET,
+		[PB_LEAVE_TLS_NOT_ALLOWED] = PB_STAT_DISC_TLS_NOT_ALLOWED,
 	};
 	int i, j;
 
@@ -128,6 +129,7 @@ START_TEST(test_stat_names_are_the_published_ones)
 		[PB_STAT_REFUSED_TLS_TIMEOUT] = "refused_tls_timeout",
 		[PB_STAT_REFUSED_TLS_IDENTITY] = "refused_tls_identity",
 		[PB_STAT_TLS_RELOAD_FAILED] = "tls_reload_failed",
+		[PB_STAT_DISC_TLS_NOT_ALLOWED] = "disconnect_tls_not_allowed",
 	};
 	int i;
 

@@ -597,6 +597,81 @@ START_TEST(test_reload_swaps_the_certificate)
 }
 END_TEST
 
+/* Writes text into the PKI's file name; its path. */
+static const char *tls_write_file(const char *name, const char *text)
+{
+	const char *path = pki_file(name);
+	FILE *f = fopen(path, "w");
+
+	pbt_assert(f != NULL, "cannot write %s", path);
+	fputs(text, f);
+	fclose(f);
+	return path;
+}
+
+/* Whether the server ended c's connection (close_notify, or closed)
+ * before any message came. */
+static bool tcl_ended(struct tcl *c)
+{
+	while (tcl_fill(c))
+		if (memchr(c->rx, '\0', c->rx_len) != NULL)
+			return false;
+	return true;
+}
+
+/* A reload that shrinks --tls-allow: the client it no longer names is
+ * closed by its own thread (close_notify), counted and logged; the others
+ * carry on, with plain clients too. */
+START_TEST(test_reload_closes_clients_no_longer_allowed)
+{
+	char allow[128], line[160];
+	struct pbt_daemon *d;
+	struct tcl *alice, *bob;
+	uint32_t ida, idb, idp;
+	int p;
+	char *stats;
+
+	snprintf(allow, sizeof allow, "%s",
+		 tls_write_file("allow-both", "cn:alice\ncn:bob\n"));
+	d = tls_start("--tls-allow", allow, NULL, NULL);
+	p = pbt_connect(d, &idp);
+	alice = tcl_client(tls_port(d), "alice", &ida);
+	bob = tcl_client(tls_port(d), "bob", &idb);
+	tcl_send_frame(bob, ida, "bob before");
+	tcl_expect_msg(alice, "bob before");
+
+	tls_write_file("allow-both", "cn:alice\n");
+	kill(pbt_pid(d), SIGHUP);
+	pbt_log_expect(d, "reloaded", PBT_LOG_MS);
+	pbt_assert(tcl_ended(bob), "bob was not closed by the reload");
+	pbt_assert(SSL_get_shutdown(bob->ssl) & SSL_RECEIVED_SHUTDOWN,
+		   "bob got no close_notify");
+	snprintf(line, sizeof line, "client %u (", idb);
+	pbt_log_expect(d, line, PBT_LOG_MS);
+	pbt_log_expect(d,
+		       "cn:bob) no longer allowed after the reload: cn:bob "
+		       "not on --tls-allow",
+		       PBT_LOG_MS);
+	snprintf(line, sizeof line, "client %u disconnected", idb);
+	pbt_log_expect(d, line, PBT_LOG_MS);
+
+	tcl_send_frame(alice, idp, "alice after");
+	pbt_expect_msg(p, "alice after", PBT_IO_MS);
+	pbt_send_frame(p, ida, "to alice after", PBT_IO_MS);
+	tcl_expect_msg(alice, "to alice after");
+	tcl_refused(tls_port(d), "bob", 0);
+	tcl_close(alice);
+	tcl_close(bob);
+	close(p);
+	stats = pbt_stop_reconciled(d);
+	ck_assert_uint_eq(pbt_stat(stats, "disconnect_tls_not_allowed"), 1);
+	ck_assert_uint_eq(pbt_stat(stats, "refused_tls_identity"), 1);
+	ck_assert_uint_eq(pbt_stat(stats, "accepted"), 3);
+	free(stats);
+	pbt_free(d);
+}
+END_TEST
+
 /* patchbay-cat over TLS, with alice's certificate, sends to a plain
  * client; without a certificate it gets no id (exit 1). */
 START_TEST(test_cat_speaks_tls)
@@ -782,6 +857,7 @@ static Suite *tls_suite(void)
 	pbt_add_test(s, test_configuration_errors_exit_2, 60);
 	pbt_add_test(s, test_reload_swaps_the_certificate, 30);
 	pbt_add_test(s, test_cat_speaks_tls, 30);
+	pbt_add_test(s, test_reload_closes_clients_no_longer_allowed, 30);
 	return s;
 }
 

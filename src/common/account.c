@@ -73,6 +73,14 @@ void pb_account_refused_tls(const char *peer, enum pb_stat why,
 			 peer, detail);
 }
 
+void pb_account_tls_not_allowed(uint32_t id, const char *addr,
+				const char *ident, const char *detail)
+{
+	log_notice("client %u (%s, %s) no longer allowed after the reload: %s",
+		   id, addr, ident[0] != '\0' ? ident : "no certificate",
+		   detail);
+}
+
 void pb_account_leave(uint32_t id, const char *addr, enum pb_leave why,
 		      size_t dropped, size_t waiting, unsigned long slow_ms)
 {

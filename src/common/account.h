@@ -37,6 +37,12 @@ void pb_account_connected(uint32_t id, const char *addr);
  * "" for none. */
 void pb_account_connected_tls(uint32_t id, const char *addr, const char *ident);
 
+/* TLS client id (its identity ident) closed because a reload no longer
+ * lets it in: detail says why. Logged; the disconnect itself is counted
+ * as it leaves (PB_LEAVE_TLS_NOT_ALLOWED). */
+void pb_account_tls_not_allowed(uint32_t id, const char *addr,
+				const char *ident, const char *detail);
+
 /* A TLS connection refused before its id: why is PB_STAT_REFUSED_TLS,
  * _TLS_TIMEOUT or _TLS_IDENTITY; detail says more. */
 void pb_account_refused_tls(const char *peer, enum pb_stat why,

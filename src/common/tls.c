@@ -623,6 +623,64 @@ int pb_tls_identify(struct pb_tls *t, char *ident, size_t cap)
 	return tls_allowed(t->tl_ctx, ident) ? 0 : -1;
 }
 
+int pb_tls_recheck(struct pb_tls *t, struct pb_tls_ctx *ctx, const char *ident,
+		   char *err, size_t errlen)
+{
+	int mode = SSL_CTX_get_verify_mode(ctx->tc_ssl);
+	STACK_OF(X509) *chain = NULL;
+	X509_STORE_CTX *sc = NULL;
+	X509 *cert;
+	int rc = 0;
+
+	/* The certificates are taken (referenced) under t's lock; the
+	 * verification, against ctx's store, needs nothing of t's. */
+	pthread_mutex_lock(&t->tl_lock);
+#if OPENSSL_VERSION_NUMBER >= 0x30000000L
+	cert = SSL_get1_peer_certificate(t->tl_ssl);
+#else
+	cert = SSL_get_peer_certificate(t->tl_ssl);
+#endif
+	if (cert != NULL && SSL_get_peer_cert_chain(t->tl_ssl) != NULL)
+		chain = X509_chain_up_ref(SSL_get_peer_cert_chain(t->tl_ssl));
+	pthread_mutex_unlock(&t->tl_lock);
+	if (cert == NULL) {
+		if (mode & SSL_VERIFY_FAIL_IF_NO_PEER_CERT) {
+			snprintf(err, errlen, "no certificate");
+			rc = -1;
+		}
+	} else if (mode & SSL_VERIFY_PEER) {
+		sc = X509_STORE_CTX_new();
+		if (sc == NULL ||
+		    !X509_STORE_CTX_init(sc,
+					 SSL_CTX_get_cert_store(ctx->tc_ssl),
+					 cert, chain)) {
+			snprintf(err, errlen, "no memory to check it");
+			rc = -1;
+		} else {
+			/* As OpenSSL checks a client's during a handshake. */
+			X509_STORE_CTX_set_default(sc, "ssl_client");
+			X509_VERIFY_PARAM_set1(X509_STORE_CTX_get0_param(sc),
+					       SSL_CTX_get0_param(ctx->tc_ssl));
+			if (X509_verify_cert(sc) != 1) {
+				snprintf(err, errlen, "certificate: %s",
+					 X509_verify_cert_error_string(
+						 X509_STORE_CTX_get_error(sc)));
+				rc = -1;
+			}
+		}
+	}
+	X509_STORE_CTX_free(sc);
+	sk_X509_pop_free(chain, X509_free);
+	X509_free(cert);
+	ERR_clear_error();
+	if (rc == 0 && !tls_allowed(ctx, ident)) {
+		snprintf(err, errlen, "%s not on --tls-allow",
+			 ident[0] != '\0' ? ident : "no certificate");
+		rc = -1;
+	}
+	return rc;
+}
+
 ssize_t pb_tls_read(struct pb_tls *t, void *buf, size_t len)
 {
 	int r, e, saved;

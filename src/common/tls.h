@@ -87,6 +87,14 @@ enum pb_tls_step pb_tls_handshake(struct pb_tls *t, char *err, size_t errlen);
  * -1 when it does not. */
 int pb_tls_identify(struct pb_tls *t, char *ident, size_t cap);
 
+/* Whether ctx (a reload's) would let in t's client, whose handshake is
+ * over and whose identity was ident then: when ctx asks for client
+ * certificates, its certificate must chain to ctx's CAs, unrevoked by its
+ * CRLs and unexpired, now; and ctx's --tls-allow must name ident. 0, or
+ * -1 with err saying why not. Any thread; takes t's lock briefly. */
+int pb_tls_recheck(struct pb_tls *t, struct pb_tls_ctx *ctx, const char *ident,
+		   char *err, size_t errlen);
+
 /* Plaintext read, as recv(2) on a non-blocking socket: bytes, 0 at the
  * end (close_notify, or the peer closed), -1 with errno (EAGAIN: nothing
  * now; EPROTO: TLS failed). */

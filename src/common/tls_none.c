@@ -71,6 +71,16 @@ int pb_tls_identify(struct pb_tls *t, char *ident, size_t cap)
 	return -1;
 }
 
+int pb_tls_recheck(struct pb_tls *t, struct pb_tls_ctx *ctx, const char *ident,
+		   char *err, size_t errlen)
+{
+	(void)t;
+	(void)ctx;
+	(void)ident;
+	snprintf(err, errlen, "no TLS in this build");
+	return -1;
+}
+
 ssize_t pb_tls_read(struct pb_tls *t, void *buf, size_t len)
 {
 	(void)t;

@@ -18,6 +18,8 @@ static const char *const leave_text[] = {
 	[PB_LEAVE_FRAME_TIMEOUT] =
 		"frame unfinished for too long (--frame-timeout)",
 	[PB_LEAVE_UNREACHABLE] = "its node unreachable (--link-timeout)",
+	[PB_LEAVE_TLS_NOT_ALLOWED] =
+		"TLS identity no longer allowed after a reload",
 };
 _Static_assert(sizeof(leave_text) / sizeof(leave_text[0]) == PB_LEAVE_COUNT,
 	       "a text for every reason");
@@ -33,6 +35,7 @@ static const enum pb_stat leave_stat[] = {
 	[PB_LEAVE_FRAME_TIMEOUT] = PB_STAT_DISC_FRAME_TIMEOUT,
 	/* Never a connection of ours: counted as none. */
 	[PB_LEAVE_UNREACHABLE] = PB_STAT_DISC_RESET,
+	[PB_LEAVE_TLS_NOT_ALLOWED] = PB_STAT_DISC_TLS_NOT_ALLOWED,
 };
 _Static_assert(sizeof(leave_stat) / sizeof(leave_stat[0]) == PB_LEAVE_COUNT,
 	       "a disconnect counter for every reason");

@@ -22,11 +22,13 @@ enum pb_leave {
 	PB_LEAVE_NOMEM,	    /* no memory for its input */
 	PB_LEAVE_NOMEM_OUT, /* no memory to queue a frame for it: its stream
 			       would have a gap */
-	PB_LEAVE_FRAME_TIMEOUT, /* a frame left unfinished for too long */
-	PB_LEAVE_UNREACHABLE,	/* a client of another node whose node was
-				   not heard within --link-timeout (only the
-				   stand-ins of src/link leave so) */
-	PB_LEAVE_COUNT		/* the number of reasons, not one of them */
+	PB_LEAVE_FRAME_TIMEOUT,	  /* a frame left unfinished for too long */
+	PB_LEAVE_UNREACHABLE,	  /* a client of another node whose node was
+				     not heard within --link-timeout (only the
+				     stand-ins of src/link leave so) */
+	PB_LEAVE_TLS_NOT_ALLOWED, /* a TLS client whose identity a reload no
+				     longer allows */
+	PB_LEAVE_COUNT		  /* the number of reasons, not one of them */
 };
 
 /* The reason as the log gives it: "peer closed", "slow consumer"... */

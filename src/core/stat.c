@@ -40,6 +40,7 @@ static const char *const stat_names[PB_STAT_COUNT] = {
 	[PB_STAT_REFUSED_TLS_TIMEOUT] = "refused_tls_timeout",
 	[PB_STAT_REFUSED_TLS_IDENTITY] = "refused_tls_identity",
 	[PB_STAT_TLS_RELOAD_FAILED] = "tls_reload_failed",
+	[PB_STAT_DISC_TLS_NOT_ALLOWED] = "disconnect_tls_not_allowed",
 };
 
 const char *pb_stat_name(enum pb_stat s)

@@ -59,6 +59,9 @@ enum pb_stat {
 					 --tls-allow does not name */
 	PB_STAT_TLS_RELOAD_FAILED,    /* reloads that kept the old TLS
 					 files (a bad file) */
+	PB_STAT_DISC_TLS_NOT_ALLOWED, /* disconnects: a TLS client whose
+					 identity a reload no longer allows
+					 (--tls-allow, --tls-ca, --tls-crl) */
 	PB_STAT_COUNT,
 };
 

@@ -34,8 +34,11 @@ static void acceptor_unadmit(struct pb_registry *reg, struct pb_client *c,
  * counted) when there is no memory for it. */
 static bool acceptor_tls(struct pb_registry *reg, struct pb_client *c, int fd)
 {
-	struct pb_tls_ctx *ctx = pb_registry_tls(reg);
+	struct pb_tls_ctx *ctx;
 
+	/* The generation first: never newer than the context then. */
+	c->cl_tls_gen = pb_registry_tls_gen(reg);
+	ctx = pb_registry_tls(reg);
 	c->cl_tls = ctx != NULL ? pb_tls_new(ctx, fd) : NULL;
 	pb_tls_ctx_unref(ctx);
 	return c->cl_tls != NULL;

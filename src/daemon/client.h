@@ -65,6 +65,9 @@ struct pb_client {
 	 * over; NULL for a plain or Unix client. */
 	struct pb_tls *cl_tls;
 	char cl_ident[PB_CLIENT_IDENTLEN];
+	/* The registry's TLS generation (registry.h) its context was taken
+	 * at, or it was last checked against; its thread's alone. */
+	unsigned cl_tls_gen;
 
 	/* Guards cl_conn's outbox and waiters; cl_fd is written to only
 	 * under it. */

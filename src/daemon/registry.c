@@ -59,8 +59,18 @@ void pb_registry_init(struct pb_registry *reg, const struct pb_options *op,
 	pthread_mutex_init(&reg->rg_ids_lock, NULL);
 	pthread_mutex_init(&reg->rg_tls_lock, NULL);
 	reg->rg_tls = NULL;
+	atomic_init(&reg->rg_tls_gen, 0);
 	atomic_init(&reg->rg_tls_expiry_s, 0);
 	atomic_init(&reg->rg_tls_handshake_ms, op->op_tls_handshake_ms);
+}
+
+static void registry_wake_tls(void *value, void *arg)
+{
+	struct pb_client *c = value;
+
+	(void)arg;
+	if (c->cl_tls != NULL && c->cl_remote == NULL)
+		pb_wake_signal(&c->cl_wake);
 }
 
 void pb_registry_set_tls(struct pb_registry *reg, struct pb_tls_ctx *ctx)
@@ -74,6 +84,14 @@ void pb_registry_set_tls(struct pb_registry *reg, struct pb_tls_ctx *ctx)
 	atomic_store(&reg->rg_tls_expiry_s,
 		     ctx != NULL ? pb_tls_ctx_expiry(ctx) : 0);
 	pb_tls_ctx_unref(old);
+	if (ctx == NULL)
+		return;
+	/* After the swap: a thread that sees the new generation finds the
+	 * new context. Each client's own thread checks it (session.c). */
+	atomic_fetch_add(&reg->rg_tls_gen, 1);
+	pthread_mutex_lock(&reg->rg_lock);
+	pb_table_foreach(&reg->rg_table, registry_wake_tls, NULL);
+	pthread_mutex_unlock(&reg->rg_lock);
 }
 
 struct pb_tls_ctx *pb_registry_tls(struct pb_registry *reg)

@@ -86,6 +86,10 @@ struct pb_registry {
 	 * reference to the one it was made with. */
 	pthread_mutex_t rg_tls_lock;
 	struct pb_tls_ctx *rg_tls;
+	/* Bumped after each new context is put in force: a TLS client's
+	 * thread that sees it change checks its client against the new
+	 * one (pb_tls_recheck), and ends it if no longer allowed. */
+	atomic_uint rg_tls_gen;
 	atomic_llong rg_tls_expiry_s;
 	atomic_ulong rg_tls_handshake_ms; /* --tls-handshake-timeout */
 };
@@ -123,11 +127,21 @@ struct pb_registry_gauges {
 void pb_registry_gauges(struct pb_registry *reg, struct pb_registry_gauges *g);
 
 /* Puts ctx (a reference the registry takes over; NULL: none) in force
- * for the TLS connections to come; the one before is let go. */
+ * for the TLS connections to come; the one before is let go. Then the
+ * generation is bumped and every TLS client's thread woken, to check its
+ * client against ctx (a reload that shrank --tls-allow, or brought new
+ * CAs or CRLs): the registry never closes a client itself. */
 void pb_registry_set_tls(struct pb_registry *reg, struct pb_tls_ctx *ctx);
 
 /* The TLS context in force, referenced, or NULL. */
 struct pb_tls_ctx *pb_registry_tls(struct pb_registry *reg);
+
+/* The generation of the TLS context in force (read before taking the
+ * context, it is never newer than the context). */
+static inline unsigned pb_registry_tls_gen(struct pb_registry *reg)
+{
+	return atomic_load(&reg->rg_tls_gen);
+}
 
 static inline unsigned long
 pb_registry_tls_handshake_ms(struct pb_registry *reg)

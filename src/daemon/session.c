@@ -131,6 +131,30 @@ static bool session_io(struct pb_client *c, const struct pollfd *pfd,
 	return !pb_engine_timed_out(en, &c->cl_conn, pb_now_ms(), why);
 }
 
+/*
+ * Whether TLS client c is still let in: when a reload put a new context in
+ * force since c's was taken (or c last checked), c's certificate and
+ * identity are checked against it (tls.h): true if they pass, or if
+ * nothing changed; false with err saying why. Only c's own thread calls
+ * this, so that only it ever closes c's socket.
+ */
+static bool session_tls_allowed(struct pb_client *c, char *err, size_t errlen)
+{
+	struct pb_registry *reg = c->cl_reg;
+	unsigned gen = pb_registry_tls_gen(reg);
+	struct pb_tls_ctx *ctx;
+	int rc = 0;
+
+	if (gen == c->cl_tls_gen)
+		return true;
+	c->cl_tls_gen = gen;
+	ctx = pb_registry_tls(reg);
+	if (ctx != NULL)
+		rc = pb_tls_recheck(c->cl_tls, ctx, c->cl_ident, err, errlen);
+	pb_tls_ctx_unref(ctx);
+	return rc == 0;
+}
+
 /* One round of the thread's loop; false when the thread should end. */
 static bool session_round(struct pb_client *c)
 {
@@ -166,6 +190,17 @@ static bool session_round(struct pb_client *c)
 		break;
 	default:
 		return true; /* left: lingering, or done */
+	}
+	if (c->cl_tls != NULL) {
+		char err[PB_CLIENT_IDENTLEN + 128];
+
+		if (!session_tls_allowed(c, err, sizeof(err))) {
+			/* close_notify, then closed, as any leave. */
+			pb_account_tls_not_allowed(cn->cn_id, cn->cn_addr,
+						   c->cl_ident, err);
+			pb_engine_leave(en, cn, PB_LEAVE_TLS_NOT_ALLOWED);
+			return true;
+		}
 	}
 	if (!session_io(c, &pfd[0], pending, tls_in, &why))
 		pb_engine_leave(en, cn, why);
@@ -288,6 +323,13 @@ static int session_tls_start(struct pb_client *c)
 
 	if (why == PB_STAT_COUNT &&
 	    pb_tls_identify(c->cl_tls, c->cl_ident, sizeof(c->cl_ident)) < 0) {
+		snprintf(err, sizeof(err), "%s",
+			 c->cl_ident[0] != '\0' ? c->cl_ident
+						: "no certificate");
+		why = PB_STAT_REFUSED_TLS_IDENTITY;
+	}
+	/* A reload during the handshake: its new context decides. */
+	if (why == PB_STAT_COUNT && !session_tls_allowed(c, err, sizeof(err))) {
 		snprintf(err, sizeof(err), "%s",
 			 c->cl_ident[0] != '\0' ? c->cl_ident
 						: "no certificate");

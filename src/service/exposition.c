@@ -68,6 +68,8 @@ static const struct expo_counter expo_counters[] = {
 	 EXPO_REASON("frame_timeout"), NULL},
 	{PB_STAT_DISC_NOMEM, "patchbay_disconnects_total",
 	 EXPO_REASON("no_memory"), NULL},
+	{PB_STAT_DISC_TLS_NOT_ALLOWED, "patchbay_disconnects_total",
+	 EXPO_REASON("tls_not_allowed"), NULL},
 	{PB_STAT_RECEIVED, "patchbay_frames_received_total", NULL,
 	 "Complete frames read from clients."},
 	{PB_STAT_FORWARDED, "patchbay_frames_forwarded_total", NULL,
