@@ -2,14 +2,16 @@
 /*
  * check_tls.c: end-to-end tests of tls: listeners. Certificates are made
  * at start with the openssl command (a CA; a server certificate for
- * localhost and 127.0.0.1; clients alice and bob; a rogue CA's alice),
- * and the test clients speak TLS with OpenSSL directly. A TLS client
- * and a plain one exchange both ways; a failed handshake spends no id
- * and is counted; no certificate, a rogue one or a name off --tls-allow
- * gets no id (in TLS 1.3 that shows at the client's first read, not at
- * connect); the identity is in the connect line; a TLS client that stops
- * reading is cut as a slow consumer; KeyUpdate under traffic loses
- * nothing; configuration errors exit 2 naming the option. Skipped (77)
+ * localhost and 127.0.0.1; clients alice and bob; a rogue CA's alice; an
+ * expired client and CRLs, by openssl ca), and the test clients speak TLS
+ * with OpenSSL directly. A TLS client and a plain one exchange both ways;
+ * a failed handshake spends no id and is counted; no certificate, a rogue
+ * one, an expired one, a revoked one or a name off --tls-allow gets no id
+ * (in TLS 1.3 that shows at the client's first read, not at connect); a
+ * reload that no longer allows a connected client (a shrunk allow-list, a
+ * new CRL) closes it, counted; the identity is in the connect line; a TLS
+ * client that stops reading is cut as a slow consumer; KeyUpdate under traffic
+ * loses nothing; configuration errors exit 2 naming the option. Skipped (77)
  * where there is no openssl command.
  */
 #include "config.h"
@@ -82,7 +84,24 @@ static bool pki_make(void)
 		"cp alice.key rogue.key\n"
 		"openssl x509 -req -in alice.csr -CA rogue-ca.crt "
 		"-CAkey rogue-ca.key -CAcreateserial -out rogue.crt -days 2 "
-		"-extfile cli.ext\n",
+		"-extfile cli.ext\n"
+		/* openssl ca (OpenSSL 3.0 has no x509 -not_after): an
+		 * expired client, and CRLs revoking nobody, and bob. */
+		"printf '[ca]\\ndefault_ca=pbt\\n[pbt]\\ndatabase=index.txt\\n"
+		"new_certs_dir=.\\nserial=serial\\ncrlnumber=crlnumber\\n"
+		"default_md=sha256\\npolicy=any\\nunique_subject=no\\n"
+		"default_crl_days=2\\n[any]\\ncommonName=supplied\\n"
+		"[cli]\\nextendedKeyUsage=clientAuth\\n' >ca.cnf\n"
+		": >index.txt; echo 1000 >serial; echo 1000 >crlnumber\n"
+		"ca='openssl ca -batch -config ca.cnf -cert ca.crt "
+		"-keyfile ca.key'\n"
+		"openssl req $key -keyout expired.key -out expired.csr "
+		"-subj /CN=expired\n"
+		"$ca -in expired.csr -out expired.crt -notext -extensions cli "
+		"-startdate 20200101000000Z -enddate 20200102000000Z\n"
+		"$ca -gencrl -out none.crl\n"
+		"$ca -revoke bob.crt\n"
+		"$ca -gencrl -out bob.crl\n",
 		pki);
 	return system(cmd) == 0;
 }
@@ -449,6 +468,50 @@ START_TEST(test_allow_list_refuses_others)
 }
 END_TEST
 
+/* An expired client certificate (made by openssl ca with dates in 2020):
+ * no id, counted and logged; alice is served. */
+START_TEST(test_expired_certificate_refused)
+{
+	struct pbt_daemon *d = tls_start(NULL, NULL, NULL, NULL);
+	int port = tls_port(d);
+	struct tcl *t;
+	uint32_t id;
+	char *stats;
+
+	tcl_refused(port, "expired", 0);
+	pbt_log_expect(d, "certificate: certificate has expired", PBT_LOG_MS);
+	t = tcl_client(port, "alice", &id);
+	tcl_close(t);
+	stats = pbt_stop_reconciled(d);
+	ck_assert_uint_eq(pbt_stat(stats, "refused_tls"), 1);
+	ck_assert_uint_eq(pbt_stat(stats, "accepted"), 1);
+	free(stats);
+	pbt_free(d);
+}
+END_TEST
+
+/* --tls-crl with a CRL that revokes bob: bob refused, alice served. */
+START_TEST(test_crl_refuses_revoked)
+{
+	struct pbt_daemon *d =
+		tls_start("--tls-crl", pki_file("bob.crl"), NULL, NULL);
+	int port = tls_port(d);
+	struct tcl *t;
+	uint32_t id;
+	char *stats;
+
+	tcl_refused(port, "bob", 0);
+	pbt_log_expect(d, "certificate: certificate revoked", PBT_LOG_MS);
+	t = tcl_client(port, "alice", &id);
+	tcl_close(t);
+	stats = pbt_stop_reconciled(d);
+	ck_assert_uint_eq(pbt_stat(stats, "refused_tls"), 1);
+	ck_assert_uint_eq(pbt_stat(stats, "accepted"), 1);
+	free(stats);
+	pbt_free(d);
+}
+END_TEST
+
 /* A TLS client that stops reading: cut as a slow consumer, while its
  * sender carries on. */
 START_TEST(test_tls_client_that_stops_reading_is_cut)
@@ -672,6 +735,44 @@ START_TEST(test_reload_closes_clients_no_longer_allowed)
 }
 END_TEST
 
+/* A reload that brings a CRL revoking bob: connected bob is closed,
+ * counted and logged; alice carries on. */
+START_TEST(test_reload_with_new_crl_closes_revoked)
+{
+	char crl[128], line[160];
+	struct pbt_daemon *d;
+	struct tcl *alice, *bob;
+	uint32_t ida, idb;
+	char *stats;
+
+	snprintf(crl, sizeof crl, "%s", pki_file("live.crl"));
+	tls_copy("none.crl", crl);
+	d = tls_start("--tls-crl", crl, NULL, NULL);
+	alice = tcl_client(tls_port(d), "alice", &ida);
+	bob = tcl_client(tls_port(d), "bob", &idb);
+	tcl_send_frame(bob, ida, "bob before");
+	tcl_expect_msg(alice, "bob before");
+	tls_copy("bob.crl", crl);
+	kill(pbt_pid(d), SIGHUP);
+	pbt_assert(tcl_ended(bob), "revoked bob was not closed by the reload");
+	pbt_log_expect(
+		d,
+		"cn:bob) no longer allowed after the reload: certificate: "
+		"certificate revoked",
+		PBT_LOG_MS);
+	snprintf(line, sizeof line, "client %u disconnected", idb);
+	pbt_log_expect(d, line, PBT_LOG_MS);
+	tcl_send_frame(alice, ida, "alice to herself");
+	tcl_expect_msg(alice, "alice to herself");
+	tcl_close(alice);
+	tcl_close(bob);
+	stats = pbt_stop_reconciled(d);
+	ck_assert_uint_eq(pbt_stat(stats, "disconnect_tls_not_allowed"), 1);
+	free(stats);
+	pbt_free(d);
+}
+END_TEST
+
 /* patchbay-cat over TLS, with alice's certificate, sends to a plain
  * client; without a certificate it gets no id (exit 1). */
 START_TEST(test_cat_speaks_tls)
@@ -858,6 +959,9 @@ static Suite *tls_suite(void)
 	pbt_add_test(s, test_reload_swaps_the_certificate, 30);
 	pbt_add_test(s, test_cat_speaks_tls, 30);
 	pbt_add_test(s, test_reload_closes_clients_no_longer_allowed, 30);
+	pbt_add_test(s, test_reload_with_new_crl_closes_revoked, 30);
+	pbt_add_test(s, test_expired_certificate_refused, 30);
+	pbt_add_test(s, test_crl_refuses_revoked, 30);
 	return s;
 }
 
