@@ -6,7 +6,8 @@
  * bench_proc.h.
  *
  * patchbay-bench is a standalone client of the patchbay protocol: it needs
- * nothing from src/, only libc and POSIX threads.
+ * nothing from src/, only libc and POSIX threads, and OpenSSL for --tls-ca
+ * where it is built with it (bench_io.h).
  */
 #ifndef BENCH_H
 #define BENCH_H
@@ -55,6 +56,9 @@ struct bench_opts {
 	pid_t o_server_pid;   /* 0: not given */
 	bool o_json;
 	bool o_smoke;
+	const char *o_tls_ca;	/* NULL: plain; else TLS to HOST:PORT servers */
+	const char *o_tls_cert; /* and the clients' certificate, or NULL */
+	const char *o_tls_key;
 };
 
 /* Everything a run measured; fields a scenario does not set stay zero. */

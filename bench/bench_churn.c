@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "bench_io.h"
 
 #define BENCH_CHURN_EVENTS 64
 #define BENCH_CHURN_WAIT   50 /* ms */
@@ -54,7 +55,10 @@ static int bench_churn_start(struct bench_churner *ch, size_t i, uint64_t now)
 
 	sl->sl_fd = bench_net_connect(&o->o_addrs[ch->ch_next++ % o->o_naddrs]);
 	if (sl->sl_fd < 0) {
-		bench_fail("churn: connect: %s%s", strerror(errno),
+		bench_fail("churn: connect: %s%s",
+			   bench_net_connect_tls()[0] != '\0'
+				   ? bench_net_connect_tls()
+				   : strerror(errno),
 			   errno == EADDRNOTAVAIL
 				   ? " (out of local ports: TIME_WAIT?)"
 				   : "");
@@ -63,7 +67,7 @@ static int bench_churn_start(struct bench_churner *ch, size_t i, uint64_t now)
 	sl->sl_got = 0;
 	sl->sl_start = now;
 	memset(&ev, 0, sizeof(ev));
-	ev.events = EPOLLIN;
+	ev.events = bench_io_first_events(sl->sl_fd);
 	ev.data.u64 = i;
 	if (epoll_ctl(ch->ch_ep, EPOLL_CTL_ADD, sl->sl_fd, &ev) < 0) {
 		bench_fail("epoll_ctl: %s", strerror(errno));
@@ -92,7 +96,7 @@ static int bench_churn_keep_id(struct bench_churner *ch, uint32_t id)
 
 static void bench_churn_close(struct bench_churner *ch, struct bench_slot *sl)
 {
-	close(sl->sl_fd);
+	bench_io_close(sl->sl_fd);
 	sl->sl_fd = -1;
 	ch->ch_busy--;
 }
@@ -103,14 +107,35 @@ static int bench_churn_read(struct bench_churner *ch, size_t i, uint64_t now)
 	struct bench_slot *sl = &ch->ch_slots[i];
 	ssize_t n;
 
-	n = recv(sl->sl_fd, sl->sl_id + sl->sl_got, BENCH_ID_LEN - sl->sl_got,
-		 0);
+	if (bench_io_tls) {
+		/* The handshake first: part of the time to the id. */
+		struct epoll_event ev;
+		uint32_t events = 0;
+		char err[512];
+		int hs = bench_io_handshake(sl->sl_fd, &events, err,
+					    sizeof(err));
+
+		if (hs < 0) {
+			bench_fail("churn: %s", err);
+			return -1;
+		}
+		memset(&ev, 0, sizeof(ev));
+		ev.events = events;
+		ev.data.u64 = i;
+		if (events != 0)
+			(void)epoll_ctl(ch->ch_ep, EPOLL_CTL_MOD, sl->sl_fd,
+					&ev);
+		if (hs == 0)
+			return 0;
+	}
+	n = bench_io_recv(sl->sl_fd, sl->sl_id + sl->sl_got,
+			  BENCH_ID_LEN - sl->sl_got);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return 0;
 	if (n <= 0) {
 		bench_fail("churn: %s before the id came",
 			   n == 0 ? "the server closed the connection"
-				  : strerror(errno));
+				  : bench_io_strerror(errno));
 		return -1;
 	}
 	sl->sl_got += (unsigned)n;
@@ -203,7 +228,7 @@ static void bench_churn_free(struct bench_churner *ch)
 
 	for (i = 0; ch->ch_slots != NULL && i < ch->ch_nslots; i++)
 		if (ch->ch_slots[i].sl_fd >= 0)
-			close(ch->ch_slots[i].sl_fd);
+			bench_io_close(ch->ch_slots[i].sl_fd);
 	if (ch->ch_ep >= 0)
 		close(ch->ch_ep);
 	free(ch->ch_slots);

@@ -17,14 +17,15 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "bench.h"
+#include "bench_io.h"
 #include "bench_net.h"
 
 #define BENCH_NET_PARALLEL 64  /* connects in flight during setup */
 #define BENCH_NET_TICK_MS  100 /* epoll_wait bound while setting up */
-#define BENCH_NET_HOSTLEN  256
 
 int bench_addr_parse(const char *text, struct bench_addr *a, char *err,
 		     size_t errlen)
@@ -35,6 +36,24 @@ int bench_addr_parse(const char *text, struct bench_addr *a, char *err,
 	size_t hl;
 	int rc;
 
+	if (strncmp(text, "unix:", 5) == 0) {
+		struct sockaddr_un *sun = (struct sockaddr_un *)&a->a_ss;
+		size_t len = strlen(text + 5);
+
+		if (len == 0 || len >= sizeof(sun->sun_path)) {
+			snprintf(err, errlen,
+				 "--addr %s: expected unix:PATH, the path "
+				 "at most %zu bytes",
+				 text, sizeof(sun->sun_path) - 1);
+			return -1;
+		}
+		memset(a, 0, sizeof(*a));
+		sun->sun_family = AF_UNIX;
+		memcpy(sun->sun_path, text + 5, len + 1);
+		a->a_len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) +
+				       len + 1);
+		return 0;
+	}
 	if (*text == '[') {
 		colon = strchr(text, ']');
 		if (colon == NULL || colon[1] != ':')
@@ -53,6 +72,7 @@ int bench_addr_parse(const char *text, struct bench_addr *a, char *err,
 		goto bad;
 	memcpy(host, h, hl);
 	host[hl] = '\0';
+	memcpy(a->a_host, host, hl + 1);
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
@@ -67,9 +87,16 @@ int bench_addr_parse(const char *text, struct bench_addr *a, char *err,
 	freeaddrinfo(res);
 	return 0;
 bad:
-	snprintf(err, errlen, "--addr %s: expected HOST:PORT or [V6]:PORT",
-		 text);
+	snprintf(err, errlen,
+		 "--addr %s: expected HOST:PORT, [V6]:PORT or unix:PATH", text);
 	return -1;
+}
+
+static _Thread_local char bench_net_tls_err[512];
+
+const char *bench_net_connect_tls(void)
+{
+	return bench_net_tls_err;
 }
 
 int bench_net_connect(const struct bench_addr *a)
@@ -80,13 +107,22 @@ int bench_net_connect(const struct bench_addr *a)
 		    SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -1;
-	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (a->a_ss.ss_family != AF_UNIX)
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
+				 sizeof(one));
 	if (connect(fd, (const struct sockaddr *)&a->a_ss, a->a_len) < 0 &&
 	    errno != EINPROGRESS) {
 		int e = errno;
 
 		close(fd);
 		errno = e;
+		return -1;
+	}
+	bench_net_tls_err[0] = '\0';
+	if (bench_io_attach(fd, a, bench_net_tls_err,
+			    sizeof(bench_net_tls_err)) < 0) {
+		close(fd);
+		errno = EPROTO;
 		return -1;
 	}
 	return fd;
@@ -104,7 +140,7 @@ void bench_net_close_all(int *fds, size_t n)
 
 	for (i = 0; i < n; i++) {
 		if (fds[i] >= 0)
-			close(fds[i]);
+			bench_io_close(fds[i]);
 		fds[i] = -1;
 	}
 }
@@ -130,12 +166,13 @@ static int bench_net_start_one(struct bench_setup *s)
 
 	if (fd < 0) {
 		bench_fail("connecting client %zu of %zu: %s", i, s->s_n,
-			   strerror(errno));
+			   bench_net_tls_err[0] != '\0' ? bench_net_tls_err
+							: strerror(errno));
 		return -1;
 	}
 	s->s_fds[i] = fd;
 	memset(&ev, 0, sizeof(ev));
-	ev.events = EPOLLIN;
+	ev.events = bench_io_first_events(fd);
 	ev.data.u64 = i;
 	if (epoll_ctl(s->s_ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
 		bench_fail("epoll_ctl: %s", strerror(errno));
@@ -152,9 +189,29 @@ static int bench_net_read_id(struct bench_setup *s, size_t i)
 	ssize_t r;
 	int e = 0;
 	socklen_t el = sizeof(e);
+	char err[512];
+	uint32_t events = 0;
 
-	r = recv(s->s_fds[i], got + got[BENCH_ID_LEN],
-		 BENCH_ID_LEN - got[BENCH_ID_LEN], 0);
+	if (bench_io_tls) {
+		struct epoll_event ev;
+		int hs = bench_io_handshake(s->s_fds[i], &events, err,
+					    sizeof(err));
+
+		if (hs < 0) {
+			bench_fail("client %zu: %s", i, err);
+			return -1;
+		}
+		memset(&ev, 0, sizeof(ev));
+		ev.events = events;
+		ev.data.u64 = i;
+		if (events != 0)
+			(void)epoll_ctl(s->s_ep, EPOLL_CTL_MOD, s->s_fds[i],
+					&ev);
+		if (hs == 0)
+			return 0;
+	}
+	r = bench_io_recv(s->s_fds[i], got + got[BENCH_ID_LEN],
+			  BENCH_ID_LEN - got[BENCH_ID_LEN]);
 	if (r < 0 && (errno == EAGAIN || errno == EINTR))
 		return 0;
 	if (r == 0) {
@@ -168,7 +225,8 @@ static int bench_net_read_id(struct bench_setup *s, size_t i)
 		if (e == 0)
 			(void)getsockopt(s->s_fds[i], SOL_SOCKET, SO_ERROR, &e,
 					 &el);
-		bench_fail("client %zu: connecting: %s", i, strerror(e));
+		bench_fail("client %zu: connecting: %s", i,
+			   bench_io_strerror(e));
 		return -1;
 	}
 	got[BENCH_ID_LEN] += (unsigned char)r;

@@ -13,17 +13,24 @@
 
 #define BENCH_ID_LEN 4 /* the id the server sends first, big-endian */
 
+#define BENCH_NET_HOSTLEN 256
+
 struct bench_addr {
 	struct sockaddr_storage a_ss;
 	socklen_t a_len;
+	char a_host[BENCH_NET_HOSTLEN]; /* as given: what TLS verifies */
 };
 
-/* Parses HOST:PORT or [V6]:PORT; -1 with a message in err if it cannot. */
+/* Parses HOST:PORT, [V6]:PORT or unix:PATH; -1 with a message in err if
+ * it cannot. */
 int bench_addr_parse(const char *text, struct bench_addr *a, char *err,
 		     size_t errlen);
 
-/* A non-blocking socket with TCP_NODELAY, connecting; -1 (errno) if not. */
+/* A non-blocking socket with TCP_NODELAY (for TCP), connecting; -1
+ * (errno) if not. With --tls-ca, a TCP one begins TLS (bench_io.h):
+ * bench_net_connect_tls says why it could not. */
 int bench_net_connect(const struct bench_addr *a);
+const char *bench_net_connect_tls(void);
 
 /* The id in 4 big-endian bytes. */
 uint32_t bench_net_id(const unsigned char *b);

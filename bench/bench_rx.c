@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "bench_io.h"
 #include "bench_payload.h"
 #include "bench_worker.h"
 
@@ -145,7 +146,7 @@ static int bench_rx_parse(struct bench_worker *w, struct bench_conn *c,
 	return 0;
 }
 
-int bench_rx_read(struct bench_worker *w, struct bench_conn *c)
+static int bench_rx_read_once(struct bench_worker *w, struct bench_conn *c)
 {
 	size_t off = c->c_carry_len;
 	ssize_t n;
@@ -153,13 +154,13 @@ int bench_rx_read(struct bench_worker *w, struct bench_conn *c)
 	if (off > 0)
 		memcpy(w->w_rbuf, c->c_carry, off);
 	do
-		n = recv(c->c_fd, w->w_rbuf + off, BENCH_READ_CHUNK, 0);
+		n = bench_io_recv(c->c_fd, w->w_rbuf + off, BENCH_READ_CHUNK);
 	while (n < 0 && errno == EINTR);
 	if (n < 0 && errno == EAGAIN)
 		return 0;
 	if (n < 0) {
 		bench_fail("client %u (id %u): receive: %s", c->c_index,
-			   c->c_id, strerror(errno));
+			   c->c_id, bench_io_strerror(errno));
 		return -1;
 	}
 	if (n == 0) {
@@ -174,4 +175,16 @@ int bench_rx_read(struct bench_worker *w, struct bench_conn *c)
 		return -1;
 	}
 	return bench_rx_parse(w, c, w->w_rbuf, off + (size_t)n);
+}
+
+int bench_rx_read(struct bench_worker *w, struct bench_conn *c)
+{
+	int rc;
+
+	/* What TLS took from the socket but did not hand over yet, epoll
+	 * cannot see: read on while there is some. */
+	do
+		rc = bench_rx_read_once(w, c);
+	while (rc == 0 && bench_io_pending(c->c_fd));
+	return rc;
 }

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "bench_engine.h"
+#include "bench_io.h"
 #include "bench_payload.h"
 
 int bench_topo_init(struct bench_topo *t, size_t nconns, unsigned long window,
@@ -109,7 +110,7 @@ void bench_topo_free(struct bench_topo *t)
 		struct bench_conn *c = &t->t_conns[i];
 
 		if (c->c_fd >= 0)
-			close(c->c_fd);
+			bench_io_close(c->c_fd);
 		free(c->c_tx);
 		free(c->c_trickle);
 		free(c->c_out);

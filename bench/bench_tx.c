@@ -11,6 +11,7 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 
+#include "bench_io.h"
 #include "bench_payload.h"
 #include "bench_worker.h"
 
@@ -95,13 +96,13 @@ void bench_tx_refill(struct bench_worker *w, struct bench_conn *c)
 int bench_tx_flush(struct bench_worker *w, struct bench_conn *c)
 {
 	while (c->c_out_len > 0) {
-		ssize_t n = send(c->c_fd, c->c_out + c->c_out_off, c->c_out_len,
-				 MSG_NOSIGNAL | MSG_DONTWAIT);
+		ssize_t n = bench_io_send(c->c_fd, c->c_out + c->c_out_off,
+					  c->c_out_len);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && errno != EAGAIN) {
 			bench_fail("client %u (id %u): send: %s", c->c_index,
-				   c->c_id, strerror(errno));
+				   c->c_id, bench_io_strerror(errno));
 			return -1;
 		}
 		if (n > 0) {

@@ -18,6 +18,7 @@
 #include <sys/resource.h>
 
 #include "bench.h"
+#include "bench_io.h"
 #include "bench_payload.h"
 
 #define BENCH_VERSION	     "0.1.0"
@@ -29,10 +30,11 @@
 #define BENCH_SMOKE_DURATION 0.2
 
 static const char bench_usage[] =
-	"usage: patchbay-bench --addr HOST:PORT[,HOST:PORT...] [options]\n"
+	"usage: patchbay-bench --addr ADDR[,ADDR...] [options]\n"
 	"Generates load on a patchbay server and checks every message.\n"
 	"\n"
-	"  --addr HOST:PORT     the server ([V6]:PORT for IPv6); required;\n"
+	"  --addr ADDR          the server: HOST:PORT ([V6]:PORT for IPv6)\n"
+	"                       or unix:PATH; required;\n"
 	"                       several (repeated, or separated by commas):\n"
 	"                       client i connects to the (i mod n)th, so\n"
 	"                       the two of a pair are on different servers\n"
@@ -52,6 +54,10 @@ static const char bench_usage[] =
 	"                       context switches and calls\n"
 	"  --timeout SECS       fail after this long without progress\n"
 	"                       (default 10)\n"
+	"  --tls-ca FILE        speak TLS to HOST:PORT servers (tls:\n"
+	"                       listeners), trusting the CAs in FILE\n"
+	"  --tls-cert FILE      with --tls-key: the clients' certificate\n"
+	"  --tls-key FILE       and its key\n"
 	"  --json               one JSON object on stdout instead of a table\n"
 	"  --smoke              a short run for correctness only\n"
 	"  -h, --help           show this help and exit\n"
@@ -74,6 +80,9 @@ enum {
 	BENCH_OPT_TIMEOUT,
 	BENCH_OPT_JSON,
 	BENCH_OPT_SMOKE,
+	BENCH_OPT_TLS_CA,
+	BENCH_OPT_TLS_CERT,
+	BENCH_OPT_TLS_KEY,
 };
 
 static const struct option bench_long_options[] = {
@@ -91,6 +100,9 @@ static const struct option bench_long_options[] = {
 	{"timeout", required_argument, NULL, BENCH_OPT_TIMEOUT},
 	{"json", no_argument, NULL, BENCH_OPT_JSON},
 	{"smoke", no_argument, NULL, BENCH_OPT_SMOKE},
+	{"tls-ca", required_argument, NULL, BENCH_OPT_TLS_CA},
+	{"tls-cert", required_argument, NULL, BENCH_OPT_TLS_CERT},
+	{"tls-key", required_argument, NULL, BENCH_OPT_TLS_KEY},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
 	{NULL, 0, NULL, 0},
@@ -244,6 +256,15 @@ static void bench_option(struct bench_opts *o, int c, const char *arg)
 	case BENCH_OPT_SMOKE:
 		o->o_smoke = true;
 		break;
+	case BENCH_OPT_TLS_CA:
+		o->o_tls_ca = arg;
+		break;
+	case BENCH_OPT_TLS_CERT:
+		o->o_tls_cert = arg;
+		break;
+	case BENCH_OPT_TLS_KEY:
+		o->o_tls_key = arg;
+		break;
 	}
 }
 
@@ -271,6 +292,13 @@ static void bench_complete(struct bench_opts *o)
 {
 	if (o->o_naddrs == 0)
 		bench_usage_error("--addr HOST:PORT is required");
+	if ((o->o_tls_cert == NULL) != (o->o_tls_key == NULL))
+		bench_usage_error("--tls-cert and --tls-key go together");
+	if (o->o_tls_cert != NULL && o->o_tls_ca == NULL)
+		bench_usage_error("--tls-cert needs --tls-ca");
+	if (o->o_tls_ca != NULL && !bench_io_tls_available())
+		bench_usage_error("--tls-ca: patchbay-bench was built without "
+				  "OpenSSL");
 	if (o->o_duration < 0)
 		o->o_duration = o->o_smoke ? BENCH_SMOKE_DURATION : 5;
 	if (o->o_smoke)
@@ -343,11 +371,31 @@ static int bench_fit_fds(const struct bench_opts *o)
 	return 0;
 }
 
+/* With --tls-ca: the TLS client context, for descriptors up to the
+ * limit (no descriptor above it comes). */
+static int bench_tls(const struct bench_opts *o)
+{
+	size_t maxfd = BENCH_MAX_CLIENTS + 1 + BENCH_SPARE_FDS;
+	struct rlimit rl;
+	char err[1024];
+
+	if (o->o_tls_ca == NULL)
+		return 0;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < maxfd)
+		maxfd = (size_t)rl.rlim_cur;
+	if (bench_io_tls_setup(o->o_tls_ca, o->o_tls_cert, o->o_tls_key, maxfd,
+			       err, sizeof(err)) < 0) {
+		bench_fail("%s", err);
+		return -1;
+	}
+	return 0;
+}
+
 static void bench_run(const struct bench_opts *o, struct bench_result *r)
 {
 	memset(r, 0, sizeof(*r));
 	r->r_scenario = bench_scenario_name(o->o_scenario);
-	if (bench_fit_fds(o) < 0)
+	if (bench_fit_fds(o) < 0 || bench_tls(o) < 0)
 		return;
 	if (bench_payload_init(o->o_size) < 0) {
 		bench_fail("payload template: out of memory");
