@@ -12,9 +12,11 @@
  * metrics, max-frame, stack-size, daemon, pidfile) refuses the whole
  * reload, with a log line naming it. Where tls: listeners serve, the TLS
  * files (--tls-*) are read again into a new context, which new
- * connections get (those made before keep theirs); a bad file refuses
- * the whole reload too, logged and counted (tls_reload_failed). No client is
- * dropped and no frame lost by a reload.
+ * connections get (those made before keep theirs, but each client's own
+ * thread checks it against the new one, and ends it if no longer allowed:
+ * disconnect_tls_not_allowed); a bad file refuses the whole reload too,
+ * logged and counted (tls_reload_failed). No other client is dropped and
+ * no frame lost by a reload.
  */
 #ifndef PB_RELOAD_H
 #define PB_RELOAD_H
