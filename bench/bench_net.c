@@ -189,11 +189,11 @@ static int bench_net_read_id(struct bench_setup *s, size_t i)
 	ssize_t r;
 	int e = 0;
 	socklen_t el = sizeof(e);
-	char err[512];
-	uint32_t events = 0;
 
 	if (bench_io_tls) {
 		struct epoll_event ev;
+		uint32_t events = 0;
+		char err[512];
 		int hs = bench_io_handshake(s->s_fds[i], &events, err,
 					    sizeof(err));
 
