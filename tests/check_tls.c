@@ -673,13 +673,29 @@ static const char *tls_write_file(const char *name, const char *text)
 }
 
 /* Whether the server ended c's connection (close_notify, or closed)
- * before any message came. */
+ * before any message came; false too when nothing came within
+ * PBT_IO_MS (the socket's timeout). */
 static bool tcl_ended(struct tcl *c)
 {
-	while (tcl_fill(c))
-		if (memchr(c->rx, '\0', c->rx_len) != NULL)
-			return false;
-	return true;
+	for (;;) {
+		int n, e;
+
+		pbt_assert(c->rx_len < sizeof c->rx, "test client: rx full");
+		errno = 0;
+		n = SSL_read(c->ssl, c->rx + c->rx_len,
+			     (int)(sizeof c->rx - c->rx_len));
+		if (n > 0) {
+			c->rx_len += (size_t)n;
+			if (memchr(c->rx, '\0', c->rx_len) != NULL)
+				return false;
+			continue;
+		}
+		e = SSL_get_error(c->ssl, n);
+		ERR_clear_error();
+		return e == SSL_ERROR_ZERO_RETURN ||
+		       (e == SSL_ERROR_SYSCALL && errno != EAGAIN &&
+			errno != EWOULDBLOCK);
+	}
 }
 
 /* A reload that shrinks --tls-allow: the client it no longer names is
