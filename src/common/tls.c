@@ -868,3 +868,8 @@ void pb_tls_close(struct pb_tls *t)
 	}
 	pthread_mutex_unlock(&t->tl_lock);
 }
+
+void pb_tls_thread_end(void)
+{
+	OPENSSL_thread_stop();
+}

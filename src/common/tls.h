@@ -123,4 +123,10 @@ bool pb_tls_wants_write(struct pb_tls *t);
 /* Sends close_notify if the socket takes it now; t stays to be freed. */
 void pb_tls_close(struct pb_tls *t);
 
+/* Frees what OpenSSL keeps for the calling thread (its random generators,
+ * its error queue), as a thread that used TLS ends: before it counts
+ * itself out, so that a daemon that exits once no client thread runs
+ * leaves nothing of theirs behind. */
+void pb_tls_thread_end(void);
+
 #endif

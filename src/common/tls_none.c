@@ -130,3 +130,7 @@ void pb_tls_close(struct pb_tls *t)
 {
 	(void)t;
 }
+
+void pb_tls_thread_end(void)
+{
+}

@@ -375,6 +375,9 @@ static void *session_thread(void *arg)
 	do
 		session_serve(c);
 	while ((c = pb_spare_wait(&reg->rg_spares)) != NULL);
+	/* OpenSSL's state of this thread is freed at its exit, which may
+	 * come after the daemon's: freed now, while it is counted. */
+	pb_tls_thread_end();
 	pb_registry_thread_exit(reg);
 	return NULL;
 }
