@@ -29,6 +29,7 @@ check_PROGRAMS += %D%/cluster_load
 
 CLUSTER_TESTS = %D%/cluster_harness.sh %D%/cluster_basic.sh \
 	%D%/cluster_faults.sh %D%/cluster_slow.sh %D%/cluster_restart.sh \
-	%D%/cluster_linkdown.sh %D%/cluster_netns.sh %D%/cluster_start.sh
+	%D%/cluster_linkdown.sh %D%/cluster_netns.sh %D%/cluster_start.sh \
+	%D%/cluster_hostile.sh
 TESTS += $(CLUSTER_TESTS)
 EXTRA_DIST += $(CLUSTER_TESTS) %D%/cluster_lib.sh
