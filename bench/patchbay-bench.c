@@ -169,9 +169,10 @@ static void bench_add_addrs(struct bench_opts *o, const char *arg)
 {
 	char err[256], one[512];
 	const char *p = arg, *comma;
-	size_t len;
 
 	for (;;) {
+		size_t len;
+
 		comma = strchr(p, ',');
 		len = comma ? (size_t)(comma - p) : strlen(p);
 		if (len == 0 || len >= sizeof(one))

@@ -75,27 +75,28 @@
 #include <time.h>
 #include <unistd.h>
 
-#define HEAD_LEN    29	   /* "%08x %08x %010u " */
-#define OUT_CAP	    65536  /* bytes queued per client, beyond one frame */
-#define IN_CAP	    262144 /* bytes read per client per turn */
-#define MAX_SIZE    1048576
-#define FAIL_SHOWN  5	   /* failures of one kind told on stderr */
-#define CONNECT_MS  10000
+#define HEAD_LEN   29	  /* "%08x %08x %010u " */
+#define OUT_CAP	   65536  /* bytes queued per client, beyond one frame */
+#define IN_CAP	   262144 /* bytes read per client per turn */
+#define MAX_SIZE   1048576
+#define FAIL_SHOWN 5 /* failures of one kind told on stderr */
+#define CONNECT_MS 10000
 
 struct flow {
-	int src, dst;		/* client indexes */
-	bool noread;		/* to the client that never reads */
-	bool done;		/* sends nothing more */
-	uint64_t queued;	/* frames put in the sender's output */
-	uint64_t sent;		/* of those, written whole to the socket */
-	uint64_t written_off;	/* in flight, given up (--allow-loss) */
+	int src, dst;	      /* client indexes */
+	bool noread;	      /* to the client that never reads */
+	bool done;	      /* sends nothing more */
+	uint64_t queued;      /* frames put in the sender's output */
+	uint64_t sent;	      /* of those, written whole to the socket */
+	uint64_t written_off; /* in flight, given up (--allow-loss) */
 	/* receiving side */
-	uint64_t received;	/* distinct frames received */
-	uint64_t highest;	/* highest sequence received + 1 */
-	uint64_t missing;	/* below highest, not (yet) received */
-	uint8_t *seen;		/* bitmap of sequences received */
+	uint64_t received; /* distinct frames received */
+	uint64_t highest;  /* highest sequence received + 1 */
+	uint64_t missing;  /* below highest, not (yet) received */
+	uint8_t *seen;	   /* bitmap of sequences received */
 	uint64_t seen_bits;
-	int64_t last_progress_ms; /* last arrival, or the window's last opening */
+	int64_t last_progress_ms; /* last arrival, or the window's last opening
+				   */
 };
 
 struct rec { /* a frame in a client's output: where it ends, its flow */
@@ -212,10 +213,12 @@ static uint64_t num(const char *opt, const char *s)
 static void usage(void)
 {
 	fputs("usage: cluster_load --ports [HOST:]PORT[,...] [--clients N]\n"
-	      "  [--pattern pairs|fanin|fanout|all] [--frames F] [--size BYTES]\n"
+	      "  [--pattern pairs|fanin|fanout|all] [--frames F] [--size "
+	      "BYTES]\n"
 	      "  [--window W] [--timeout-ms T] [--no-read INDEX]\n"
 	      "  [--duration-ms D] [--rate FRAMES_PER_S] [--allow-loss]\n"
-	      "  [--expire-ms E] [--quiet-ms Q] [--progress-ms P] [--wait-cut]\n",
+	      "  [--expire-ms E] [--quiet-ms Q] [--progress-ms P] "
+	      "[--wait-cut]\n",
 	      stderr);
 	exit(2);
 }
@@ -555,9 +558,9 @@ static void fill(struct client *c, int64_t t)
 		p[1] = (char)(clients[f->dst].id >> 16);
 		p[2] = (char)(clients[f->dst].id >> 8);
 		p[3] = (char)clients[f->dst].id;
-		snprintf(p + 4, HEAD_LEN + 1, "%08" PRIx32 " %08" PRIx32
-			 " %010" PRIu64 " ", c->id, clients[f->dst].id,
-			 (uint64_t)(seq % 10000000000ULL));
+		snprintf(p + 4, HEAD_LEN + 1,
+			 "%08" PRIx32 " %08" PRIx32 " %010" PRIu64 " ", c->id,
+			 clients[f->dst].id, (uint64_t)(seq % 10000000000ULL));
 		for (i = HEAD_LEN; i < o_size; i++)
 			p[4 + i] = filler(seq, i);
 		p[4 + o_size] = '\0';
@@ -641,8 +644,7 @@ static bool bit_test_set(struct flow *f, uint64_t seq)
 	return was;
 }
 
-static void check_frame(struct client *c, const char *s, size_t len,
-			int64_t t)
+static void check_frame(struct client *c, const char *s, size_t len, int64_t t)
 {
 	unsigned int src, dst;
 	unsigned long long seq;
@@ -654,35 +656,45 @@ static void check_frame(struct client *c, const char *s, size_t len,
 	    sscanf(s, "%8x %8x %10llu %n", &src, &dst, &seq, &used) != 3 ||
 	    used != HEAD_LEN) {
 		n_corrupt++;
-		fail_msg(n_corrupt, "client %08" PRIx32 ": bad frame (%zu "
-			 "bytes) \"%.40s\"", c->id, len, s);
+		fail_msg(n_corrupt,
+			 "client %08" PRIx32 ": bad frame (%zu "
+			 "bytes) \"%.40s\"",
+			 c->id, len, s);
 		return;
 	}
 	if (dst != c->id) {
 		n_misrouted++;
-		fail_msg(n_misrouted, "client %08" PRIx32 " got a frame for "
-			 "%08x from %08x, seq %llu", c->id, dst, src, seq);
+		fail_msg(n_misrouted,
+			 "client %08" PRIx32 " got a frame for "
+			 "%08x from %08x, seq %llu",
+			 c->id, dst, src, seq);
 		return;
 	}
 	fi = find_flow(src, dst);
 	if (fi < 0) {
 		n_misrouted++;
-		fail_msg(n_misrouted, "client %08" PRIx32 " got a frame from "
-			 "%08x, which does not send to it", c->id, src);
+		fail_msg(n_misrouted,
+			 "client %08" PRIx32 " got a frame from "
+			 "%08x, which does not send to it",
+			 c->id, src);
 		return;
 	}
 	f = &flows[fi];
 	if (len != o_size) {
 		n_corrupt++;
-		fail_msg(n_corrupt, "flow %08x->%08x seq %llu: %zu bytes, not "
-			 "%zu", src, dst, seq, len, o_size);
+		fail_msg(n_corrupt,
+			 "flow %08x->%08x seq %llu: %zu bytes, not "
+			 "%zu",
+			 src, dst, seq, len, o_size);
 		return;
 	}
 	for (i = HEAD_LEN; i < len; i++)
 		if (s[i] != filler(seq, i)) {
 			n_corrupt++;
-			fail_msg(n_corrupt, "flow %08x->%08x seq %llu: byte "
-				 "%zu corrupt", src, dst, seq, i);
+			fail_msg(n_corrupt,
+				 "flow %08x->%08x seq %llu: byte "
+				 "%zu corrupt",
+				 src, dst, seq, i);
 			return;
 		}
 	if (bit_test_set(f, seq)) {
@@ -695,17 +707,20 @@ static void check_frame(struct client *c, const char *s, size_t len,
 	f->last_progress_ms = t;
 	if (seq >= f->highest) {
 		if (seq > f->highest && !o_allow_loss)
-			fail_msg(++n_gap_events, "flow %08x->%08x: seq %llu "
-				 "after %" PRIu64 " (gap)", src, dst, seq,
-				 f->highest - 1);
+			fail_msg(++n_gap_events,
+				 "flow %08x->%08x: seq %llu "
+				 "after %" PRIu64 " (gap)",
+				 src, dst, seq, f->highest - 1);
 		f->missing += seq - f->highest;
 		f->highest = seq + 1;
 	} else {
 		/* A sequence skipped before: arrived late, out of order. */
 		f->missing--;
 		n_reorders++;
-		fail_msg(n_reorders, "flow %08x->%08x: seq %llu after %" PRIu64
-			 " (reordered)", src, dst, seq, f->highest - 1);
+		fail_msg(n_reorders,
+			 "flow %08x->%08x: seq %llu after %" PRIu64
+			 " (reordered)",
+			 src, dst, seq, f->highest - 1);
 	}
 }
 
@@ -717,7 +732,8 @@ static void read_in(struct client *c, int64_t t)
 
 		if (c->in_len == IN_CAP)
 			die("client %08" PRIx32 ": a frame longer than %d "
-			    "bytes", c->id, IN_CAP);
+			    "bytes",
+			    c->id, IN_CAP);
 		n = recv(c->fd, c->in + c->in_len, IN_CAP - c->in_len, 0);
 		if (n == 0) {
 			mark_closed(c, "closed by the daemon");
@@ -772,8 +788,8 @@ struct totals {
 
 static struct totals totals(void)
 {
-	struct totals s = {.all_sent = true, .all_received = true,
-			   .noread_done = true};
+	struct totals s = {
+		.all_sent = true, .all_received = true, .noread_done = true};
 	int i;
 
 	for (i = 0; i < nflows; i++) {
@@ -863,8 +879,8 @@ int main(int argc, char **argv)
 		if (t >= next_progress) {
 			printf("progress t_ms=%" PRId64 " sent=%" PRIu64
 			       " received=%" PRIu64 " noread_sent=%" PRIu64
-			       "\n", t - t0_ms, s.sent, s.received,
-			       s.noread_sent);
+			       "\n",
+			       t - t0_ms, s.sent, s.received, s.noread_sent);
 			next_progress += o_progress_ms;
 		}
 		cut_ok = !o_wait_cut || clients[o_noread].cut;
@@ -906,8 +922,8 @@ int main(int argc, char **argv)
 			if (c->closed || !pfd[i].revents)
 				continue;
 			if (c->noread) {
-				if (pfd[i].revents & (POLLIN | POLLHUP |
-						      POLLERR))
+				if (pfd[i].revents &
+				    (POLLIN | POLLHUP | POLLERR))
 					drain(c);
 				if (!c->closed && (pfd[i].revents & POLLOUT))
 					flush_out(c);
@@ -923,12 +939,15 @@ int main(int argc, char **argv)
 	s = totals();
 	ok = !n_dups && !n_reorders && !n_corrupt && !n_misrouted && cut_ok;
 	if (!cut_ok)
-		fprintf(stderr, "FAIL: the client that never reads was not "
-			"cut within %" PRId64 " ms\n", o_timeout_ms);
+		fprintf(stderr,
+			"FAIL: the client that never reads was not "
+			"cut within %" PRId64 " ms\n",
+			o_timeout_ms);
 	if (!o_allow_loss)
 		ok = ok && !timed_out && !s.lost && !n_closed && s.all_sent;
 	if (timed_out)
-		fprintf(stderr, "%s: timed out after %" PRId64 " ms: %" PRIu64
+		fprintf(stderr,
+			"%s: timed out after %" PRId64 " ms: %" PRIu64
 			" frames sent, %" PRIu64 " received%s\n",
 			o_allow_loss ? "note" : "FAIL", o_timeout_ms, s.sent,
 			s.received, s.all_sent ? "" : ", not all sent");
@@ -940,10 +959,11 @@ int main(int argc, char **argv)
 
 			if (f->noread || f->received >= f->sent)
 				continue;
-			fprintf(stderr, "FAIL: flow %08" PRIx32 "->%08" PRIx32
+			fprintf(stderr,
+				"FAIL: flow %08" PRIx32 "->%08" PRIx32
 				": %" PRIu64 " sent, %" PRIu64 " received\n",
-				clients[f->src].id, clients[f->dst].id,
-				f->sent, f->received);
+				clients[f->src].id, clients[f->dst].id, f->sent,
+				f->received);
 			shown++;
 		}
 	}
@@ -954,8 +974,8 @@ int main(int argc, char **argv)
 	       " elapsed_ms=%" PRId64 " timed_out=%d ok=%d\n",
 	       s.sent, s.received, s.lost, s.gaps, n_dups, n_reorders,
 	       n_corrupt, n_misrouted, n_closed, s.noread_sent,
-	       o_noread >= 0 && clients[o_noread].cut, nflows,
-	       now_ms() - t0_ms, timed_out, ok);
+	       o_noread >= 0 && clients[o_noread].cut, nflows, now_ms() - t0_ms,
+	       timed_out, ok);
 	for (i = 0; i < nclients; i++) {
 		close(clients[i].fd);
 		free(clients[i].out);

@@ -55,7 +55,7 @@ struct pb_options {
 	char op_nats_key[PB_OPTIONS_PATHLEN];
 	char op_cluster[PB_OPTIONS_ADDRLEN]; /* prefixes every subject */
 	unsigned long op_link_ms; /* --link-timeout: a link is down */
-	size_t op_stack; /* per-client thread stack, bytes */
+	size_t op_stack;	  /* per-client thread stack, bytes */
 	bool op_daemon;
 	char op_pidfile[PB_OPTIONS_PATHLEN]; /* "" for none */
 	char op_config[PB_OPTIONS_PATHLEN];  /* "" for none */

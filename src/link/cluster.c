@@ -117,9 +117,10 @@ static void cluster_message(void *arg, const unsigned char *data, size_t len)
 static void cluster_nats_state(void *arg, bool connected, const char *url)
 {
 	struct pb_cluster *cs = arg;
-	size_t max;
 
 	if (connected) {
+		size_t max;
+
 		log_notice("nats: connected to %s", url);
 		max = pb_nats_max_payload(cs->cs_env.le_nats);
 		if (max > 0 && max < cs->cs_env.le_batch_max)
