@@ -540,8 +540,10 @@ static int np_subscribe_all(void)
 static int np_probe_all(void)
 {
 	uint64_t t0 = bench_now_ns(), limit = bench_s_to_ns(np.o.o_timeout);
+	size_t i;
+
 	for (;;) {
-		size_t i, missing = 0;
+		size_t missing = 0;
 
 		for (i = 0; i < np.ncl; i++) {
 			struct np_client *c = &np.cl[i];

@@ -8,7 +8,11 @@
 #     reordered;
 #  2. netem on host 2's link (delay 20ms, loss 1%; skipped where tc or
 #     sch_netem is missing): traffic across all nodes keeps order and
-#     loses nothing.
+#     loses nothing;
+#  3. a partition of host 1 longer than --link-timeout: the other nodes
+#     declare their links to it down, their senders are released, what
+#     the load lost is exactly what the nodes counted dropped, and the
+#     links come back up when the partition heals.
 # The counters reconcile after each. Needs root and ip (else 77), and
 # nats-server (else 77). Namespaces, veths and the bridge are removed on
 # exit.
@@ -90,4 +94,30 @@ if tc qdisc add dev "pbw${s}2" root netem delay 20ms loss 1% 2>/dev/null; then
 else
 	cl_log "SKIP part 2: tc/sch_netem unavailable here"
 fi
+
+# 3. A partition of host 1, longer than the link timeout (10 s).
+cl_load_bg long --ports "$(cl_ports 0 1)" --clients 2 --pattern fanout \
+	--frames 0 --duration-ms 25000 --rate 2000 --size 200 --window 0 \
+	--allow-loss --quiet-ms 3000 --progress-ms 250 --timeout-ms 120000
+cl_load_flowing long 500 15 || cl_fail "no traffic before the long partition"
+mark0=$(cl_log_mark 0)
+ip link set "pbw${s}1" down
+cl_log "host 1 cut off, for longer than the link timeout"
+# shellcheck disable=SC2059
+cl_wait_log 0 "$(printf "$CL_LINK_DOWN_RE" 1)" 30 "$mark0" ||
+	cl_fail "node 0 did not declare its link to node 1 down"
+cl_load_flowing long 500 10 sent ||
+	cl_fail "the sender on node 0 was not released after the link went down"
+mark0=$(cl_log_mark 0)
+ip link set "pbw${s}1" up
+cl_log "host 1 back"
+# shellcheck disable=SC2059
+cl_wait_log 0 "$(printf "$CL_LINK_UP_RE" 1)" 60 "$mark0" ||
+	cl_fail "node 0: link to node 1 not up again after the partition"
+cl_load_flowing long 500 30 || cl_fail "no traffic after the long partition"
+cl_load_wait long || cl_fail "duplicates or reordering across the long partition"
+cl_reconcile 30 || true
+lost=$(cl_load_field lost)
+[ "$lost" = "$CL_DROPPED" ] ||
+	cl_fail "the load lost $lost frames, the nodes counted $CL_DROPPED dropped"
 cl_finish

@@ -19,13 +19,17 @@
 # (kill -9 and restart of a NATS server, SIGSTOP/CONT of another),
 # cluster_slow (a non-reader on node 1, --slow-timeout 2), cluster_restart
 # (node 1 restarted with its state dir), cluster_linkdown (node 1 stopped
-# past --link-timeout 2), cluster_netns (namespaces: partition, netem).
+# past --link-timeout 2), cluster_netns (namespaces: partition, netem),
+# cluster_start (bad options; a daemon started with NATS down serves its
+# own clients, then joins), cluster_hostile (forged and broken messages on
+# the cluster's subjects while traffic flows).
 check_PROGRAMS += %D%/cluster_load
 %C%_cluster_load_SOURCES = %D%/cluster_load.c
 %C%_cluster_load_CFLAGS = $(AM_CFLAGS)
 
 CLUSTER_TESTS = %D%/cluster_harness.sh %D%/cluster_basic.sh \
 	%D%/cluster_faults.sh %D%/cluster_slow.sh %D%/cluster_restart.sh \
-	%D%/cluster_linkdown.sh %D%/cluster_netns.sh
+	%D%/cluster_linkdown.sh %D%/cluster_netns.sh %D%/cluster_start.sh \
+	%D%/cluster_hostile.sh
 TESTS += $(CLUSTER_TESTS)
 EXTRA_DIST += $(CLUSTER_TESTS) %D%/cluster_lib.sh

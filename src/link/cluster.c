@@ -19,7 +19,8 @@
 #include "nats.h"
 #include "stats.h"
 
-#define PB_CLUSTER_HELLO_MS 1000
+#define PB_CLUSTER_HELLO_MS   1000
+#define PB_CLUSTER_REFUSED_MS 10000
 
 struct pb_cluster {
 	struct pb_link_env cs_env;
@@ -69,6 +70,22 @@ static struct pb_link *cluster_link_make(struct pb_cluster *cs, unsigned node)
 	return lk;
 }
 
+/* Counts a message refused, and says so at most every
+ * PB_CLUSTER_REFUSED_MS (a flood of them must not flood the log). */
+static void cluster_refused(size_t len, const char *why)
+{
+	static _Atomic uint64_t said_ms;
+	uint64_t now = pb_now_ms(), last = atomic_load(&said_ms);
+
+	pb_stats_add(PB_STAT_NODE_MSG_BAD, 1);
+	if (now - last >= PB_CLUSTER_REFUSED_MS &&
+	    atomic_compare_exchange_strong(&said_ms, &last, now))
+		log_notice("a message of %zu bytes on the cluster's subjects "
+			   "refused: %s (node_messages_refused counts them "
+			   "all; said at most every %d s)",
+			   len, why, PB_CLUSTER_REFUSED_MS / 1000);
+}
+
 /* A message on one of our subjects (one of NATS's threads): checked
  * whole, then handed to its node's link. */
 static void cluster_message(void *arg, const unsigned char *data, size_t len)
@@ -80,14 +97,16 @@ static void cluster_message(void *arg, const unsigned char *data, size_t len)
 
 	if (e == PB_ENV_OK)
 		e = pb_env_check(data, len, cs->cs_reg->rg_opts->op_max_frame);
-	if (e == PB_ENV_OK && (h.eh_src_node >= cs->cs_nnodes ||
-			       h.eh_src_node == cs->cs_env.le_node))
-		e = PB_ENV_ENTRY_BAD;
 	if (e != PB_ENV_OK) {
-		pb_stats_add(PB_STAT_NODE_MSG_BAD, 1);
-		log_info("a message of %zu bytes on the cluster's subjects "
-			 "refused: %s",
-			 len, pb_env_error_text(e));
+		cluster_refused(len, pb_env_error_text(e));
+		return;
+	}
+	if (h.eh_src_node >= cs->cs_nnodes ||
+	    h.eh_src_node == cs->cs_env.le_node) {
+		cluster_refused(len, h.eh_src_node == cs->cs_env.le_node
+					     ? "from this node's own number"
+					     : "from a node number beyond "
+					       "--node-bits");
 		return;
 	}
 	lk = cluster_link_make(cs, h.eh_src_node);

@@ -272,6 +272,8 @@ void pb_nats_close(struct pb_nats *n)
 		natsSubscription_Destroy(n->nt_subs[i].su_sub);
 	natsConnection_Destroy(n->nt_conn);
 	natsOptions_Destroy(n->nt_opts);
+	/* Callbacks (the disconnection that closing causes) may still run
+	 * until libnats's threads are gone: n goes after them. */
+	nats_CloseAndWait(2000);
 	free(n);
-	nats_CloseAndWait(2000); /* its threads gone: no more callbacks */
 }

@@ -5,12 +5,14 @@
 # compiler, a test of `make check` that runs the seed corpus corpus/NAME
 # (found through abs_top_srcdir, which AM_TESTS_ENVIRONMENT exports);
 # and by `make fuzz` (run.sh) with clang's libFuzzer and the sanitizers,
-# for FUZZ_SECONDS each, in a scratch directory.
-FUZZ_NAMES = frame route outbox_park deliver engine
+# for FUZZ_SECONDS each, in a scratch directory (CI runs run.sh's default,
+# envelope for 20 s only).
+FUZZ_NAMES = frame route outbox_park deliver engine envelope
 FUZZ_SOURCES = %D%/replay.c %D%/fuzz.h
 
 FUZZ_REPLAY = %D%/replay_frame %D%/replay_route %D%/replay_outbox_park \
-	%D%/replay_deliver %D%/replay_engine %D%/replay_engine_reactor
+	%D%/replay_deliver %D%/replay_engine %D%/replay_engine_reactor \
+	%D%/replay_envelope
 check_PROGRAMS += $(FUZZ_REPLAY)
 TESTS += $(FUZZ_REPLAY)
 
@@ -30,6 +32,9 @@ TESTS += $(FUZZ_REPLAY)
 %C%_replay_engine_SOURCES = %D%/fuzz_engine.c $(FUZZ_SOURCES)
 %C%_replay_engine_CPPFLAGS = $(CORE_CPPFLAGS) -DFUZZ_CORPUS='"engine"'
 %C%_replay_engine_LDADD = src/core/libpbcore.a
+%C%_replay_envelope_SOURCES = %D%/fuzz_envelope.c $(FUZZ_SOURCES)
+%C%_replay_envelope_CPPFLAGS = $(CORE_CPPFLAGS) -DFUZZ_CORPUS='"envelope"'
+%C%_replay_envelope_LDADD = src/core/libpbcore.a
 # The same seeds with the reactor's flush at once (engine.h, eo_flush).
 %C%_replay_engine_reactor_SOURCES = %D%/fuzz_engine.c $(FUZZ_SOURCES)
 %C%_replay_engine_reactor_CPPFLAGS = $(CORE_CPPFLAGS) \
