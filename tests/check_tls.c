@@ -802,7 +802,7 @@ START_TEST(test_cat_speaks_tls)
 	pbt_assert(cat != NULL, "PATCHBAY_CAT is not set");
 	snprintf(cmd, sizeof cmd,
 		 "echo '%u via patchbay-cat' | '%s' --linger 0 --tls-ca '%s' "
-		 "--tls-cert '%s' --tls-key '%s' tls:localhost:%d >/dev/null",
+		 "--tls-cert '%s' --tls-key '%s' tls:127.0.0.1:%d >/dev/null",
 		 idp, cat, pki_file("ca.crt"), pki_file("alice.crt"),
 		 pki_file("alice.key"), port);
 	st = system(cmd);
