@@ -57,6 +57,7 @@ START_TEST(test_leave_disconnect_counter_per_reason)
 		[PB_LEAVE_FRAME_TIMEOUT] = PB_STAT_DISC_FRAME_TIMEOUT,
 		[PB_LEAVE_UNREACHABLE] = PB_STAT_DISC_RESET,
 		[PB_LEAVE_TLS_NOT_ALLOWED] = PB_STAT_DISC_TLS_NOT_ALLOWED,
+		[PB_LEAVE_GONE] = PB_STAT_DISC_CLOSED,
 	};
 	int i, j;
 
@@ -68,7 +69,9 @@ START_TEST(test_leave_disconnect_counter_per_reason)
 		 * out of memory, which share theirs. */
 		for (j = 0; j < i; j++)
 			if (!(i == PB_LEAVE_NOMEM_OUT && j == PB_LEAVE_NOMEM) &&
-			    !(i == PB_LEAVE_UNREACHABLE && j == PB_LEAVE_RESET))
+			    !(i == PB_LEAVE_UNREACHABLE &&
+			      j == PB_LEAVE_RESET) &&
+			    !(i == PB_LEAVE_GONE && j == PB_LEAVE_CLOSED))
 				ck_assert_int_ne(
 					s, pb_leave_stat((enum pb_leave)j));
 	}
@@ -88,6 +91,8 @@ START_TEST(test_leave_drop_counter_slow_or_left)
 			ck_assert_int_eq(s, PB_STAT_DROP_NOMEM);
 		else if (i == PB_LEAVE_UNREACHABLE)
 			ck_assert_int_eq(s, PB_STAT_DROP_UNREACHABLE);
+		else if (i == PB_LEAVE_GONE)
+			ck_assert_int_eq(s, PB_STAT_DROP_UNKNOWN);
 		else
 			ck_assert_int_eq(s, PB_STAT_DROP_LEFT);
 	}

@@ -18,6 +18,7 @@ static const char *const leave_text[] = {
 	[PB_LEAVE_FRAME_TIMEOUT] =
 		"frame unfinished for too long (--frame-timeout)",
 	[PB_LEAVE_UNREACHABLE] = "its node unreachable (--link-timeout)",
+	[PB_LEAVE_GONE] = "no such client on its node",
 	[PB_LEAVE_TLS_NOT_ALLOWED] =
 		"TLS identity no longer allowed after a reload",
 };
@@ -36,6 +37,8 @@ static const enum pb_stat leave_stat[] = {
 	/* Never a connection of ours: counted as none. */
 	[PB_LEAVE_UNREACHABLE] = PB_STAT_DISC_RESET,
 	[PB_LEAVE_TLS_NOT_ALLOWED] = PB_STAT_DISC_TLS_NOT_ALLOWED,
+	/* Never a connection of ours: counted as none. */
+	[PB_LEAVE_GONE] = PB_STAT_DISC_CLOSED,
 };
 _Static_assert(sizeof(leave_stat) / sizeof(leave_stat[0]) == PB_LEAVE_COUNT,
 	       "a disconnect counter for every reason");
@@ -58,5 +61,7 @@ enum pb_stat pb_leave_drop_stat(enum pb_leave why)
 		return PB_STAT_DROP_NOMEM;
 	if (why == PB_LEAVE_UNREACHABLE)
 		return PB_STAT_DROP_UNREACHABLE;
+	if (why == PB_LEAVE_GONE)
+		return PB_STAT_DROP_UNKNOWN;
 	return PB_STAT_DROP_LEFT;
 }

@@ -28,6 +28,8 @@ enum pb_leave {
 				     stand-ins of src/link leave so) */
 	PB_LEAVE_TLS_NOT_ALLOWED, /* a TLS client whose identity a reload no
 				     longer allows */
+	PB_LEAVE_GONE,		  /* a client of another node that its node
+				     says it does not have (stand-ins only) */
 	PB_LEAVE_COUNT		  /* the number of reasons, not one of them */
 };
 

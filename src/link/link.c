@@ -1009,7 +1009,7 @@ static void link_gone(struct pb_link *lk, const struct pb_env_header *h,
 		c = pb_idmap_del(&lk->lk_proxies, e.ee_dest);
 		pthread_mutex_unlock(&lk->lk_lock);
 		if (c != NULL)
-			link_proxy_drop(lk, c, PB_LEAVE_CLOSED);
+			link_proxy_drop(lk, c, PB_LEAVE_GONE);
 	}
 }
 
