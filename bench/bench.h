@@ -106,6 +106,15 @@ void bench_sleep_until(uint64_t deadline);
 /* The name bench_fail() puts in front of an error ("patchbay-bench"). */
 extern const char *bench_prog;
 
+/* Command-line parsing shared by patchbay-bench and nats-peer: a usage
+ * error (printed after bench_prog, exit 2), a whole number of --name from
+ * min to max, a number of seconds (0 allowed if zero_ok). */
+void bench_usage_error(const char *fmt, ...)
+	__attribute__((noreturn, format(printf, 1, 2)));
+unsigned long bench_parse_count(const char *name, const char *s,
+				unsigned long min, unsigned long max);
+double bench_parse_seconds(const char *name, const char *s, bool zero_ok);
+
 /*
  * Records an error: prints it on stderr at once, keeps it for the report
  * and makes bench_failed() true, which stops every thread soon.

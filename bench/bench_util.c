@@ -4,10 +4,12 @@
  * monotonic clock and the error list that turns a run into a failure.
  */
 #include <errno.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -96,4 +98,46 @@ const char *const *bench_errors(size_t *kept, size_t *total)
 						   : BENCH_MAX_ERRORS;
 	pthread_mutex_unlock(&bench_err_lock);
 	return bench_err_list;
+}
+
+void bench_usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", bench_prog);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs(" (try --help)\n", stderr);
+	exit(2);
+}
+
+unsigned long bench_parse_count(const char *name, const char *s,
+				unsigned long min, unsigned long max)
+{
+	unsigned long v;
+	char *end;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (*s < '0' || *s > '9' || *end != '\0' || errno != 0 || v < min ||
+	    v > max)
+		bench_usage_error("--%s: '%s' is not a number from %lu to %lu",
+				  name, s, min, max);
+	return v;
+}
+
+double bench_parse_seconds(const char *name, const char *s, bool zero_ok)
+{
+	double v;
+	char *end;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (end == s || *end != '\0' || errno != 0 || !isfinite(v) || v < 0 ||
+	    (v == 0 && !zero_ok) || v > 86400)
+		bench_usage_error("--%s: '%s' is not a %s number of seconds",
+				  name, s,
+				  zero_ok ? "non-negative" : "positive");
+	return v;
 }

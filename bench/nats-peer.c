@@ -26,9 +26,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
-#include <math.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -157,48 +155,6 @@ static const struct option np_long_options[] = {
 	{NULL, 0, NULL, 0},
 };
 
-__attribute__((noreturn, format(printf, 1, 2))) static void
-np_usage_error(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("nats-peer: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputs(" (try --help)\n", stderr);
-	exit(2);
-}
-
-static unsigned long np_count(const char *name, const char *s,
-			      unsigned long min, unsigned long max)
-{
-	unsigned long v;
-	char *end;
-
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (*s < '0' || *s > '9' || *end != '\0' || errno != 0 || v < min ||
-	    v > max)
-		np_usage_error("--%s: '%s' is not a number from %lu to %lu",
-			       name, s, min, max);
-	return v;
-}
-
-static double np_seconds(const char *name, const char *s, bool zero_ok)
-{
-	double v;
-	char *end;
-
-	errno = 0;
-	v = strtod(s, &end);
-	if (end == s || *end != '\0' || errno != 0 || !isfinite(v) || v < 0 ||
-	    (v == 0 && !zero_ok) || v > 86400)
-		np_usage_error("--%s: '%s' is not a %s number of seconds", name,
-			       s, zero_ok ? "non-negative" : "positive");
-	return v;
-}
-
 /* --nats: URLs separated by commas; the string is kept, cut in place. */
 static void np_add_urls(char *arg)
 {
@@ -207,8 +163,8 @@ static void np_add_urls(char *arg)
 	for (p = strtok_r(arg, ",", &save); p != NULL;
 	     p = strtok_r(NULL, ",", &save)) {
 		if (np.nurls == NP_MAX_URLS)
-			np_usage_error("--nats: at most %d servers",
-				       NP_MAX_URLS);
+			bench_usage_error("--nats: at most %d servers",
+					  NP_MAX_URLS);
 		np.urls[np.nurls++] = p;
 	}
 }
@@ -227,43 +183,47 @@ static void np_option(int c, char *arg)
 		else if (strcmp(arg, "pingpong") == 0)
 			o->o_scenario = BENCH_PINGPONG;
 		else
-			np_usage_error("--scenario: '%s' is not pairs or "
-				       "pingpong",
-				       arg);
+			bench_usage_error("--scenario: '%s' is not pairs or "
+					  "pingpong",
+					  arg);
 		break;
 	case NP_OPT_CLIENTS:
-		o->o_clients = np_count("clients", arg, 2, NP_MAX_CLIENTS);
+		o->o_clients =
+			bench_parse_count("clients", arg, 2, NP_MAX_CLIENTS);
 		break;
 	case NP_OPT_WINDOW:
-		o->o_window = np_count("window", arg, 1, 1ul << 16);
+		o->o_window = bench_parse_count("window", arg, 1, 1ul << 16);
 		break;
 	case NP_OPT_SIZE:
-		o->o_size = np_count("size", arg, BENCH_PL_MIN_SIZE,
-				     BENCH_PL_MAX_SIZE);
+		o->o_size = bench_parse_count("size", arg, BENCH_PL_MIN_SIZE,
+					      BENCH_PL_MAX_SIZE);
 		break;
 	case NP_OPT_DURATION:
-		o->o_duration = np_seconds("duration", arg, false);
+		o->o_duration = bench_parse_seconds("duration", arg, false);
 		break;
 	case NP_OPT_WARMUP:
-		o->o_warmup = np_seconds("warmup", arg, true);
+		o->o_warmup = bench_parse_seconds("warmup", arg, true);
 		break;
 	case NP_OPT_TIMEOUT:
-		o->o_timeout = np_seconds("timeout", arg, false);
+		o->o_timeout = bench_parse_seconds("timeout", arg, false);
 		break;
 	case NP_OPT_CONNS:
-		np.conns = np_count("connections", arg, 1, NP_MAX_CLIENTS);
+		np.conns = bench_parse_count("connections", arg, 1,
+					     NP_MAX_CLIENTS);
 		break;
 	case NP_OPT_POOL:
-		np.pool = (long)np_count("delivery-threads", arg, 0, 256);
+		np.pool = (long)bench_parse_count("delivery-threads", arg, 0,
+						  256);
 		break;
 	case NP_OPT_ASAP:
 		np.asap = true;
 		break;
 	case NP_OPT_PREFIX:
 		if (*arg == '\0' || strlen(arg) > 24 || strpbrk(arg, " \t*>"))
-			np_usage_error("--prefix: '%s' is not a short subject "
-				       "token",
-				       arg);
+			bench_usage_error(
+				"--prefix: '%s' is not a short subject "
+				"token",
+				arg);
 		np.prefix = arg;
 		break;
 	case NP_OPT_JSON:
@@ -292,22 +252,23 @@ static void np_parse(int argc, char **argv)
 			exit(0);
 		}
 		if (c == ':')
-			np_usage_error("option '%s' needs a value",
-				       argv[optind - 1]);
+			bench_usage_error("option '%s' needs a value",
+					  argv[optind - 1]);
 		if (c == '?')
-			np_usage_error("unknown option '%s'", argv[optind - 1]);
+			bench_usage_error("unknown option '%s'",
+					  argv[optind - 1]);
 		np_option(c, optarg);
 	}
 	if (optind < argc)
-		np_usage_error("unexpected argument '%s'", argv[optind]);
+		bench_usage_error("unexpected argument '%s'", argv[optind]);
 	if (np.nurls == 0)
-		np_usage_error("--nats URL is required");
+		bench_usage_error("--nats URL is required");
 	if (o->o_scenario == BENCH_PINGPONG)
 		o->o_clients = 2;
 	else if (o->o_clients == 0)
 		o->o_clients = 64;
 	if (o->o_clients % 2 != 0)
-		np_usage_error("--clients: pairs needs an even number");
+		bench_usage_error("--clients: pairs needs an even number");
 	if (np.pool < 0)
 		np.pool = o->o_clients <= NP_OWN_THREADS ? 0 : NP_DEFAULT_POOL;
 	o->o_threads = np.pool > 0 ? (unsigned)np.pool : (unsigned)o->o_clients;

@@ -9,9 +9,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
-#include <math.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -107,50 +105,6 @@ static const struct option bench_long_options[] = {
 	{"version", no_argument, NULL, 'V'},
 	{NULL, 0, NULL, 0},
 };
-
-/* Prints a usage error and exits 2. */
-__attribute__((noreturn, format(printf, 1, 2))) static void
-bench_usage_error(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("patchbay-bench: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputs(" (try --help)\n", stderr);
-	exit(2);
-}
-
-static unsigned long bench_parse_count(const char *name, const char *s,
-				       unsigned long min, unsigned long max)
-{
-	unsigned long v;
-	char *end;
-
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (*s < '0' || *s > '9' || *end != '\0' || errno != 0 || v < min ||
-	    v > max)
-		bench_usage_error("--%s: '%s' is not a number from %lu to %lu",
-				  name, s, min, max);
-	return v;
-}
-
-static double bench_parse_seconds(const char *name, const char *s, bool zero_ok)
-{
-	double v;
-	char *end;
-
-	errno = 0;
-	v = strtod(s, &end);
-	if (end == s || *end != '\0' || errno != 0 || !isfinite(v) || v < 0 ||
-	    (v == 0 && !zero_ok) || v > 86400)
-		bench_usage_error("--%s: '%s' is not a %s number of seconds",
-				  name, s,
-				  zero_ok ? "non-negative" : "positive");
-	return v;
-}
 
 static enum bench_scenario bench_parse_scenario(const char *s)
 {
