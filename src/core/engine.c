@@ -253,6 +253,37 @@ int pb_engine_flush(struct pb_engine *en, struct pb_conn *c)
 	return 0;
 }
 
+/* c's lock held: c leaves for why (it is then `to`): what its outbox
+ * holds is dropped (returned: how many frames), its waiters taken into w
+ * to be woken outside the lock. */
+static size_t engine_empty(struct pb_conn *c, enum pb_leave why,
+			   enum pb_conn_state to, struct pb_waiters *w)
+{
+	size_t dropped = pb_outbox_count_frames(&c->cn_outbox);
+
+	c->cn_why = why;
+	pb_outbox_free(&c->cn_outbox);
+	pb_conn_outbox_changed(c, false, 0);
+	pb_waiters_take(&c->cn_waiters, w);
+	pb_conn_set_state(c, to);
+	return dropped;
+}
+
+void pb_engine_drop_relay(struct pb_engine *en, struct pb_conn *c,
+			  enum pb_leave why)
+{
+	const struct pb_engine_ops *ops = en->en_ops;
+	struct pb_waiters waiters = {.wt_list = NULL};
+	size_t dropped = 0;
+
+	ops->eo_lock(c);
+	if (!pb_conn_left(c))
+		dropped = engine_empty(c, why, PB_CONN_DONE, &waiters);
+	ops->eo_unlock(c);
+	ops->eo_wake_waiters(c, &waiters);
+	en->en_tally->et_dest_left(dropped, why);
+}
+
 void pb_engine_leave(struct pb_engine *en, struct pb_conn *c, enum pb_leave why)
 {
 	const struct pb_engine_ops *ops = en->en_ops;
@@ -273,12 +304,8 @@ void pb_engine_leave(struct pb_engine *en, struct pb_conn *c, enum pb_leave why)
 	ops->eo_lock(c);
 	if (pb_conn_state(c) == PB_CONN_CUT)
 		why = PB_LEAVE_NOMEM_OUT;
-	c->cn_why = why;
-	dropped = pb_outbox_count_frames(&c->cn_outbox);
-	pb_outbox_free(&c->cn_outbox);
-	pb_conn_outbox_changed(c, false, 0);
-	pb_waiters_take(&c->cn_waiters, &waiters);
-	pb_conn_set_state(c, linger ? PB_CONN_LINGERING : PB_CONN_DONE);
+	dropped = engine_empty(
+		c, why, linger ? PB_CONN_LINGERING : PB_CONN_DONE, &waiters);
 	ops->eo_unlock(c);
 	ops->eo_close(c);
 	ops->eo_wake_waiters(c, &waiters);

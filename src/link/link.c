@@ -322,25 +322,7 @@ ssize_t pb_link_write(struct pb_client *c, const struct iovec *iov, size_t n)
 static void link_proxy_drop(struct pb_link *lk, struct pb_client *c,
 			    enum pb_leave why)
 {
-	struct pb_conn *cn = &c->cl_conn;
-	struct pb_waiters waiters = {.wt_list = NULL};
-	size_t dropped = 0;
-
-	pthread_mutex_lock(&c->cl_lock);
-	if (!pb_conn_left(cn)) {
-		cn->cn_why = why;
-		dropped = pb_outbox_count_frames(&cn->cn_outbox);
-		pb_outbox_free(&cn->cn_outbox);
-		pb_conn_outbox_changed(cn, false, 0);
-		pb_waiters_take(&cn->cn_waiters, &waiters);
-		pb_conn_set_state(cn, PB_CONN_DONE);
-	}
-	pthread_mutex_unlock(&c->cl_lock);
-	if (waiters.wt_n > 0)
-		pb_client_wake_waiters(&waiters);
-	else
-		pb_waiters_free(&waiters);
-	pb_stats_add(pb_leave_drop_stat(why), dropped);
+	pb_engine_drop_relay(link_engine(lk), &c->cl_conn, why);
 	lk->lk_outstanding -= (size_t)(c->cl_sent - c->cl_consumed);
 	pb_client_unref(c);
 }
