@@ -812,25 +812,21 @@ static void link_deliver(struct pb_link *lk, uint32_t dest,
 				   .et_sender = &lk->lk_in->cl_conn};
 	struct iovec iov[PB_LINK_DELIVER];
 	const unsigned char *end = p + len;
-	struct pb_client *d = NULL;
 	struct link_credit *lc;
 
-	if (pb_registry_local(reg, dest))
-		d = pb_registry_get(reg, dest);
-	if (d == NULL) {
-		/* Gone for good, or not given yet (then only counted). */
-		if (!pb_registry_local(reg, dest) ||
-		    pb_registry_given(reg, dest))
-			link_note_gone(lk, dest);
-		if (!pb_registry_local(reg, dest)) {
-			/* Not ours to route on: counted, never relayed. */
-			pb_stats_add(PB_STAT_DROP_UNKNOWN,
-				     pb_env_frames(p, len));
-			goto credit;
-		}
-	} else {
-		pb_client_unref(d);
+	if (!pb_registry_local(reg, dest)) {
+		/* Not ours to route on: counted, never relayed. */
+		link_note_gone(lk, dest);
+		pb_stats_add(PB_STAT_DROP_UNKNOWN, pb_env_frames(p, len));
+		goto credit;
 	}
+	/* Found through the sender's cache, which the engine's delivery
+	 * below then finds it in; nobody: the engine counts the frames, and
+	 * the node is told if the id is gone for good (not if it is only
+	 * not given yet). */
+	if (t.et_engine->en_ops->eo_find(t.et_sender, dest) == NULL &&
+	    pb_registry_given(reg, dest))
+		link_note_gone(lk, dest);
 	while (p < end) {
 		size_t n = 0;
 
@@ -853,11 +849,18 @@ credit:
 	}
 }
 
-static void link_new_rx(void *arg, uint32_t id, void *val)
+static void link_free_credit(void *arg, uint32_t id, void *val)
 {
 	(void)arg;
 	(void)id;
 	free(val);
+}
+
+/* Forgets the credit of a receiving session that ended. */
+static void link_clear_credits(struct pb_link *lk)
+{
+	pb_idmap_each(&lk->lk_credits, link_free_credit, NULL);
+	pb_idmap_free(&lk->lk_credits);
 }
 
 /* A control message without entries for the node's session 'epoch':
@@ -911,8 +914,7 @@ static void link_data(struct pb_link *lk, const struct pb_env_header *h,
 			link_send_ended(lk);
 		lk->lk_rx_epoch = h->eh_src_epoch;
 		lk->lk_expect = 1;
-		pb_idmap_each(&lk->lk_credits, link_new_rx, NULL);
-		pb_idmap_free(&lk->lk_credits);
+		link_clear_credits(lk);
 	}
 	lk->lk_ack_due = true;
 	if (h->eh_seq != lk->lk_expect) {
@@ -1309,8 +1311,7 @@ void pb_link_free(struct pb_link *lk)
 	pthread_join(lk->lk_thread, NULL);
 	while (lk->lk_ndirty > 0)
 		pb_client_unref(lk->lk_dirty[--lk->lk_ndirty]);
-	pb_idmap_each(&lk->lk_credits, link_new_rx, NULL);
-	pb_idmap_free(&lk->lk_credits);
+	link_clear_credits(lk);
 	pb_idmap_free(&lk->lk_proxies);
 	free(lk->lk_dirty);
 	free(lk->lk_blocked);
