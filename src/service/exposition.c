@@ -224,12 +224,8 @@ static void expo_links(FILE *f, const struct pb_federation_sample *c,
 	expo_family(f, name, type, help);
 	for (i = 0; i < c->fs_nlinks; i++) {
 		const struct pb_federation_link *l = &c->fs_links[i];
-		uint64_t v =
-			field == SIZE_MAX
-				? l->fl_up
-				: *(const uint64_t
-					    *)(const void *)((const char *)l +
-							     field);
+		uint64_t v = *(const uint64_t *)(const void *)((const char *)l +
+							       field);
 
 		if (scale != 1.0)
 			fprintf(f, "%s{node=\"%u\"} %.6f\n", name, l->fl_node,
@@ -252,7 +248,7 @@ static void expo_write_cluster(FILE *f, const struct pb_federation_sample *c)
 	expo_uint(f, "patchbay_nats_reconnects_total", NULL, c->fs_reconnects);
 	expo_links(f, c, "patchbay_link_up", "gauge",
 		   "Whether the other node is heard (--link-timeout).",
-		   SIZE_MAX, 1.0);
+		   EXPO_LINK(fl_up), 1.0);
 	expo_links(f, c, "patchbay_link_frames_sent_total", "counter",
 		   "Frames the other node took from this one.",
 		   EXPO_LINK(fl_frames_sent), 1.0);

@@ -34,7 +34,7 @@ void pb_federation_log(void);
 /* One scrape's values. */
 struct pb_federation_link {
 	unsigned fl_node;
-	bool fl_up;
+	uint64_t fl_up; /* 1 or 0, a gauge like the rest */
 	uint64_t fl_frames_sent, fl_bytes_sent;
 	uint64_t fl_frames_received, fl_bytes_received;
 	uint64_t fl_retransmits, fl_unacked, fl_outstanding, fl_rtt_us;
