@@ -55,6 +55,8 @@ export LC_ALL=C
 cl_init
 CL_LINK_TIMEOUT=5
 cl_nats_start 3
+# -v: node 0 says when it takes a GONE (waited for below).
+CL_DAEMON_ARGS+=(-v)
 cl_daemons_start 2
 cl_federated || cl_skip "CL_SINGLE=1: no federation to attack"
 
@@ -119,9 +121,13 @@ cap=$CL_DIR/capture.bin
 exec {sfd}<>"/dev/tcp/127.0.0.1/$NP" || cl_die "cannot reach NATS at $NP"
 printf 'CONNECT {"verbose":false,"pedantic":false}\r\nSUB %s.d.0 1\r\nUNSUB 1 1\r\nPING\r\n' \
 	"$P" >&"$sfd"
-# The subscription in place (PONG) before the load starts; the
-# server's PONG is read with the rest below.
-sleep 0.2
+# The subscription in place (the server's PONG, after its INFO) before
+# the load starts.
+pong=
+while IFS= read -r -t 5 line <&"$sfd"; do
+	[[ $line == PONG* ]] && pong=1 && break
+done
+[ -n "$pong" ] || cl_die "no PONG from NATS at $NP"
 cl_load_bg warm --ports "$p" --clients 4 --pattern pairs --frames 20000 \
 	--size 100 --window 16 --timeout-ms 60000
 timeout 3 cat <&"$sfd" >"$cap"
@@ -202,8 +208,10 @@ cl_wait_log 1 'link 9: up' 5 "$mark1" ||
 # (dropped_unknown_destination).
 cl_stats 0
 unknown0=$(cl_stat 0 dropped_unknown_destination)
+mark0=$(cl_log_mark 0)
 pub "$P.c.0" gone-live-client "$(hdr 3 1 "$E1" "$E0" 0)$(u32 1)$(u32 "$X")"
-sleep 0.5
+cl_wait_log 0 "link 1: client $X is gone, says its node" 10 "$mark0" ||
+	cl_fail "node 0 did not take the forged GONE for client $X"
 cl_client_send "$cy" "$X" "y to x after"
 dropped_after_gone() {
 	cl_stats 0 && [ "$(cl_stat 0 dropped_unknown_destination)" = $((unknown0 + 1)) ]

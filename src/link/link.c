@@ -992,6 +992,9 @@ static void link_gone(struct pb_link *lk, const struct pb_env_header *h,
 			lk->lk_ngone++;
 		c = pb_idmap_del(&lk->lk_proxies, e.ee_dest);
 		pthread_mutex_unlock(&lk->lk_lock);
+		log_info("link %u: client %u is gone, says its node: frames "
+			 "for it dropped (unknown destination)",
+			 lk->lk_node, e.ee_dest);
 		if (c != NULL)
 			link_proxy_drop(lk, c, PB_LEAVE_GONE);
 	}
