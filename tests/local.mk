@@ -27,6 +27,14 @@ check_PROGRAMS += %D%/cluster_load
 %C%_cluster_load_SOURCES = %D%/cluster_load.c
 %C%_cluster_load_CFLAGS = $(AM_CFLAGS)
 
+# The restart tests (tests/restart_*.sh, through tests/restart_lib.sh) run
+# patchbayd under tests/fakesd, a fake service manager with systemd's fd
+# store, and load it with tests/cluster_load; fakesd is built with the
+# tests but is not one of them.
+check_PROGRAMS += %D%/fakesd
+%C%_fakesd_SOURCES = %D%/fakesd.c
+%C%_fakesd_CFLAGS = $(AM_CFLAGS)
+
 CLUSTER_TESTS = %D%/cluster_harness.sh %D%/cluster_basic.sh \
 	%D%/cluster_faults.sh %D%/cluster_slow.sh %D%/cluster_restart.sh \
 	%D%/cluster_linkdown.sh %D%/cluster_netns.sh %D%/cluster_start.sh \
