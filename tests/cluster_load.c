@@ -39,8 +39,11 @@
  *
  * With --duration-ms the flows send until then (--frames, when given, is
  * a cap), then stop and wait for everything sent to arrive. Without it each
- * flow sends --frames frames. --rate limits each flow to so many frames a
- * second. --timeout-ms is a hard limit on the whole run.
+ * flow sends --frames frames. With --stop-file the flows also stop
+ * sending once that file exists (looked for every 100 ms): a script ends
+ * the load when it is done with it, however long that took. --rate limits
+ * each flow to so many frames a second. --timeout-ms is a hard limit on
+ * the whole run.
  *
  * Output: with --progress-ms, a line "progress t_ms=.. sent=.. received=.."
  * now and then; at the end one line
@@ -140,6 +143,8 @@ static int64_t o_expire_ms = 2000;
 static int64_t o_quiet_ms = 5000;
 static uint64_t o_rate;
 static int64_t o_progress_ms;
+static const char *o_stop_file;
+static bool stop_seen; /* o_stop_file exists */
 
 static struct client *clients;
 static int nclients;
@@ -218,7 +223,8 @@ static void usage(void)
 	      "  [--window W] [--timeout-ms T] [--no-read INDEX]\n"
 	      "  [--duration-ms D] [--rate FRAMES_PER_S] [--allow-loss]\n"
 	      "  [--expire-ms E] [--quiet-ms Q] [--progress-ms P] "
-	      "[--wait-cut]\n",
+	      "[--wait-cut]\n"
+	      "  [--stop-file PATH]\n",
 	      stderr);
 	exit(2);
 }
@@ -271,6 +277,8 @@ static void parse_args(int argc, char **argv)
 			o_quiet_ms = (int64_t)num(a, v);
 		else if (!strcmp(a, "--progress-ms"))
 			o_progress_ms = (int64_t)num(a, v);
+		else if (!strcmp(a, "--stop-file"))
+			o_stop_file = v;
 		else
 			usage();
 	}
@@ -284,8 +292,8 @@ static void parse_args(int argc, char **argv)
 		die("--size: at most %d", MAX_SIZE);
 	if (!o_frames_set && !o_duration_ms)
 		o_frames = 1000;
-	if (!o_frames && !o_duration_ms)
-		die("--frames 0 (no limit) needs --duration-ms");
+	if (!o_frames && !o_duration_ms && !o_stop_file)
+		die("--frames 0 (no limit) needs --duration-ms or --stop-file");
 	if (o_noread >= o_clients)
 		die("--no-read %d: there are %d clients", o_noread, o_clients);
 	if (o_wait_cut && o_noread < 0)
@@ -498,7 +506,7 @@ static bool flow_may_send(struct flow *f, int64_t t)
 		f->done = true;
 		return false;
 	}
-	if (o_duration_ms && t - t0_ms >= o_duration_ms) {
+	if ((o_duration_ms && t - t0_ms >= o_duration_ms) || stop_seen) {
 		f->done = true;
 		return false;
 	}
@@ -523,6 +531,17 @@ static bool flow_may_send(struct flow *f, int64_t t)
 		}
 	}
 	return true;
+}
+
+/* Looks for --stop-file, at most every 100 ms. */
+static void stop_check(int64_t t)
+{
+	static int64_t next;
+
+	if (!o_stop_file || stop_seen || t < next)
+		return;
+	stop_seen = access(o_stop_file, F_OK) == 0;
+	next = t + 100;
 }
 
 /* Queues frames of c's flows, round-robin, while there is room. */
@@ -863,6 +882,7 @@ int main(int argc, char **argv)
 		int64_t t = now_ms(), wait;
 		bool pending_rate = false;
 
+		stop_check(t);
 		for (i = 0; i < nclients; i++) {
 			fill(&clients[i], t);
 			if (clients[i].out_tail > clients[i].out_head)
