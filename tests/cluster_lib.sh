@@ -137,7 +137,13 @@ cl_init() {
 
 cl_cleanup() {
 	local p h i
+	# SIGTERM first: a load runs under timeout(1), which passes it on to
+	# cluster_load (SIGKILL would leave cluster_load running alone).
 	for p in "${CL_BG_PIDS[@]}"; do
+		kill -TERM "$p" 2>/dev/null
+	done
+	for p in "${CL_BG_PIDS[@]}"; do
+		timeout 5 tail --pid="$p" -f /dev/null 2>/dev/null
 		kill -KILL "$p" 2>/dev/null
 	done
 	for i in "${!CL_D_PID[@]}"; do
