@@ -1,8 +1,10 @@
 # SPDX-License-Identifier: ISC
-# tests/local.mk: the cluster tests (included from Makefile.am inside
-# `if HAVE_CHECK`). tests/cluster_load is their load generator and
-# checker, built with the tests but not one of them; tests/cluster_lib.sh
-# is sourced by every tests/cluster_*.sh (NATS servers, daemons, counters).
+# tests/local.mk: the cluster tests and the restart tests (included from
+# Makefile.am inside `if HAVE_CHECK`). tests/cluster_load is their load
+# generator and checker, built with the tests but not one of them;
+# tests/cluster_lib.sh is sourced by every tests/cluster_*.sh (NATS
+# servers, daemons, counters) and, through tests/restart_lib.sh, by the
+# restart tests.
 # Each scenario skips (77) when no nats-server is installed; a few need
 # root (network namespaces) and skip otherwise.
 #
@@ -41,3 +43,12 @@ CLUSTER_TESTS = %D%/cluster_harness.sh %D%/cluster_basic.sh \
 	%D%/cluster_hostile.sh
 TESTS += $(CLUSTER_TESTS)
 EXTRA_DIST += $(CLUSTER_TESTS) %D%/cluster_lib.sh
+
+# The restart tests need no NATS and never skip: restart_sd (restarts
+# through the fd store keep every client, a crash before READY=1 too),
+# restart_exec (SIGUSR2 in place; a binary that cannot take over is
+# refused), restart_badstate (a tampered state: a clean start, no loop).
+RESTART_TESTS = %D%/restart_sd.sh %D%/restart_exec.sh \
+	%D%/restart_badstate.sh
+TESTS += $(RESTART_TESTS)
+EXTRA_DIST += $(RESTART_TESTS) %D%/restart_lib.sh
