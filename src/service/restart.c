@@ -384,7 +384,15 @@ static int takeover_listeners(struct pb_takeover *tk, char *why, size_t len)
 /* Reads and checks the state and the bag: 0, or -1 with why. */
 static int takeover_load(struct pb_takeover *tk, char *why, size_t len)
 {
-	char producer[41], err[256];
+	static const char *const text[] = {
+		[PB_BLOB_NOT_STATE] = "not a hand-over state",
+		[PB_BLOB_TOO_NEW] = "too new",
+		[PB_BLOB_TRUNCATED] = "truncated",
+		[PB_BLOB_CHECKSUM] = "checksum mismatch",
+	};
+	struct pb_blob_header h;
+	enum pb_blob_status st;
+	char err[256];
 
 	if (tk->tk_state < 0 || tk->tk_bag < 0) {
 		snprintf(why, len, "the %s is missing",
@@ -397,9 +405,16 @@ static int takeover_load(struct pb_takeover *tk, char *why, size_t len)
 	}
 	if (takeover_read(tk, why, len) < 0)
 		return -1;
-	if (pb_blob_open(&tk->tk_body, tk->tk_data, tk->tk_len, producer, err,
-			 sizeof(err)) < 0 ||
-	    pb_handover_check(&tk->tk_body, tk->tk_nfds, &tk->tk_info, err,
+	st = pb_blob_open(&tk->tk_body, tk->tk_data, tk->tk_len, &h);
+	if (st != PB_BLOB_OK) {
+		snprintf(why, len,
+			 "%s (%zu bytes, format %u from patchbayd %s, read by "
+			 "format %u and later; this one reads %u)",
+			 text[st], tk->tk_len, (unsigned)h.bh_format,
+			 h.bh_producer, (unsigned)h.bh_oldest, PB_BLOB_FORMAT);
+		return -1;
+	}
+	if (pb_handover_check(&tk->tk_body, tk->tk_nfds, &tk->tk_info, err,
 			      sizeof(err)) < 0) {
 		snprintf(why, len, "%s", err);
 		return -1;
@@ -407,7 +422,7 @@ static int takeover_load(struct pb_takeover *tk, char *why, size_t len)
 	if (takeover_listeners(tk, why, len) < 0)
 		return -1;
 	log_info("hand-over: a state of %zu clients from patchbayd %s",
-		 tk->tk_info.hi_clients, producer);
+		 tk->tk_info.hi_clients, h.bh_producer);
 	return 0;
 }
 
