@@ -114,8 +114,14 @@ static int bag_peek(int bag, int **fds, size_t *n, size_t *cap)
 			if (p == NULL) {
 				size_t j;
 
-				for (j = 0; j < k; j++)
-					close(((int *)CMSG_DATA(cm))[j]);
+				for (j = 0; j < k; j++) {
+					int fd;
+
+					memcpy(&fd,
+					       CMSG_DATA(cm) + j * sizeof(int),
+					       sizeof(int));
+					close(fd);
+				}
 				errno = ENOMEM;
 				return -1;
 			}
