@@ -61,8 +61,8 @@ for k in 1 2 3; do
 	fwd=$(cl_stat 0 forwarded)
 	usr2 "$RS_TOOK_RE" "took over"
 	rs_check_took "$USR2_LOG" "$live"
-	cl_log_since 0 "$USR2_LOG" | grep -qE -- "${RS_CARRIED_RE}exec " ||
-		cl_fail "hand-over $k: no 'bytes carried, to exec PATH' line"
+	cl_log_since 0 "$USR2_LOG" | grep -qF -- "bytes carried, to $PATCHBAYD" ||
+		cl_fail "hand-over $k: no 'bytes carried, to $PATCHBAYD' line"
 	cl_load_flowing pairs 200 "$RS_TIMEOUT" ||
 		cl_die "pairs: no traffic after hand-over $k"
 	cl_load_flowing fanin 200 "$RS_TIMEOUT" ||

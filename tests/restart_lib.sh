@@ -34,6 +34,7 @@ RS_CONNECTED_RE='client ([0-9]+) connected'	# with -v
 RS_SLOW_CUT_RE='disconnected as slow consumer'
 
 : "${RS_TIMEOUT:=90}"
+RS_NAMES_RE='(pb-bag:pb-state|pb-state:pb-bag)'	# LISTEN_FDNAMES after a restart
 RS_SD_PID=''
 RS_EVENTS=''
 
@@ -162,14 +163,22 @@ rs_check_stored() { # OLD_PID FROM
 }
 
 # Checks the new process's part from the old one's exit (RS_EXIT_AT): the
-# one that says READY=1 was started with pb-state and pb-bag, every
+# one that says READY=1 was started with pb-state and pb-bag (the names
+# RS_NAMES_RE matches, for a test that took one away), every
 # process started before it was killed before READY=1 (killnext), and the
 # store is empty after its READY=1. Sets CL_D_PID[0], RS_READY_MS,
-# RS_STARTS (processes started), RS_READY_AT.
+# RS_STARTS (processes started), RS_READY_AT. False if none said READY=1
+# (fakesd gave up after its start limit, or RS_TIMEOUT passed).
 rs_check_started() { # OLD_PID
 	local old=$1 pid started
-	rs_wait_event '^ready pid=' "$RS_TIMEOUT" "$RS_EXIT_AT" ||
-		cl_die "no process said READY=1 after the restart"
+	RS_STARTS=0
+	if ! rs_wait_event '^(ready pid=|failed )' "$RS_TIMEOUT" "$RS_EXIT_AT" ||
+		[[ $RS_EVENT == failed* ]]; then
+		RS_STARTS=$(rs_count_events "$RS_EXIT_AT" '$' '^started ')
+		cl_fail "no process said READY=1 after the restart" \
+			"($RS_STARTS started${RS_EVENT:+, then '$RS_EVENT'})"
+		return 1
+	fi
 	RS_READY_AT=$RS_EVENT_AT
 	pid=$(rs_ev_field pid "$RS_EVENT")
 	RS_READY_MS=$(rs_ev_field ms "$RS_EVENT")
@@ -177,7 +186,7 @@ rs_check_started() { # OLD_PID
 	CL_D_PID[0]=$pid
 	started=$(sed -n "$RS_EXIT_AT,${RS_READY_AT}p" "$RS_EVENTS" |
 		grep "^started pid=$pid ")
-	[[ $started =~ names=(pb-bag:pb-state|pb-state:pb-bag)$ ]] ||
+	[[ $started =~ names=${RS_NAMES_RE}$ ]] ||
 		cl_fail "the new process (pid $pid) started with '$started'"
 	RS_STARTS=$(rs_count_events "$RS_EXIT_AT" "$RS_READY_AT" '^started ')
 	[ "$RS_STARTS" = $((1 + $(rs_count_events "$RS_EXIT_AT" \
@@ -197,7 +206,7 @@ rs_restart() { # [CLIENTS]
 	log=$(cl_log_mark 0)
 	rs_sd_cmd restart
 	rs_check_stored "$old" "$from" || cl_die "restart of pid $old"
-	rs_check_started "$old"
+	rs_check_started "$old" || cl_die "restart of pid $old"
 	# Without a take-over, what follows cannot be checked.
 	rs_check_took "$log" "${1-}" || cl_die "no take-over after restart"
 	cl_log_since 0 "$log" | grep -qE -- "$RS_STARTING_RE" ||

@@ -93,10 +93,11 @@ rs_restart "$(live)"
 [ "$RS_STARTS" = 2 ] ||
 	cl_fail "killnext 0: $RS_STARTS processes started, not 2"
 after_handover 4
-rs_sd_cmd killnext $((RS_READY_MS / 2))
+half=$((RS_READY_MS / 2))
+rs_sd_cmd killnext "$half"
 rs_restart "$(live)"
-cl_log "killnext $((RS_READY_MS / 2)): $(grep -E '^(killed|killnext)' \
-	"$RS_EVENTS" | tail -n 1)"
+cl_log "killnext $half: $(grep -E '^(killed|killnext)' "$RS_EVENTS" |
+	tail -n 1)"
 after_handover 5
 
 # 3. A new client: an id above all before; the first client still there.
