@@ -45,13 +45,16 @@ cl_load_bg pairs "${common[@]}" --clients 8 --pattern pairs --frames 0 \
 	--stop-file "$RS_STOP" --size 200 --window 64
 cl_load_bg fanin "${common[@]}" --clients 6 --pattern fanin --frames 0 \
 	--stop-file "$RS_STOP" --size 1000 --window 0
+# 80 MB to the non-reader: far more than the kernel's buffers on the way
+# hold, whatever the host's tcp_rmem (its sender must get stuck).
 cl_load_bg slow "${common[@]}" --clients 3 --pattern fanout --no-read 1 \
-	--wait-cut --frames 20000 --size 1000 --window 0
+	--wait-cut --frames 20000 --size 4000 --window 0
 clients=$((1 + 8 + 6 + 3))
 cl_load_flowing pairs 500 "$RS_TIMEOUT" || cl_die "no traffic between pairs"
 cl_load_flowing fanin 500 "$RS_TIMEOUT" || cl_die "no traffic in the fan-in"
-cl_until "$RS_TIMEOUT" rs_noread_stuck slow ||
-	cl_die "the frames to the non-reader never got stuck"
+cl_until "$RS_TIMEOUT" rs_noread_stuck slow 20000 ||
+	cl_die "the frames to the non-reader never got stuck:" \
+		"$(cl_load_progress slow)"
 cl_stats 0
 accepted=$(cl_stat 0 accepted)
 

@@ -249,13 +249,16 @@ rs_client_closed() { # FD [SECONDS]
 }
 
 # True when the last 4 progress lines of load NAME (250 ms apart) show
-# the same noread_sent, above 0: what goes to its non-reader is stuck.
-rs_noread_stuck() { # NAME
+# the same noread_sent, above 0 and below FRAMES (all of them sent: not
+# stuck, the buffers on the way took them): its sender is stuck on the
+# non-reader, the daemon's queues for it full.
+rs_noread_stuck() { # NAME FRAMES
 	local v
 	v=$(grep '^progress ' "$CL_DIR/$1.out" | tail -n 4 |
 		sed -n 's/.* noread_sent=\([0-9]*\).*/\1/p' | sort -u)
 	[ "$(grep -c '^progress ' "$CL_DIR/$1.out")" -ge 4 ] &&
-		[ "$(wc -l <<<"$v")" = 1 ] && [ "${v:-0}" -gt 0 ]
+		[ "$(wc -l <<<"$v")" = 1 ] && [ "${v:-0}" -gt 0 ] &&
+		[ "$v" -lt "$2" ]
 }
 
 # Waits until load NAME ends, within SECONDS; if it does not, fails and
