@@ -4,17 +4,19 @@
 # patchbayd runs under tests/fakesd (systemd's part: the notify socket, the
 # fd store, RestartKillSignal=SIGRTMIN+1, Restart=on-failure) with a small
 # --outbox and --park, loaded by tests/cluster_load: pairs, a fan-in whose
-# receiver's outbox and senders' waiting rooms stay full, and a sender
-# stuck on a client that never reads (its outbox and waiting room full),
-# plus one client opened by hand. While that flows:
+# receiver's outbox and senders' waiting rooms stay full, a sender stuck
+# on a client that never reads (its outbox and waiting room full), 200
+# quieter pairs (so that a take-over lasts long enough to be killed in the
+# middle of it), plus one client opened by hand. While that flows:
 #  1. three `restart`s: each time the old process stores pb-state and
 #     pb-bag and passes the barrier, exits 0; a new process (new pid) gets
 #     them, says READY=1, then empties the store; it logs "took over N
 #     clients" with N every client; the traffic goes on; the counters carry
 #     over (accepted unchanged, forwarded not less, handovers counts);
 #  2. the new process killed before READY=1 (fakesd's killnext: at once,
-#     then at half the time the last one took to be ready): fakesd starts
-#     another with the store intact, which takes every client over;
+#     then at 2/5 and 4/5 of the time the last one took to be ready, while
+#     it takes over): fakesd starts another with the store intact, which
+#     takes every client over, and no frame is lost or repeated;
 #  3. a client connected after all that gets an id above every earlier one,
 #     and reaches the hand-made client connected before the first restart.
 # Then every load ends with every frame received once and in order and no
@@ -42,9 +44,14 @@ cl_load_bg fanin "${common[@]}" --clients 6 --pattern fanin --frames 0 \
 # hold, whatever the host's tcp_rmem (its sender must get stuck).
 cl_load_bg slow "${common[@]}" --clients 3 --pattern fanout --no-read 1 \
 	--wait-cut --frames 20000 --size 4000 --window 0
-clients=$((1 + 8 + 6 + 3))
+# And many quieter pairs: a take-over of a few hundred clients takes
+# long enough for a kill to land in the middle of it.
+cl_load_bg many "${common[@]}" --clients 200 --pattern pairs --frames 0 \
+	--stop-file "$RS_STOP" --size 64 --window 8 --rate 50
+clients=$((1 + 8 + 6 + 3 + 200))
 cl_load_flowing pairs 500 "$RS_TIMEOUT" || cl_die "no traffic between pairs"
 cl_load_flowing fanin 500 "$RS_TIMEOUT" || cl_die "no traffic in the fan-in"
+cl_load_flowing many 500 "$RS_TIMEOUT" || cl_die "no traffic in many pairs"
 cl_until "$RS_TIMEOUT" rs_noread_stuck slow 20000 ||
 	cl_die "the frames to the non-reader never got stuck:" \
 		"$(cl_load_progress slow)"
@@ -90,18 +97,25 @@ for k in 1 2 3; do
 	after_handover "$k"
 done
 
-# 2. The new process killed before READY=1: at once, then later.
+# 2. The new process killed before READY=1: at once (before it runs),
+# then at half and at four fifths of the time the last one took to say
+# READY=1 (while it takes over; if it was ready sooner, fakesd says the
+# kill missed, and that restart is a plain one).
 rs_sd_cmd killnext 0
 rs_restart "$(live)"
 [ "$RS_STARTS" = 2 ] ||
 	cl_fail "killnext 0: $RS_STARTS processes started, not 2"
 after_handover 4
-half=$((RS_READY_MS / 2))
-rs_sd_cmd killnext "$half"
-rs_restart "$(live)"
-cl_log "killnext $half: $(grep -E '^(killed|killnext)' "$RS_EVENTS" |
-	tail -n 1)"
-after_handover 5
+handovers=4
+for part in 2 4; do
+	ms=$((RS_READY_MS * part / 5))
+	rs_sd_cmd killnext "$ms"
+	rs_restart "$(live)"
+	cl_log "killnext $ms: $(grep -E '^(killed|killnext)' "$RS_EVENTS" |
+		tail -n 1)"
+	handovers=$((handovers + 1))
+	after_handover "$handovers"
+done
 
 # 3. A new client: an id above all before; the first client still there.
 max=$(rs_max_id)
@@ -109,12 +123,13 @@ max=$(rs_max_id)
 cl_client_open hb 0
 [ "$CL_CLIENT_ID" -gt "$max" ] ||
 	cl_fail "a new client got id $CL_CLIENT_ID, not above $max"
-cl_client_send "$hb" "$first_id" "to the first client, after 5 restarts"
-cl_client_expect "$ha" "to the first client, after 5 restarts"
+cl_client_send "$hb" "$first_id" "to the first client, after 6 restarts"
+cl_client_expect "$ha" "to the first client, after 6 restarts"
 
 touch "$RS_STOP"
 rs_load_done pairs
 rs_load_done fanin
+rs_load_done many
 rs_load_end slow
 cl_load_wait slow || cl_fail "the sender to the non-reader"
 [ "$(cl_load_field noread_cut)" = 1 ] && [ "$(cl_load_field ok)" = 1 ] &&
