@@ -61,7 +61,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define FSD_STORE_CAP 768  /* NOTIFY_FD_MAX: most fds in one message */
+#define FSD_STORE_CAP 768  /* NOTIFY_FD_MAX: a message's most fds, ours too */
 #define FSD_MSG_MAX   4096 /* PIPE_BUF: systemd's longest message */
 #define FSD_NAME_MAX  255
 #define FSD_BURST     5 /* crash restarts allowed within FSD_BURST_MS */
