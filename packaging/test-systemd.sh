@@ -200,18 +200,25 @@ ok "booted: $sdver is PID 1 ($pid1) of the container, state $state"
 prop() { in_ct systemctl show -P "$1" patchbayd.service; }
 # The last received= of the clients' progress lines.
 received() { sed -n 's/^progress .* received=\([0-9]*\).*/\1/p' "$work/load.out" | tail -n 1; }
-# frames_flow WHAT: more frames arrive than had arrived when it was called.
+# frames_flow WHAT: frames arrive after WHAT: between two of the clients'
+# progress lines written after it, received= grows (what the old process
+# delivered before it ended shows in the first one).
 frames_flow() {
-	local base now deadline=$((SECONDS + 20))
-	base=$(received)
-	while now=$(received); [ "${now:-0}" -le "${base:-0}" ]; do
+	local lines base='' now deadline=$((SECONDS + 20))
+	lines=$(grep -c '^progress ' "$work/load.out")
+	while :; do
+		if [ -z "$base" ] && [ "$(grep -c '^progress ' "$work/load.out")" -gt "$lines" ]; then
+			base=$(received)
+		fi
+		now=$(received)
+		[ -n "$base" ] && [ "$now" -gt "$base" ] && break
 		if ! kill -0 "$load_pid" 2>/dev/null || [ $SECONDS -ge $deadline ]; then
-			bad "no frame arrived for 20 s after $1 (received=${base:-0})"
+			bad "no frame arrived for 20 s after $1 (received=${now:-0})"
 			return 1
 		fi
 		sleep 0.1
 	done
-	ok "frames flow after $1 (received ${base:-0}, then $now)"
+	ok "frames flow after $1 (received $base, then $now)"
 }
 # store_emptied WHAT: the new process took pb-state and pb-bag out of the
 # fd store (after READY=1), so a later crash cannot replay them.
