@@ -172,7 +172,7 @@ static int restart_check(struct pb_restart *rs, char *why, size_t len)
 {
 	uint64_t end = pb_now_ms() + PB_CHECK_MS;
 	size_t n = 0, i;
-	int st = 0, null;
+	int st = 0;
 	char **argv;
 	pid_t pid, r;
 
@@ -189,7 +189,8 @@ static int restart_check(struct pb_restart *rs, char *why, size_t len)
 		argv[i + 1] = rs->rs_argv[i];
 	pid = fork();
 	if (pid == 0) {
-		null = open("/dev/null", O_WRONLY);
+		int null = open("/dev/null", O_WRONLY);
+
 		if (null >= 0)
 			dup2(null, STDOUT_FILENO);
 		execv(restart_exe, argv);
@@ -411,7 +412,8 @@ static int takeover_load(struct pb_takeover *tk, char *why, size_t len)
 			 "%s (%zu bytes, format %u from patchbayd %s, read by "
 			 "format %u and later; this one reads %u)",
 			 text[st], tk->tk_len, (unsigned)h.bh_format,
-			 h.bh_producer, (unsigned)h.bh_oldest, PB_BLOB_FORMAT);
+			 h.bh_producer, (unsigned)h.bh_oldest,
+			 (unsigned)PB_BLOB_FORMAT);
 		return -1;
 	}
 	if (pb_handover_check(&tk->tk_body, tk->tk_nfds, &tk->tk_info, err,
