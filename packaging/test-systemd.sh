@@ -13,6 +13,8 @@
 #
 #   - `dpkg -i` the package: the postinst enables and starts
 #     patchbayd.service (the shipped unit, with its fd store);
+#   - two clients in bash: A sends B the first 9 bytes of a frame and
+#     holds the rest until the end;
 #   - clients (tests/cluster_load, built here from the tree, run in the
 #     container's network) exchange numbered frames without a pause, in
 #     pairs, checking order, loss and duplicates;
@@ -21,11 +23,13 @@
 #     postinst restarts the service as on any upgrade. Each time the
 #     MainPID changes, the unit is active, the fd store is empty again once
 #     the new process has taken over, and frames flow again;
-#   - the clients end with closed=0 and ok=1 (no connection lost, so each
-#     kept its id; nothing lost, repeated or reordered), and the journal
-#     has one `hand-over: took over N clients` per restart, N the clients,
-#     and the daemon's counters say handovers=3 and that each client was
-#     accepted once;
+#   - A ends its frame and B receives it whole (A's unfinished frame was
+#     carried, B kept its id); the clients end with closed=0 and ok=1 (no
+#     connection lost, so each kept its id; nothing lost, repeated or
+#     reordered); the journal has one `hand-over: took over N clients` per
+#     restart, N all the clients, each carrying at least A's 9 bytes; the
+#     daemon's counters say handovers=3 and that each client was accepted
+#     once;
 #   - `systemctl stop patchbayd` stops it: inactive, result success, exit
 #     status 0, and the fd store released.
 #
@@ -65,7 +69,7 @@ done
 work=$(mktemp -d "${TMPDIR:-/tmp}/patchbay-systemd.XXXXXX")
 root=$work/root
 machine=pb-sd-$$
-nspawn_pid='' leader='' load_pid='' cgroups=() nspawn_run_existed=''
+nspawn_pid='' leader='' load_pid='' pair_pid='' cgroups=() nspawn_run_existed=''
 [ -d /run/systemd/nspawn ] && nspawn_run_existed=1
 failures=0
 ok() { echo "ok: $*"; }
@@ -97,6 +101,7 @@ halt_container() {
 cleanup() {
 	local cg d
 	[ -n "$load_pid" ] && kill "$load_pid" 2>/dev/null && wait "$load_pid" 2>/dev/null
+	[ -n "$pair_pid" ] && kill "$pair_pid" 2>/dev/null && wait "$pair_pid" 2>/dev/null
 	halt_container
 	for cg in "${cgroups[@]}"; do
 		# Deepest first: what nspawn and the container's systemd made in it.
@@ -139,7 +144,26 @@ if ! { in_root apt-get update -qq && in_root apt-get satisfy -y -qq --no-install
 	echo "FAIL: apt-get satisfy '$depends' in the chroot"
 	exit 1
 fi
-mkdir -p "$root/root/debs"
+mkdir -p "$root/root/debs" "$root/root/partial"
+# Two more clients, in bash: A writes B's id and the start of a frame,
+# "half-", and holds the rest until the restarts and the upgrade are done
+# (the daemon carries the 9 bytes in A's read buffer each time); then A
+# writes "rest" and the 0x00, and B must receive "half-rest" and 0x00: A's
+# connection and B's id survived.
+cat >"$root/root/partial/pair.sh" <<'PAIR'
+set -eu
+cd /root/partial
+exec 3<>/dev/tcp/127.0.0.1/8080 4<>/dev/tcp/127.0.0.1/8080
+id_a=$(dd bs=1 count=4 status=none <&3 | od -An -tx1 | tr -d ' \n')
+id_b=$(dd bs=1 count=4 status=none <&4 | od -An -tx1 | tr -d ' \n')
+echo "A $id_a B $id_b" >ids
+# shellcheck disable=SC2059
+printf "$(sed 's/../\\x&/g' <<<"$id_b")half-" >&3
+: >sent
+while [ ! -e go ]; do sleep 0.1; done
+printf 'rest\0' >&3
+timeout 20 dd bs=1 count=10 status=none <&4 >got
+PAIR
 cp "$deb" "$work/patchbay_${new_version}_$arch.deb" "$root/root/debs/"
 # nspawn mounts its own /proc and /dev; not the host's, under it.
 for m in dev/pts proc; do
@@ -258,6 +282,17 @@ done
 pid=$(prop MainPID)
 ok "patchbayd.service active, MainPID $pid, enabled: $(in_ct systemctl is-enabled patchbayd)"
 
+phase "2 clients with a frame half sent (packaging/test-systemd.sh's pair.sh)"
+in_ct bash /root/partial/pair.sh >"$work/pair.log" 2>&1 &
+pair_pid=$!
+deadline=$((SECONDS + 20))
+until [ -e "$root/root/partial/sent" ]; do
+	kill -0 "$pair_pid" 2>/dev/null && [ $SECONDS -lt $deadline ] ||
+		{ cat "$work/pair.log"; echo "FAIL: the pair of clients did not start"; exit 1; }
+	sleep 0.1
+done
+ok "connected: $(cat "$root/root/partial/ids"), A sent B 'half-' of a frame"
+
 phase "$clients clients in pairs, sending for $((duration / 1000)) s"
 nsenter -t "$leader" -n "$work/cluster_load" --ports 127.0.0.1:8080 \
 	--clients "$clients" --pattern pairs --frames 0 --duration-ms "$duration" \
@@ -298,6 +333,18 @@ if ! kill -0 "$load_pid" 2>/dev/null; then
 	bad "the clients were done before the upgrade was: raise PATCHBAY_SD_DURATION_MS"
 fi
 
+phase "A ends its frame"
+: >"$root/root/partial/go"
+wait "$pair_pid"
+pair_rc=$?
+pair_pid=''
+if [ $pair_rc -eq 0 ] && printf 'half-rest\0' | cmp -s - "$root/root/partial/got"; then
+	ok "B received 'half-rest' and 0x00: the frame begun before the restarts ended after the upgrade"
+else
+	cat "$work/pair.log"
+	bad "B received '$(tr '\0' '@' <"$root/root/partial/got" 2>/dev/null)' (status $pair_rc), not 'half-rest' and 0x00"
+fi
+
 phase "the clients finish"
 wait "$load_pid"
 load_rc=$?
@@ -316,19 +363,25 @@ in_ct systemctl kill --kill-who=main -s SIGUSR1 patchbayd.service
 sleep 1
 in_ct journalctl -u patchbayd.service -o short-monotonic --no-pager >"$work/journal.log" 2>&1
 grep -E 'hand-over|Started|Stopp|Deactivated|Main process' "$work/journal.log" | sed 's/^/   /'
+all=$((clients + 2))
 took=$(grep -c 'hand-over: took over [0-9]* clients' "$work/journal.log")
-took_all=$(grep -c "hand-over: took over $clients clients" "$work/journal.log")
+took_all=$(grep -c "hand-over: took over $all clients" "$work/journal.log")
 if [ "$took" -eq 3 ] && [ "$took_all" -eq 3 ]; then
-	ok "3 times 'hand-over: took over $clients clients' in the journal"
+	ok "3 times 'hand-over: took over $all clients' in the journal"
 else
-	bad "'hand-over: took over $clients clients' $took_all times in the journal ($took with any number), not 3"
+	bad "'hand-over: took over $all clients' $took_all times in the journal ($took with any number), not 3"
 fi
+carried=$(sed -n 's/.*hand-over: [0-9]* clients, \([0-9]*\) bytes carried.*/\1/p' "$work/journal.log" | tr '\n' ' ')
+n=0
+for b in $carried; do [ "$b" -ge 9 ] && n=$((n + 1)); done
+[ "$n" -eq 3 ] && ok "bytes carried: $carried(each at least A's 9)" ||
+	bad "bytes carried: '$carried', not 3 times at least A's 9"
 stats=$(grep -o 'stats: .*' "$work/journal.log" | tail -n 1)
 counter() { sed -n "s/.* $1=\([0-9]*\).*/\1/p" <<<" $stats"; }
 echo "   $stats"
 [ "$(counter handovers)" = 3 ] && ok "handovers=3" || bad "handovers=$(counter handovers), not 3"
-[ "$(counter accepted)" = "$clients" ] && ok "accepted=$clients: no client came back on a new connection" ||
-	bad "accepted=$(counter accepted), not $clients"
+[ "$(counter accepted)" = "$all" ] && ok "accepted=$all: no client came back on a new connection" ||
+	bad "accepted=$(counter accepted), not $all"
 for c in handovers_failed handover_state_refused disconnect_restart; do
 	[ "$(counter $c)" = 0 ] && ok "$c=0" || bad "$c=$(counter $c), not 0"
 done
