@@ -30,8 +30,9 @@
 #     restart, N all the clients, each carrying at least A's 9 bytes; the
 #     daemon's counters say handovers=3 and that each client was accepted
 #     once;
-#   - `systemctl stop patchbayd` stops it: inactive, result success, exit
-#     status 0, and the fd store released.
+#   - `systemctl stop patchbayd`, with a client connected, stops it:
+#     inactive, result success, exit status 0, the fd store released, and
+#     the client's connection closed.
 #
 # Then the container is halted and everything is removed (its root, its
 # cgroups, nspawn's folder for it under /run).
@@ -44,7 +45,7 @@
 # /tmp and cgroups are its own, /proc/sys (but for its network) read-only.
 #
 # Environment: PATCHBAY_SD_CLIENTS (default 16), PATCHBAY_SD_DURATION_MS
-# (how long the clients send, default 25000: the restarts and the upgrade
+# (how long the clients send, default 30000: the restarts and the upgrade
 # must be done within it), PATCHBAY_SD_SIZE and PATCHBAY_SD_WINDOW (bytes a
 # frame, frames in flight a flow: 200 and 32), PATCHBAY_KEEP=1 keeps the
 # work folder (logs, the journal of the service).
@@ -59,7 +60,7 @@ deb=$(ls "$debdir"/patchbay_*.deb 2>/dev/null | head -n 1)
 version=$(dpkg-deb -f "$deb" Version)
 arch=$(dpkg-deb -f "$deb" Architecture)
 clients=${PATCHBAY_SD_CLIENTS:-16}
-duration=${PATCHBAY_SD_DURATION_MS:-25000}
+duration=${PATCHBAY_SD_DURATION_MS:-30000}
 size=${PATCHBAY_SD_SIZE:-200}
 window=${PATCHBAY_SD_WINDOW:-32}
 for tool in systemd-nspawn nsenter cc dpkg-deb; do
@@ -69,7 +70,7 @@ done
 work=$(mktemp -d "${TMPDIR:-/tmp}/patchbay-systemd.XXXXXX")
 root=$work/root
 machine=pb-sd-$$
-nspawn_pid='' leader='' load_pid='' pair_pid='' cgroups=() nspawn_run_existed=''
+nspawn_pid='' leader='' load_pid='' pair_pid='' last_pid='' cgroups=() nspawn_run_existed=''
 [ -d /run/systemd/nspawn ] && nspawn_run_existed=1
 failures=0
 ok() { echo "ok: $*"; }
@@ -102,6 +103,7 @@ cleanup() {
 	local cg d
 	[ -n "$load_pid" ] && kill "$load_pid" 2>/dev/null && wait "$load_pid" 2>/dev/null
 	[ -n "$pair_pid" ] && kill "$pair_pid" 2>/dev/null && wait "$pair_pid" 2>/dev/null
+	[ -n "$last_pid" ] && kill "$last_pid" 2>/dev/null && wait "$last_pid" 2>/dev/null
 	halt_container
 	for cg in "${cgroups[@]}"; do
 		# Deepest first: what nspawn and the container's systemd made in it.
@@ -165,6 +167,9 @@ printf 'rest\0' >&3
 timeout 20 dd bs=1 count=10 status=none <&4 >got
 PAIR
 cp "$deb" "$work/patchbay_${new_version}_$arch.deb" "$root/root/debs/"
+# man-db's trigger rebuilds its index at each dpkg -i, seconds on a busy
+# machine while the clients wait for the upgrade to be done: off.
+rm -f "$root/var/lib/man-db/auto-update"
 # nspawn mounts its own /proc and /dev; not the host's, under it.
 for m in dev/pts proc; do
 	! mountpoint -q "$root/$m" || umount "$root/$m" || { echo "FAIL: cannot unmount $root/$m"; exit 1; }
@@ -386,7 +391,14 @@ for c in handovers_failed handover_state_refused disconnect_restart; do
 	[ "$(counter $c)" = 0 ] && ok "$c=0" || bad "$c=$(counter $c), not 0"
 done
 
-phase "systemctl stop patchbayd"
+phase "systemctl stop patchbayd, with a client connected"
+# The client reads its id, then until the daemon closes the connection.
+in_ct bash -c 'exec 3<>/dev/tcp/127.0.0.1/8080; dd bs=1 count=4 status=none <&3 >/root/partial/last-id; : >/root/partial/last-in; cat <&3 >/dev/null' \
+	>"$work/last.log" 2>&1 &
+last_pid=$!
+deadline=$((SECONDS + 10))
+until [ -e "$root/root/partial/last-in" ] || [ $SECONDS -ge $deadline ]; do sleep 0.1; done
+[ -e "$root/root/partial/last-in" ] || bad "a client could not connect before the stop"
 t0=$(now_ms)
 timeout 120 nsenter -t "$leader" -a systemctl stop patchbayd.service || bad "systemctl stop patchbayd failed"
 shown=$(for p in ActiveState Result ExecMainCode ExecMainStatus NFileDescriptorStore; do echo "$p=$(prop $p)"; done | tr '\n' ' ')
@@ -396,6 +408,15 @@ else
 	bad "after systemctl stop: $shown"
 	in_ct journalctl -u patchbayd.service -o short-monotonic --no-pager | tail -n 20
 fi
+for i in $(seq 50); do kill -0 "$last_pid" 2>/dev/null || break; sleep 0.1; done
+if kill -0 "$last_pid" 2>/dev/null; then
+	bad "the client connected at the stop was not closed 5 s after it"
+	kill "$last_pid"
+else
+	ok "the client connected at the stop (id $(od -An -tx1 "$root/root/partial/last-id" | tr -d ' \n')) saw its connection end"
+fi
+wait "$last_pid" 2>/dev/null
+last_pid=''
 
 phase "halting the container"
 halt_container
