@@ -74,8 +74,10 @@ static void handover_put_client(struct pb_client *c, void *arg)
 	enum pb_conn_state st = pb_conn_state(cn);
 	size_t at, i;
 
-	if (st != PB_CONN_NEW && st != PB_CONN_OPEN && st != PB_CONN_LINGERING)
-		return; /* cut and done ones left at their safe point */
+	if (c->cl_ingress || (st != PB_CONN_NEW && st != PB_CONN_OPEN &&
+			      st != PB_CONN_LINGERING))
+		return; /* its link's; cut and done ones left at their safe
+			   point */
 	at = pb_blob_begin(b, PB_HO_CLIENT);
 	pb_blob_u32(b, cn->cn_id);
 	pb_blob_u32(b, (uint32_t)st);
@@ -339,8 +341,11 @@ static void handover_rewait(struct pb_registry *reg, struct pb_client *c)
 	size_t i;
 
 	for (i = 0; i < pk->pk_nlanes; i++) {
-		struct pb_client *d =
-			pb_registry_get(reg, pk->pk_lanes[i].pl_dest);
+		uint32_t id = pk->pk_lanes[i].pl_dest;
+		const struct pb_remote_ops *ro = reg->rg_remote;
+		struct pb_client *d = ro != NULL && !pb_registry_local(reg, id)
+					      ? ro->ro_find(ro->ro_ctx, id)
+					      : pb_registry_get(reg, id);
 
 		if (d == NULL)
 			continue;

@@ -27,6 +27,7 @@
 
 #include "bag.h"
 #include "clock.h"
+#include "federation.h"
 #include "log.h"
 #include "notify.h"
 #include "restart.h"
@@ -143,6 +144,9 @@ static int restart_prepare(struct pb_restart *rs, struct restart_out *ro,
 				"5 s");
 		return -1;
 	}
+	/* The links first: what they count as they write goes into the
+	 * counters written next. */
+	pb_federation_handover_write(&ro->ro_out.ho_blob);
 	pb_handover_write(rs->rs_reg, &ro->ro_out, ro->ro_start_ms);
 	restart_put_listeners(rs, &ro->ro_out, store);
 	if (pb_blob_finish(&ro->ro_out.ho_blob, PACKAGE_VERSION) < 0 ||
@@ -231,11 +235,6 @@ void pb_restart_exec(struct pb_restart *rs)
 	struct timespec ts;
 
 	log_notice("SIGUSR2 received: handing over to %s", restart_exe);
-	if (rs->rs_federated) {
-		restart_refused("the links to other nodes (--nats) cannot be "
-				"carried over yet");
-		return;
-	}
 	if (restart_exe[0] == '\0' || restart_check(rs, why, sizeof(why)) < 0) {
 		restart_refused(restart_exe[0] == '\0' ? "no path to the binary"
 						       : why);
@@ -279,11 +278,6 @@ void pb_restart_store(struct pb_restart *rs)
 	}
 	log_notice("restart signal received: handing over to the service "
 		   "manager's store");
-	if (rs->rs_federated) {
-		restart_refused("the links to other nodes (--nats) cannot be "
-				"carried over yet; shutting down instead");
-		return;
-	}
 	if (restart_prepare(rs, &ro, true) < 0)
 		return;
 	/* Entries a failed take-over left go first: one name, one entry. */
@@ -417,7 +411,8 @@ static int takeover_load(struct pb_takeover *tk, char *why, size_t len)
 		return -1;
 	}
 	if (pb_handover_check(&tk->tk_body, tk->tk_nfds, &tk->tk_info, err,
-			      sizeof(err)) < 0) {
+			      sizeof(err)) < 0 ||
+	    pb_federation_handover_check(&tk->tk_body, err, sizeof(err)) < 0) {
 		snprintf(why, len, "%s", err);
 		return -1;
 	}
@@ -512,6 +507,11 @@ int pb_takeover_listener(struct pb_takeover *tk, const char *spec, bool *tls)
 		}
 	}
 	return -1;
+}
+
+const struct pb_blob_reader *pb_takeover_state(const struct pb_takeover *tk)
+{
+	return tk->tk_ok ? &tk->tk_body : NULL;
 }
 
 void pb_takeover_restore(struct pb_takeover *tk, struct pb_registry *reg)

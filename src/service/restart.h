@@ -53,7 +53,6 @@ struct pb_restart {
 	/* Each one's --listen address, or NULL: systemd's sockets. */
 	const char (*rs_specs)[PB_OPTIONS_ADDRLEN];
 	char **rs_argv; /* the command line, for the new image */
-	bool rs_federated;
 };
 
 /* Remembers the binary's path: called first thing (a package upgrade
@@ -106,6 +105,10 @@ void pb_takeover_begin(struct pb_takeover *tk, const struct pb_activated *act);
 /* The carried listening socket for spec ("" for any of systemd's), or
  * -1; *tls says whether it is a tls: one. */
 int pb_takeover_listener(struct pb_takeover *tk, const char *spec, bool *tls);
+
+/* The state's body once checked, for the links (federation.h), or
+ * NULL: none, or refused. */
+const struct pb_blob_reader *pb_takeover_state(const struct pb_takeover *tk);
 
 /* Rebuilds the clients in reg (its ids set up, nothing accepted yet),
  * and closes the carried descriptors nobody took. */
