@@ -192,7 +192,7 @@ static int main_listen(struct main_run *mr, char *err, size_t errlen)
 
 	if (pb_activate(&act, err, errlen) < 0)
 		return -1;
-	pb_takeover_begin(&mr->mr_takeover, &act);
+	pb_takeover_begin(&mr->mr_takeover, &act, mr->mr_argv);
 	mr->mr_metrics = act.ac_metrics;
 	/* systemd's sockets, which an in-place hand-over carried too. */
 	while (act.ac_nclients < PB_ACTIVATE_CLIENTS &&
