@@ -64,7 +64,9 @@
  * With --duration-ms the flows send until then (--frames, when given, is
  * a cap), then stop and wait for everything sent to arrive. Without it each
  * flow sends --frames frames. --rate limits each flow to so many frames a
- * second. --timeout-ms is a hard limit on the whole run.
+ * second, the flows' schedules staggered over one period, so that they do
+ * not all send in the same millisecond. --timeout-ms is a hard limit on
+ * the whole run.
  *
  * Output: with --progress-ms, a line "progress t_ms=.. sent=.. received=.."
  * now and then; at the end one line
@@ -639,8 +641,14 @@ static bool flow_may_send(struct flow *f, int64_t t)
 		f->done = true;
 		return false;
 	}
-	if (o_rate && f->queued >= o_rate * (uint64_t)(t - t0_ms) / 1000 + 1)
-		return false;
+	if (o_rate) {
+		/* Flow k's frames are due k/nflows_active of a period early. */
+		uint64_t lead = (uint64_t)(f - flows) * 1000 / nflows_active;
+
+		if (f->queued >=
+		    (o_rate * (uint64_t)(t - t0_ms) + lead) / 1000 + 1)
+			return false;
+	}
 	if (o_window && !f->noread) {
 		in_flight = f->queued - f->received - f->written_off;
 		if (f->received + f->written_off > f->queued)
