@@ -92,6 +92,11 @@ static const struct expo_want {
 	{PB_STAT_TLS_RELOAD_FAILED, "patchbay_tls_reload_failures_total"},
 	{PB_STAT_DISC_TLS_NOT_ALLOWED,
 	 "patchbay_disconnects_total{reason=\"tls_not_allowed\"}"},
+	{PB_STAT_DISC_RESTART,
+	 "patchbay_disconnects_total{reason=\"restart\"}"},
+	{PB_STAT_HANDOVERS, "patchbay_handovers_total"},
+	{PB_STAT_HANDOVERS_FAILED, "patchbay_handovers_failed_total"},
+	{PB_STAT_HANDOVER_REFUSED, "patchbay_handover_states_refused_total"},
 };
 #define EXPO_NWANT (sizeof(expo_want) / sizeof(expo_want[0]))
 
@@ -105,6 +110,7 @@ static const char *const expo_families[][2] = {
 	{"patchbay_bytes_forwarded_total", "counter"},
 	{"patchbay_frames_dropped_total", "counter"},
 	{"patchbay_tls_reload_failures_total", "counter"},
+	{"patchbay_handovers_total", "counter"},
 	{"patchbay_clients", "gauge"},
 	{"patchbay_clients_max", "gauge"},
 	{"patchbay_queued_bytes", "gauge"},

@@ -58,6 +58,7 @@ START_TEST(test_leave_disconnect_counter_per_reason)
 		[PB_LEAVE_UNREACHABLE] = PB_STAT_DISC_RESET,
 		[PB_LEAVE_TLS_NOT_ALLOWED] = PB_STAT_DISC_TLS_NOT_ALLOWED,
 		[PB_LEAVE_GONE] = PB_STAT_DISC_CLOSED,
+		[PB_LEAVE_RESTART] = PB_STAT_DISC_RESTART,
 	};
 	int i, j;
 
@@ -135,6 +136,10 @@ START_TEST(test_stat_names_are_the_published_ones)
 		[PB_STAT_REFUSED_TLS_IDENTITY] = "refused_tls_identity",
 		[PB_STAT_TLS_RELOAD_FAILED] = "tls_reload_failed",
 		[PB_STAT_DISC_TLS_NOT_ALLOWED] = "disconnect_tls_not_allowed",
+		[PB_STAT_DISC_RESTART] = "disconnect_restart",
+		[PB_STAT_HANDOVERS] = "handovers",
+		[PB_STAT_HANDOVERS_FAILED] = "handovers_failed",
+		[PB_STAT_HANDOVER_REFUSED] = "handover_state_refused",
 	};
 	int i;
 

@@ -21,6 +21,7 @@ static const char *const leave_text[] = {
 	[PB_LEAVE_GONE] = "no such client on its node",
 	[PB_LEAVE_TLS_NOT_ALLOWED] =
 		"TLS identity no longer allowed after a reload",
+	[PB_LEAVE_RESTART] = "TLS client at a hand-over",
 };
 _Static_assert(sizeof(leave_text) / sizeof(leave_text[0]) == PB_LEAVE_COUNT,
 	       "a text for every reason");
@@ -39,6 +40,7 @@ static const enum pb_stat leave_stat[] = {
 	[PB_LEAVE_TLS_NOT_ALLOWED] = PB_STAT_DISC_TLS_NOT_ALLOWED,
 	/* Never a connection of ours: counted as none. */
 	[PB_LEAVE_GONE] = PB_STAT_DISC_CLOSED,
+	[PB_LEAVE_RESTART] = PB_STAT_DISC_RESTART,
 };
 _Static_assert(sizeof(leave_stat) / sizeof(leave_stat[0]) == PB_LEAVE_COUNT,
 	       "a disconnect counter for every reason");

@@ -30,6 +30,8 @@ enum pb_leave {
 				     longer allows */
 	PB_LEAVE_GONE,		  /* a client of another node that its node
 				     says it does not have (stand-ins only) */
+	PB_LEAVE_RESTART,	  /* a TLS client at a hand-over, which
+				     cannot carry its TLS state */
 	PB_LEAVE_COUNT		  /* the number of reasons, not one of them */
 };
 

@@ -8,6 +8,7 @@ noinst_LIBRARIES += %D%/libpbcore.a
 %C%_libpbcore_a_CPPFLAGS = $(CORE_CPPFLAGS)
 %C%_libpbcore_a_SOURCES = \
 	%D%/addrs.c %D%/addrs.h \
+	%D%/blob.c %D%/blob.h \
 	%D%/budget.c %D%/budget.h \
 	%D%/conn.c %D%/conn.h \
 	%D%/engine.c %D%/engine.h \

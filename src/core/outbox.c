@@ -237,3 +237,10 @@ size_t pb_outbox_written(struct pb_outbox *ob, size_t n)
 	pb_outbox_consume(ob, n);
 	return frames;
 }
+
+int pb_outbox_restore(struct pb_outbox *ob, const void *p, size_t n)
+{
+	if (n > ob->ob_limit)
+		ob->ob_limit = n;
+	return pb_outbox_append(ob, p, n);
+}

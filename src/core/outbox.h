@@ -59,6 +59,10 @@ int pb_outbox_append(struct pb_outbox *ob, const void *p, size_t n);
 int pb_outbox_appendv(struct pb_outbox *ob, const struct iovec *iov,
 		      int iovcnt);
 
+/* Appends n bytes carried over by a restart (handover.h): a limit lowered
+ * since they were queued is raised to hold them. 0, or -1 (ENOMEM). */
+int pb_outbox_restore(struct pb_outbox *ob, const void *p, size_t n);
+
 /* Describes the queued bytes, oldest first, in at most two pieces; returns
  * how many pieces (0 when empty). */
 int pb_outbox_peek(const struct pb_outbox *ob, struct iovec iov[2]);

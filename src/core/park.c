@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -161,4 +162,13 @@ struct pb_park_retry pb_park_retry(struct pb_park *pk, size_t i,
 	r.pr_started = was_empty && !pb_outbox_empty(to);
 	r.pr_wait = pb_park_wait_for(pk, dest, to);
 	return r;
+}
+
+int pb_park_restore(struct pb_park *pk, uint32_t dest, const void *p, size_t n)
+{
+	struct iovec iov = {.iov_base = (void *)(uintptr_t)p, .iov_len = n};
+
+	if (n > pb_park_room(pk))
+		pk->pk_limit = pk->pk_bytes + n;
+	return pb_park_pushv(pk, dest, &iov, 1);
 }

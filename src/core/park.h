@@ -66,6 +66,11 @@ long pb_park_find(const struct pb_park *pk, uint32_t dest);
 int pb_park_pushv(struct pb_park *pk, uint32_t dest, const struct iovec *iov,
 		  int iovcnt);
 
+/* Parks n bytes of whole frames for dest carried over by a restart
+ * (handover.h): a limit lowered since they were parked is raised to hold
+ * them. 0, or -1 (ENOMEM). */
+int pb_park_restore(struct pb_park *pk, uint32_t dest, const void *p, size_t n);
+
 /* Moves as many whole frames of lane i as fit into 'to', in order; a lane
  * left empty is removed (lane indexes above i may then change). Returns the
  * bytes moved, or -1 with errno ENOMEM; *frames, if not NULL, gets how

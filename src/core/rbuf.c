@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "budget.h"
 #include "frame.h"
@@ -104,4 +105,21 @@ bool pb_rbuf_idle(const struct pb_rbuf *rb, uint64_t read_ms, uint64_t now_ms)
 {
 	return rb->rb_data != NULL && rb->rb_len == 0 &&
 	       now_ms - read_ms >= PB_RBUF_IDLE_MS;
+}
+
+int pb_rbuf_restore(struct pb_rbuf *rb, const void *p, size_t n)
+{
+	if (n == 0)
+		return 0;
+	while (rb->rb_cap < n) {
+		size_t was = rb->rb_cap;
+
+		if (pb_rbuf_reserve(rb, true) < 0 || rb->rb_cap == was)
+			return -1;
+	}
+	if (rb->rb_len != 0 || n > rb->rb_cap)
+		return -1;
+	memcpy(rb->rb_data, p, n);
+	rb->rb_len = n;
+	return 0;
 }

@@ -49,6 +49,11 @@ void pb_rbuf_free(struct pb_rbuf *rb);
  * is left as it was). */
 int pb_rbuf_reserve(struct pb_rbuf *rb, bool grow);
 
+/* Puts back n bytes of an unfinished frame carried over by a restart
+ * (handover.h), into an empty buffer. 0, or -1 (no memory, or more than
+ * the buffer may hold: a --max-frame lowered since). */
+int pb_rbuf_restore(struct pb_rbuf *rb, const void *p, size_t n);
+
 /* How many bytes the next read may take (0: do not read now): all the
  * complete frames in the buffer must fit in the waiting room pk. The read
  * must also fit in rb_cap - rb_len once reserved. */

@@ -41,6 +41,10 @@ static const char *const stat_names[PB_STAT_COUNT] = {
 	[PB_STAT_REFUSED_TLS_IDENTITY] = "refused_tls_identity",
 	[PB_STAT_TLS_RELOAD_FAILED] = "tls_reload_failed",
 	[PB_STAT_DISC_TLS_NOT_ALLOWED] = "disconnect_tls_not_allowed",
+	[PB_STAT_DISC_RESTART] = "disconnect_restart",
+	[PB_STAT_HANDOVERS] = "handovers",
+	[PB_STAT_HANDOVERS_FAILED] = "handovers_failed",
+	[PB_STAT_HANDOVER_REFUSED] = "handover_state_refused",
 };
 
 const char *pb_stat_name(enum pb_stat s)

@@ -62,6 +62,14 @@ enum pb_stat {
 	PB_STAT_DISC_TLS_NOT_ALLOWED, /* disconnects: a TLS client whose
 					 identity a reload no longer allows
 					 (--tls-allow, --tls-ca, --tls-crl) */
+	PB_STAT_DISC_RESTART,	      /* disconnects: by a hand-over (TLS
+					 clients; the clients of a state the
+					 new process refused) */
+	PB_STAT_HANDOVERS,	      /* hand-overs taken over */
+	PB_STAT_HANDOVERS_FAILED,     /* hand-overs that did not happen (the
+					 daemon served on) */
+	PB_STAT_HANDOVER_REFUSED,     /* hand-over states a new process
+					 refused (it started clean) */
 	PB_STAT_COUNT,
 };
 

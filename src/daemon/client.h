@@ -44,6 +44,13 @@ struct pb_client {
 	atomic_int cl_refs;
 	/* Handed to a spare thread (spare.h). */
 	struct pb_client *cl_next_spare;
+	/* In the registry's list of clients whose thread serves them, for
+	 * a hand-over (under the registry's lock). */
+	struct pb_client *cl_serve_prev;
+	struct pb_client *cl_serve_next;
+	/* Carried over by a restart (handover.h): published already, its
+	 * thread goes straight to serving it. */
+	bool cl_restored;
 	/* Its source address, counted for --max-clients-per-address while
 	 * it is admitted (a Unix client has none). */
 	uint8_t cl_addr_key[16];

@@ -9,6 +9,7 @@ noinst_LIBRARIES += %D%/libpbdaemon.a
 	%D%/acceptor.c %D%/acceptor.h \
 	%D%/client.c %D%/client.h \
 	%D%/deliver.c %D%/deliver.h \
+	%D%/handover.c %D%/handover.h \
 	%D%/ids.c %D%/ids.h \
 	%D%/registry.c %D%/registry.h \
 	%D%/remote.h \

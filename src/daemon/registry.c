@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <time.h>
 
 #include "account.h"
@@ -48,6 +49,11 @@ void pb_registry_init(struct pb_registry *reg, const struct pb_options *op,
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&reg->rg_idle, &ca);
+	pthread_cond_init(&reg->rg_frozen_cond, &ca);
+	pthread_cond_init(&reg->rg_thaw_cond, NULL);
+	reg->rg_serving = NULL;
+	reg->rg_nserving = reg->rg_nfrozen = 0;
+	atomic_init(&reg->rg_freezing, false);
 	pthread_condattr_destroy(&ca);
 	pb_table_init(&reg->rg_table);
 	reg->rg_ids_upto = UINT64_MAX; /* no --state-dir: nothing to save */
@@ -113,6 +119,8 @@ void pb_registry_destroy(struct pb_registry *reg)
 	pthread_mutex_destroy(&reg->rg_addr_lock);
 	pb_spare_destroy(&reg->rg_spares);
 	pthread_cond_destroy(&reg->rg_idle);
+	pthread_cond_destroy(&reg->rg_frozen_cond);
+	pthread_cond_destroy(&reg->rg_thaw_cond);
 	pthread_mutex_destroy(&reg->rg_lock);
 	pb_registry_set_tls(reg, NULL);
 	pthread_mutex_destroy(&reg->rg_tls_lock);
@@ -203,6 +211,22 @@ enum pb_stat pb_registry_admit(struct pb_registry *reg, struct pb_client *c,
 	}
 	atomic_fetch_add(&reg->rg_clients, 1);
 	return PB_STAT_COUNT;
+}
+
+void pb_registry_readmit(struct pb_registry *reg, struct pb_client *c,
+			 bool handshake)
+{
+	if (handshake)
+		atomic_fetch_add(&reg->rg_handshakes, 1);
+	atomic_fetch_add(&reg->rg_clients, 1);
+	if (atomic_load(&reg->rg_max_per_address) == 0 ||
+	    pb_net_peer_key(c->cl_fd, c->cl_addr_key) < 0)
+		return;
+	pthread_mutex_lock(&reg->rg_addr_lock);
+	/* Over the limit if it was lowered: counted all the same. */
+	c->cl_addr_counted =
+		pb_addrs_add(&reg->rg_addrs, c->cl_addr_key, ULONG_MAX) == 0;
+	pthread_mutex_unlock(&reg->rg_addr_lock);
 }
 
 void pb_registry_handshake_done(struct pb_registry *reg)
@@ -335,6 +359,89 @@ void pb_registry_thread_exit(struct pb_registry *reg)
 	if (--reg->rg_threads == 0)
 		pthread_cond_broadcast(&reg->rg_idle);
 	pthread_mutex_unlock(&reg->rg_lock);
+}
+
+void pb_registry_serve_begin(struct pb_registry *reg, struct pb_client *c)
+{
+	pthread_mutex_lock(&reg->rg_lock);
+	c->cl_serve_prev = NULL;
+	c->cl_serve_next = reg->rg_serving;
+	if (reg->rg_serving != NULL)
+		reg->rg_serving->cl_serve_prev = c;
+	reg->rg_serving = c;
+	reg->rg_nserving++;
+	pthread_mutex_unlock(&reg->rg_lock);
+}
+
+void pb_registry_serve_end(struct pb_registry *reg, struct pb_client *c)
+{
+	pthread_mutex_lock(&reg->rg_lock);
+	if (c->cl_serve_prev != NULL)
+		c->cl_serve_prev->cl_serve_next = c->cl_serve_next;
+	else
+		reg->rg_serving = c->cl_serve_next;
+	if (c->cl_serve_next != NULL)
+		c->cl_serve_next->cl_serve_prev = c->cl_serve_prev;
+	reg->rg_nserving--;
+	pthread_cond_signal(&reg->rg_frozen_cond);
+	pthread_mutex_unlock(&reg->rg_lock);
+}
+
+void pb_registry_frozen(struct pb_registry *reg)
+{
+	pthread_mutex_lock(&reg->rg_lock);
+	reg->rg_nfrozen++;
+	pthread_cond_signal(&reg->rg_frozen_cond);
+	while (atomic_load(&reg->rg_freezing))
+		pthread_cond_wait(&reg->rg_thaw_cond, &reg->rg_lock);
+	reg->rg_nfrozen--;
+	pthread_mutex_unlock(&reg->rg_lock);
+}
+
+bool pb_registry_freeze(struct pb_registry *reg, uint64_t deadline_ms)
+{
+	struct timespec ts = {
+		.tv_sec = (time_t)(deadline_ms / 1000),
+		.tv_nsec = (long)(deadline_ms % 1000 * 1000000),
+	};
+	struct pb_client *c;
+	bool all;
+
+	pthread_mutex_lock(&reg->rg_lock);
+	atomic_store(&reg->rg_freezing, true);
+	for (c = reg->rg_serving; c != NULL; c = c->cl_serve_next)
+		pb_wake_signal(&c->cl_wake);
+	while (reg->rg_nfrozen < reg->rg_nserving)
+		if (pthread_cond_timedwait(&reg->rg_frozen_cond, &reg->rg_lock,
+					   &ts) == ETIMEDOUT)
+			break;
+	all = reg->rg_nfrozen == reg->rg_nserving;
+	pthread_mutex_unlock(&reg->rg_lock);
+	if (!all)
+		pb_registry_thaw(reg);
+	return all;
+}
+
+void pb_registry_thaw(struct pb_registry *reg)
+{
+	pthread_mutex_lock(&reg->rg_lock);
+	atomic_store(&reg->rg_freezing, false);
+	pthread_cond_broadcast(&reg->rg_thaw_cond);
+	pthread_mutex_unlock(&reg->rg_lock);
+}
+
+void pb_registry_foreach_serving(struct pb_registry *reg,
+				 void (*fn)(struct pb_client *c, void *arg),
+				 void *arg)
+{
+	struct pb_client *c;
+
+	/* The threads wait at their safe point: nobody joins or leaves. */
+	pthread_mutex_lock(&reg->rg_lock);
+	c = reg->rg_serving;
+	pthread_mutex_unlock(&reg->rg_lock);
+	for (; c != NULL; c = c->cl_serve_next)
+		fn(c, arg);
 }
 
 static void registry_wake_one(void *value, void *arg)

@@ -66,6 +66,17 @@ struct pb_registry {
 
 	struct pb_spares rg_spares; /* client threads waiting for a client */
 
+	/* A hand-over's safe point (handover.h). The clients whose thread
+	 * serves them (from its start to its end, lingering included), how
+	 * many of those threads wait at the safe point, and the conditions
+	 * they and the freezer wait on. */
+	struct pb_client *rg_serving;
+	unsigned long rg_nserving;
+	unsigned long rg_nfrozen;
+	atomic_bool rg_freezing;
+	pthread_cond_t rg_frozen_cond; /* the freezer: one more waits */
+	pthread_cond_t rg_thaw_cond;   /* the threads: thawed */
+
 	atomic_ulong rg_clients;      /* clients connected, for --max-clients */
 	atomic_ulong rg_handshakes;   /* admitted, waiting for their id */
 	pthread_mutex_t rg_addr_lock; /* guards rg_addrs */
@@ -193,6 +204,12 @@ static inline unsigned long pb_registry_clients(struct pb_registry *reg)
 enum pb_stat pb_registry_admit(struct pb_registry *reg, struct pb_client *c,
 			       int fd);
 
+/* Counts client c, carried over by a restart, as admitted (and, for one
+ * that has no id yet, as a handshake), whatever the limits say now: it
+ * was let in before. */
+void pb_registry_readmit(struct pb_registry *reg, struct pb_client *c,
+			 bool handshake);
+
 /* c got its id (or failed to): no longer a handshake. */
 void pb_registry_handshake_done(struct pb_registry *reg);
 
@@ -233,6 +250,30 @@ static inline uint64_t pb_registry_deadline_ms(struct pb_registry *reg)
 /* Client thread accounting, for a shutdown that waits for them. */
 void pb_registry_thread_start(struct pb_registry *reg);
 void pb_registry_thread_exit(struct pb_registry *reg);
+
+/* A client's thread starts and ends serving it (see rg_serving). */
+void pb_registry_serve_begin(struct pb_registry *reg, struct pb_client *c);
+void pb_registry_serve_end(struct pb_registry *reg, struct pb_client *c);
+
+static inline bool pb_registry_freezing(struct pb_registry *reg)
+{
+	return atomic_load_explicit(&reg->rg_freezing, memory_order_acquire);
+}
+
+/* A client's thread at its safe point while the daemon freezes: waits
+ * until it thaws (or the process is replaced). */
+void pb_registry_frozen(struct pb_registry *reg);
+
+/* Freezes: every serving thread is woken and must come to its safe
+ * point; true once all wait there, false (thawed again) if they did not
+ * by deadline_ms. */
+bool pb_registry_freeze(struct pb_registry *reg, uint64_t deadline_ms);
+void pb_registry_thaw(struct pb_registry *reg);
+
+/* Calls fn on each serving client, while frozen. */
+void pb_registry_foreach_serving(struct pb_registry *reg,
+				 void (*fn)(struct pb_client *c, void *arg),
+				 void *arg);
 
 /* Starts shutting down: every client thread is woken, stops reading, and
  * flushes until deadline_ms. */

@@ -155,6 +155,31 @@ static bool session_tls_allowed(struct pb_client *c, char *err, size_t errlen)
 	return rc == 0;
 }
 
+/*
+ * The thread's safe point for a hand-over (handover.h): between two rounds
+ * nothing is half done (a read's whole frames are delivered or parked, and
+ * only the start of one stays in the read buffer). While the daemon
+ * freezes, the thread waits here, its client's state carried as it is. A
+ * cut client leaves first, as it would have this round; a TLS client,
+ * whose TLS state cannot be carried, leaves (close_notify) and is counted,
+ * and waits with the rest while it lingers.
+ */
+static void session_safe_point(struct pb_client *c)
+{
+	struct pb_registry *reg = c->cl_reg;
+	struct pb_engine *en = &reg->rg_engine;
+	struct pb_conn *cn = &c->cl_conn;
+
+	if (!pb_registry_freezing(reg))
+		return;
+	if (pb_conn_state(cn) == PB_CONN_CUT)
+		pb_engine_leave(en, cn, PB_LEAVE_NOMEM_OUT);
+	if (c->cl_tls != NULL && pb_conn_state(cn) == PB_CONN_OPEN)
+		pb_engine_leave(en, cn, PB_LEAVE_RESTART);
+	if (pb_conn_state(cn) != PB_CONN_DONE)
+		pb_registry_frozen(reg);
+}
+
 /* One round of the thread's loop; false when the thread should end. */
 static bool session_round(struct pb_client *c)
 {
@@ -165,6 +190,7 @@ static bool session_round(struct pb_client *c)
 	bool pending, tls_in;
 	int timeout;
 
+	session_safe_point(c);
 	if (pb_conn_state(cn) == PB_CONN_DONE)
 		return false;
 	timeout = session_poll_setup(c, &pfd[0], &pending, &tls_in);
@@ -291,6 +317,10 @@ static enum pb_stat session_handshake(struct pb_client *c, char *err,
 		if (st == PB_TLS_FAILED)
 			return PB_STAT_REFUSED_TLS;
 		now = pb_now_ms();
+		if (pb_registry_freezing(reg)) {
+			snprintf(err, errlen, "cut short by a hand-over");
+			return PB_STAT_REFUSED_TLS_TIMEOUT;
+		}
 		if (now >= deadline || pb_registry_stopping(reg)) {
 			snprintf(err, errlen, "unfinished after %.1f s",
 				 pb_registry_tls_handshake_ms(reg) / 1000.0);
@@ -349,16 +379,23 @@ static int session_tls_start(struct pb_client *c)
 	return -1;
 }
 
-/* Serves client c from its id to its end, and lets go of it. */
+/* Serves client c from its id to its end, and lets go of it. A plain
+ * client waits for a hand-over before it gets its id (it is carried over
+ * without it); one carried over already has it. */
 static void session_serve(struct pb_client *c)
 {
 	struct pb_registry *reg = c->cl_reg;
 
 	pb_wake_attach(&c->cl_wake);
-	if ((c->cl_tls == NULL || session_tls_start(c) == 0) &&
-	    session_publish(c) == 0)
+	pb_registry_serve_begin(reg, c);
+	if (c->cl_tls == NULL && !c->cl_restored && pb_registry_freezing(reg))
+		pb_registry_frozen(reg);
+	if (c->cl_restored ||
+	    ((c->cl_tls == NULL || session_tls_start(c) == 0) &&
+	     session_publish(c) == 0))
 		while (session_round(c))
 			;
+	pb_registry_serve_end(reg, c);
 	pb_wake_detach(&c->cl_wake);
 	pb_engine_release(&reg->rg_engine, &c->cl_conn);
 	pb_deliver_release(c);

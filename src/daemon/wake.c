@@ -12,10 +12,14 @@
 
 #include "wake.h"
 
-/* SIGUSR2: SIGUSR1 is the operator's (stats), and a standard signal, unlike
- * a real-time one, never fails to be sent for a full queue. One sent from
- * outside only makes a sleeping thread look around once. */
-#define PB_WAKE_SIGNAL SIGUSR2
+/* The first real-time signal: SIGUSR1 and SIGUSR2 are the operator's
+ * (statistics, the in-place hand-over). The flag sends at most one per
+ * thread until it is consumed, so the queue of pending real-time signals
+ * (RLIMIT_SIGPENDING) holds at most one per client thread; should it be
+ * full all the same, the flag is still set and the thread sees it at the
+ * end of its poll's timeout. One sent from outside only makes a sleeping
+ * thread look around once. */
+#define PB_WAKE_SIGNAL SIGRTMIN
 
 /* Only interrupts ppoll: the flag says what happened. */
 static void wake_handler(int sig)

@@ -15,8 +15,9 @@
 
 #include "activate.h"
 
-#define PB_ACTIVATE_FIRST 3			    /* SD_LISTEN_FDS_START */
-#define PB_ACTIVATE_MOST  (PB_ACTIVATE_CLIENTS + 1) /* and metrics */
+#define PB_ACTIVATE_FIRST 3 /* SD_LISTEN_FDS_START */
+/* The clients' sockets, metrics, and the store's entries (restart.h). */
+#define PB_ACTIVATE_MOST (PB_ACTIVATE_CLIENTS + 1 + PB_ACTIVATE_STORED)
 
 /* 0 if fd is a listening stream socket, TCP (IPv4 or IPv6) or Unix as
  * 'unix' says, made close-on-exec and non-blocking; -1 with err
@@ -71,6 +72,25 @@ static void activate_name(const char *names, int i, char *out, size_t cap)
 	}
 }
 
+/* An entry of systemd's file descriptor store that a restart left
+ * (restart.h): kept if it is the first of its name (the newest: systemd
+ * 252 passes them newest first), else closed. True if name is one. */
+static bool activate_stored(struct pb_activated *a, int fd, const char *name)
+{
+	int *slot = strcmp(name, "pb-state") == 0 ? &a->ac_state
+		    : strcmp(name, "pb-bag") == 0 ? &a->ac_bag
+						  : NULL;
+
+	if (strncmp(name, "pb-", 3) != 0)
+		return false;
+	a->ac_stored = true;
+	if (slot == NULL || *slot >= 0 || fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
+		close(fd); /* an older one, or a name of a later release */
+	else
+		*slot = fd;
+	return true;
+}
+
 /* Checks fd and puts it where its name says; 0, or -1 with err. */
 static int activate_place(struct pb_activated *a, int fd, const char *name,
 			  int nfds, char *err, size_t errlen)
@@ -81,6 +101,8 @@ static int activate_place(struct pb_activated *a, int fd, const char *name,
 	bool is_unix = strcmp(name, "clients-unix") == 0;
 	bool tls = strcmp(name, "clients-tls") == 0;
 
+	if (activate_stored(a, fd, name))
+		return 0;
 	if (clients || is_unix || tls) {
 		if (a->ac_nclients == PB_ACTIVATE_CLIENTS) {
 			snprintf(err, errlen,
@@ -122,6 +144,8 @@ int pb_activate(struct pb_activated *a, char *err, size_t errlen)
 
 	a->ac_nclients = 0;
 	a->ac_metrics = -1;
+	a->ac_state = a->ac_bag = -1;
+	a->ac_stored = false;
 	if (pid == NULL || fds == NULL || strtol(pid, NULL, 10) != getpid())
 		return 0;
 	n = strtol(fds, NULL, 10);

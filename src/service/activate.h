@@ -17,12 +17,21 @@
 #include <stddef.h>
 
 #define PB_ACTIVATE_CLIENTS 8 /* clients' sockets at most */
+#define PB_ACTIVATE_STORED                                                     \
+	8 /* store entries at most (the unit's                                 \
+	     FileDescriptorStoreMax=) */
 
 struct pb_activated {
 	int ac_clients[PB_ACTIVATE_CLIENTS]; /* the clients' sockets */
 	bool ac_tls[PB_ACTIVATE_CLIENTS];    /* named clients-tls */
 	size_t ac_nclients;		     /* 0 when none was handed over */
 	int ac_metrics;			     /* -1 when not handed over */
+	/* From systemd's file descriptor store, left by a restart
+	 * (restart.h): the state and the bag of sockets, or -1; whether
+	 * any entry of ours was there (to be removed once taken over). */
+	int ac_state;
+	int ac_bag;
+	bool ac_stored;
 };
 
 /* Takes the sockets handed over, if any: checks that each is a listening

@@ -15,6 +15,7 @@
 #include "log.h"
 #include "notify.h"
 #include "reload.h"
+#include "restart.h"
 #include "stats.h"
 
 #define PB_STATUS_MS 5000 /* how often systemd hears the client count */
@@ -27,6 +28,8 @@ void pb_control_signals(sigset_t *set)
 	sigaddset(set, SIGQUIT);
 	sigaddset(set, SIGHUP);
 	sigaddset(set, SIGUSR1);
+	sigaddset(set, SIGUSR2);
+	sigaddset(set, PB_RESTART_SIGNAL);
 }
 
 static void control_status(struct pb_control *ct)
@@ -77,6 +80,10 @@ static void control_reload(struct pb_control *ct)
 /* Acts on one signal; false when it says stop. */
 static bool control_signal(struct pb_control *ct, int sig)
 {
+	if (sig == PB_RESTART_SIGNAL) {
+		pb_restart_store(ct->ct_restart); /* returns if it did not */
+		return false;
+	}
 	switch (sig) {
 	case SIGHUP:
 		control_reload(ct);
@@ -84,6 +91,10 @@ static bool control_signal(struct pb_control *ct, int sig)
 	case SIGUSR1:
 		pb_stats_log();
 		pb_federation_log();
+		return true;
+	case SIGUSR2:
+		pb_restart_exec(ct->ct_restart); /* returns if it did not */
+		control_status(ct);
 		return true;
 	default:
 		log_notice("%s received, shutting down",

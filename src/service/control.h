@@ -18,12 +18,15 @@
 #include "options.h"
 #include "registry.h"
 
+struct pb_restart;
+
 struct pb_control {
 	struct pb_options *ct_opts; /* in force; reloads update it */
 	int ct_argc;		    /* the command line, for reloads */
 	char **ct_argv;
 	struct pb_registry *ct_reg;
 	struct pb_acceptor *ct_acceptor;
+	struct pb_restart *ct_restart; /* for the hand-overs (restart.h) */
 };
 
 /* The signals pb_control_run takes: to be blocked in every thread. */

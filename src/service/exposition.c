@@ -70,6 +70,8 @@ static const struct expo_counter expo_counters[] = {
 	 EXPO_REASON("no_memory"), NULL},
 	{PB_STAT_DISC_TLS_NOT_ALLOWED, "patchbay_disconnects_total",
 	 EXPO_REASON("tls_not_allowed"), NULL},
+	{PB_STAT_DISC_RESTART, "patchbay_disconnects_total",
+	 EXPO_REASON("restart"), NULL},
 	{PB_STAT_RECEIVED, "patchbay_frames_received_total", NULL,
 	 "Complete frames read from clients."},
 	{PB_STAT_FORWARDED, "patchbay_frames_forwarded_total", NULL,
@@ -98,6 +100,12 @@ static const struct expo_counter expo_counters[] = {
 	 "Messages from other nodes refused: invalid, or out of turn."},
 	{PB_STAT_TLS_RELOAD_FAILED, "patchbay_tls_reload_failures_total", NULL,
 	 "Reloads that kept the old TLS files, a new one being bad."},
+	{PB_STAT_HANDOVERS, "patchbay_handovers_total", NULL,
+	 "Restarts that handed every client over to a new process."},
+	{PB_STAT_HANDOVERS_FAILED, "patchbay_handovers_failed_total", NULL,
+	 "Hand-overs that did not happen: the process served on."},
+	{PB_STAT_HANDOVER_REFUSED, "patchbay_handover_states_refused_total",
+	 NULL, "Hand-over states a new process refused, starting clean."},
 };
 
 _Static_assert(sizeof(expo_counters) / sizeof(expo_counters[0]) ==

@@ -8,6 +8,7 @@ noinst_LIBRARIES += %D%/libpbservice.a
 %C%_libpbservice_a_CFLAGS = $(AM_CFLAGS) $(PTHREAD_CFLAGS)
 %C%_libpbservice_a_SOURCES = \
 	%D%/activate.c %D%/activate.h \
+	%D%/bag.c %D%/bag.h \
 	%D%/control.c %D%/control.h \
 	%D%/detach.c %D%/detach.h \
 	%D%/exposition.c %D%/exposition.h \
@@ -15,7 +16,8 @@ noinst_LIBRARIES += %D%/libpbservice.a
 	%D%/metrics.h \
 	%D%/notify.c %D%/notify.h \
 	%D%/process.c %D%/process.h \
-	%D%/reload.c %D%/reload.h
+	%D%/reload.c %D%/reload.h \
+	%D%/restart.c %D%/restart.h
 # The metrics' HTTP server needs libmicrohttpd; without it, no metrics.
 if HAVE_METRICS
 %C%_libpbservice_a_SOURCES += %D%/metrics.c

@@ -36,6 +36,7 @@
 #include "options.h"
 #include "registry.h"
 #include "reload.h"
+#include "restart.h"
 #include "stats.h"
 #include "tls.h"
 #include "wake.h"
@@ -57,7 +58,8 @@ struct main_run {
 	int mr_ready;	/* for pb_detach_ready */
 	uint64_t mr_ids_handed; /* ids handed out before (--state-dir) */
 	uint64_t mr_ids_upto;	/* and the mark saved for the first block */
-	struct pb_tls_ctx *mr_tls_ctx; /* for tls: listeners, or NULL */
+	struct pb_tls_ctx *mr_tls_ctx;	/* for tls: listeners, or NULL */
+	struct pb_takeover mr_takeover; /* a restart's state (restart.h) */
 };
 
 /* Signals that would kill the daemon by default and mean nothing to it. */
@@ -111,6 +113,7 @@ static int main_run(struct main_run *mr)
 	/* Static: threads still running after the grace period use them. */
 	static struct pb_options running;
 	static struct pb_registry reg;
+	static struct pb_restart rs;
 	struct pb_control ct;
 	struct pb_acceptor ac;
 	struct pb_metrics *m = NULL;
@@ -123,6 +126,7 @@ static int main_run(struct main_run *mr)
 	running = *mr->mr_opts;
 	pb_registry_init(&reg, mr->mr_opts, &pb_deliver_ops);
 	pb_registry_set_ids(&reg, mr->mr_ids_handed, mr->mr_ids_upto);
+	pb_takeover_restore(&mr->mr_takeover, &reg);
 	if (pb_federation_start(&reg, err, sizeof(err)) < 0) {
 		log_warnx("%s", err);
 		return 1;
@@ -142,11 +146,25 @@ static int main_run(struct main_run *mr)
 	}
 	pb_detach_ready(&mr->mr_ready);
 	(void)pb_notify("READY=1\nSTATUS=serving");
+	pb_takeover_end(&mr->mr_takeover);
+	rs = (struct pb_restart){
+		.rs_reg = &reg,
+		.rs_acceptor = &ac,
+		.rs_listen = mr->mr_listen,
+		.rs_tls = mr->mr_tls,
+		.rs_nlisten = mr->mr_nlisten,
+		.rs_specs = mr->mr_made ? (const char(*)[PB_OPTIONS_ADDRLEN])
+						  mr->mr_opts->op_listen
+					: NULL,
+		.rs_argv = mr->mr_argv,
+		.rs_federated = mr->mr_opts->op_nats[0] != '\0',
+	};
 	ct = (struct pb_control){.ct_opts = &running,
 				 .ct_argc = mr->mr_argc,
 				 .ct_argv = mr->mr_argv,
 				 .ct_reg = &reg,
-				 .ct_acceptor = &ac};
+				 .ct_acceptor = &ac,
+				 .ct_restart = &rs};
 	pb_control_run(&ct);
 	main_stop(mr, &reg, &ac, m);
 	pb_stats_log();
@@ -165,7 +183,14 @@ static int main_listen(struct main_run *mr, char *err, size_t errlen)
 
 	if (pb_activate(&act, err, errlen) < 0)
 		return -1;
+	pb_takeover_begin(&mr->mr_takeover, &act);
 	mr->mr_metrics = act.ac_metrics;
+	/* systemd's sockets, which an in-place hand-over carried too. */
+	while (act.ac_nclients < PB_ACTIVATE_CLIENTS &&
+	       (act.ac_clients[act.ac_nclients] = pb_takeover_listener(
+			&mr->mr_takeover, "", &act.ac_tls[act.ac_nclients])) >=
+		       0)
+		act.ac_nclients++;
 	mr->mr_made = act.ac_nclients == 0;
 	if (!mr->mr_made) {
 		log_notice("clients' socket from systemd (socket activation)");
@@ -175,7 +200,10 @@ static int main_listen(struct main_run *mr, char *err, size_t errlen)
 		mr->mr_nlisten = act.ac_nclients;
 	}
 	for (i = 0; mr->mr_made && i < op->op_nlisten; i++) {
-		if (pb_listener_open(op->op_listen[i], op->op_unix_mode,
+		mr->mr_listen[i] = pb_takeover_listener(
+			&mr->mr_takeover, op->op_listen[i], &mr->mr_tls[i]);
+		if (mr->mr_listen[i] < 0 &&
+		    pb_listener_open(op->op_listen[i], op->op_unix_mode,
 				     op->op_unix_group, &mr->mr_listen[i], err,
 				     errlen) < 0) {
 			main_unlisten(mr);
@@ -313,6 +341,7 @@ int main(int argc, char **argv)
 		return fflush(stdout) == 0 ? 0 : 1;
 	}
 	log_init(op.op_verbosity);
+	pb_restart_init();
 	main_ignore_signals();
 	/* Blocked from here on, in every thread to come: a SIGTERM that
 	 * comes while starting waits for control.c, and stops cleanly. */
@@ -349,7 +378,10 @@ int main(int argc, char **argv)
 		}
 	}
 	if (op.op_daemon) {
-		if (pb_detach(&mr.mr_ready) < 0)
+		/* Executed in its own place by a hand-over: detached
+		 * already. */
+		if (!(mr.mr_takeover.tk_found && !mr.mr_takeover.tk_stored) &&
+		    pb_detach(&mr.mr_ready) < 0)
 			fatal("cannot detach");
 		log_to_syslog("patchbayd");
 	}

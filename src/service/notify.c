@@ -5,8 +5,11 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +20,7 @@
 #include "notify.h"
 
 static int notify_fd = -1;
+static char notify_name[sizeof(((struct sockaddr_un *)0)->sun_path) + 1];
 static struct sockaddr_un notify_addr;
 static socklen_t notify_len;
 static uint64_t notify_watchdog_usec;
@@ -73,6 +77,7 @@ int pb_notify_init(char *err, size_t errlen)
 			 "NOTIFY_SOCKET: not a socket address: '%s'", name);
 		return -1;
 	}
+	snprintf(notify_name, sizeof(notify_name), "%s", name);
 	unsetenv("NOTIFY_SOCKET");
 	notify_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (notify_fd < 0) {
@@ -105,6 +110,82 @@ int pb_notify(const char *fmt, ...)
 		if (errno != EINTR)
 			return -1;
 	return 0;
+}
+
+bool pb_notify_on(void)
+{
+	return notify_fd >= 0;
+}
+
+int pb_notify_fd(const char *msg, int fd)
+{
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} u;
+	struct iovec iov = {.iov_base = (void *)(uintptr_t)msg,
+			    .iov_len = strlen(msg)};
+	struct msghdr m = {.msg_name = &notify_addr,
+			   .msg_namelen = notify_len,
+			   .msg_iov = &iov,
+			   .msg_iovlen = 1};
+
+	if (notify_fd < 0) {
+		errno = ENOTCONN;
+		return -1;
+	}
+	if (fd >= 0) {
+		struct cmsghdr *cm;
+
+		memset(u.buf, 0, sizeof(u.buf));
+		m.msg_control = u.buf;
+		m.msg_controllen = sizeof(u.buf);
+		cm = CMSG_FIRSTHDR(&m);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	}
+	while (sendmsg(notify_fd, &m, MSG_NOSIGNAL) < 0)
+		if (errno != EINTR)
+			return -1;
+	return 0;
+}
+
+int pb_notify_barrier(int timeout_ms)
+{
+	struct pollfd pfd = {.events = POLLIN};
+	int p[2], r;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -1;
+	r = pb_notify_fd("BARRIER=1", p[1]);
+	close(p[1]);
+	pfd.fd = p[0];
+	/* The manager closes its copy once it has handled every message
+	 * sent before: the read end then sees the end. */
+	while (r == 0 && (r = poll(&pfd, 1, timeout_ms)) < 0 && errno == EINTR)
+		r = 0;
+	close(p[0]);
+	if (r == 0)
+		errno = ETIMEDOUT;
+	return r > 0 ? 0 : -1;
+}
+
+void pb_notify_export(void)
+{
+	char v[32];
+
+	if (notify_fd < 0)
+		return;
+	setenv("NOTIFY_SOCKET", notify_name, 1);
+	if (notify_watchdog_usec == 0)
+		return;
+	snprintf(v, sizeof(v), "%llu",
+		 (unsigned long long)notify_watchdog_usec);
+	setenv("WATCHDOG_USEC", v, 1);
+	snprintf(v, sizeof(v), "%ld", (long)getpid());
+	setenv("WATCHDOG_PID", v, 1);
 }
 
 uint64_t pb_notify_watchdog_usec(void)
