@@ -16,8 +16,10 @@
 # max_gap_ms, reported per phase on SIGUSR1). The hand-over time is
 # measured from outside, from kill -USR2 to the "took over" line (the
 # daemon's stderr goes through a pipe that stamps each line as it comes),
-# beside the daemon's own "paused P ms" and the times to its "starting"
-# and "carried" lines.
+# beside the daemon's own "paused P ms", and split by the stamps of its
+# lines: check-config (to "starting"; the daemon serves on meanwhile),
+# freeze and state (to "carried", just before execv), exec and restore
+# (to "took over").
 #
 # Scenarios (all three by default):
 #   active  1,000 active clients: 500 pairs, each client sending
@@ -154,6 +156,11 @@ ms_between() { # FROM TO
 	awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", (b - a) * 1000 }'
 }
 
+# $1 - $2 in ms, or - without both.
+minus() { # A B
+	awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-") print "-"; else printf "%.1f", a - b }'
+}
+
 # Waits up to $1 seconds for command $2... to succeed; 1 if it did not.
 until_s() { # SECONDS CMD...
 	local end=$((SECONDS + $1))
@@ -264,9 +271,29 @@ hand_over() { # REP
 	fi
 }
 
-echo "scenario,rep,active,idle,ref_max_gap_ms,ref_p99_gap_ms,max_gap_ms,p99_gap_ms,stalled_ms,to_starting_ms,to_carried_ms,to_took_over_ms,daemon_paused_ms,took_over,carried_bytes" >"$csv"
+# The daemon's counters after the load: every hand-over counted, none
+# refused, no client closed by one, none connected twice. Sets
+# stats[scenario].
+counters() { # STATS_LINE
+	local c want v
+	stats[$name]=''
+	for c in accepted handovers handovers_failed handover_state_refused \
+		disconnect_restart; do
+		v=$(field "$c" "$1")
+		stats[$name]+="${stats[$name]:+ }$c=${v:-?}"
+		case $c in
+		accepted) want=$clients ;;
+		handovers) want=$([ "$handover" = 1 ] && echo "$reps" || echo 0) ;;
+		*) want=0 ;;
+		esac
+		[ "$v" = "$want" ] || note "the daemon's $c=${v:-?}, not $want"
+	done
+}
+
+echo "scenario,rep,active,idle,ref_max_gap_ms,ref_p99_gap_ms,max_gap_ms,p99_gap_ms,stalled_ms,to_starting_ms,to_carried_ms,to_took_over_ms,daemon_paused_ms,took_over,carried_bytes,freeze_ms,restore_ms" >"$csv"
 declare -A why=() # scenario: why it failed
 declare -A final=() # scenario: the load's last line
+declare -A stats=() # scenario: the daemon's hand-over counters
 start=$(date +%s)
 for sc in "${scenarios[@]}"; do
 	IFS='|' read -r name active idle <<<"$sc"
@@ -305,7 +332,7 @@ for sc in "${scenarios[@]}"; do
 			fi
 			sleep "$phase"
 			mark || break
-			echo "$name,$rep,$active,$idle,$(field max_gap_ms "$ref"),$(field p99_gap_ms "$ref"),$(field max_gap_ms "$pline"),$(field p99_gap_ms "$pline"),$(field stalled_ms "$pline"),$t_start,$t_carried,$t_took,$paused,$took,$carried" >>"$csv"
+			echo "$name,$rep,$active,$idle,$(field max_gap_ms "$ref"),$(field p99_gap_ms "$ref"),$(field max_gap_ms "$pline"),$(field p99_gap_ms "$pline"),$(field stalled_ms "$pline"),$t_start,$t_carried,$t_took,$paused,$took,$carried,$(minus "$t_carried" "$t_start"),$(minus "$t_took" "$t_carried")" >>"$csv"
 			printf '%-6s %s: pause %s ms (reference %s), took over %s clients in %s ms (daemon: paused %s ms)\n' \
 				"$name" "$rep" "$(field max_gap_ms "$pline")" \
 				"$(field max_gap_ms "$ref")" "$took" "$t_took" "$paused" |
@@ -321,11 +348,12 @@ for sc in "${scenarios[@]}"; do
 			note "the load failed (exit $rc): ${final[$name]:-no final line} $(head -3 "$tmp/$name.load.err" | tr '\n' ' ')"
 		fi
 		# The daemon's counters, then a clean stop of the same process.
-		if kill -USR1 "$dpid" 2>/dev/null; then
-			until_s 10 grep -q ' stats: ' "$dlog" || true
-		fi
 		if gone "$dpid"; then
 			note "the daemon (pid $dpid) is gone"
+		else
+			kill -USR1 "$dpid"
+			until_s 10 grep -q ' stats: ' "$dlog" || true
+			counters "$(grep ' stats: ' "$dlog" | tail -1)"
 		fi
 		kill -TERM "$dpid" 2>/dev/null || true
 		rc=0
@@ -393,11 +421,11 @@ command="make bench-restart"
 	echo "- machine: $(nproc) cores ($(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -1)), Linux $(uname -r); daemon and load generator (tests/cluster_load, one thread) share the cores, the daemon in a session of its own."
 	echo "- per scenario one daemon, $reps hand-overs (kill -USR2, same pid), each after a quiet phase of ${phase}s (the reference) and followed by ${phase}s after the new image's \"took over\" line; medians over the hand-overs."
 	echo "- active clients in pairs, each sending $rate frames/s (64 B, window 64) to its partner, the flows' schedules staggered; idle clients connected and silent, each sending one frame to another idle one at the end."
-	echo "- pause: the longest time any flow waited with frames in flight and none arriving (cluster_load's max_gap_ms), in the hand-over phase; reference: the same in the quiet phase before it. Hand-over: from kill -USR2 to the new image's \"took over\" line as read from its stderr (outside), and the daemon's own \"paused P ms\"."
+	echo "- pause: the longest time any flow waited with frames in flight and none arriving (cluster_load's max_gap_ms), in the hand-over phase; reference: the same in the quiet phase before it. Hand-over: from kill -USR2 to the new image's \"took over\" line as read from its stderr (outside), and the daemon's own \"paused P ms\" (from its \"starting\" line on); its parts, from the stamps of the daemon's lines: check-config (kill to \"starting\": the daemon runs itself with --check-config, serving on meanwhile), freeze, state (\"starting\" to \"carried\": clients frozen, state and sockets written, just before execv), exec, restore (\"carried\" to \"took over\")."
 	[ "$handover" = 1 ] || echo "- **BENCH_HANDOVER=0: no hand-over was made; every phase is quiet.**"
 	echo
-	echo "| scenario | pause: max gap (ms) | reference max gap (ms) | pause / reference | p99 gap, hand-over phase (ms) | hand-over, outside (ms) | daemon's paused (ms) | to \"starting\" (ms) | to \"carried\" (ms) | goal | met |"
-	echo "|---|---|---|---|---|---|---|---|---|---|---|"
+	echo "| scenario | pause: max gap (ms) | reference max gap (ms) | pause / reference | p99 gap, hand-over phase (ms) | hand-over, outside (ms) | daemon's paused (ms) | check-config (ms) | freeze, state (ms) | exec, restore (ms) | goal | met |"
+	echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
 	for sc in "${scenarios[@]}"; do
 		IFS='|' read -r name active idle <<<"$sc"
 		gap=$(median "$name" max_gap_ms)
@@ -410,7 +438,7 @@ command="make bench-restart"
 		esac
 		[ "$handover" = 1 ] || met=-
 		[ -n "${why[$name]+set}" ] && met="**failed**"
-		echo "| $name: $active active, $idle idle | $gap | $refg | $(ratio "$gap" "$refg") | $(median "$name" p99_gap_ms) | $took | $(median "$name" daemon_paused_ms) | $(median "$name" to_starting_ms) | $(median "$name" to_carried_ms) | $goal | $met |"
+		echo "| $name: $active active, $idle idle | $gap | $refg | $(ratio "$gap" "$refg") | $(median "$name" p99_gap_ms) | $took | $(median "$name" daemon_paused_ms) | $(median "$name" to_starting_ms) | $(median "$name" freeze_ms) | $(median "$name" restore_ms) | $goal | $met |"
 	done
 	echo
 	echo "Worst of the $reps hand-overs: $(for sc in "${scenarios[@]}"; do n=${sc%%|*}; printf '%s pause %s ms, hand-over %s ms; ' "$n" "$(maximum "$n" max_gap_ms)" "$(maximum "$n" to_took_over_ms)"; done | sed 's/; $//')."
@@ -419,6 +447,12 @@ command="make bench-restart"
 	echo
 	for sc in "${scenarios[@]}"; do
 		echo "- ${sc%%|*}: \`${final[${sc%%|*}]:-none}\`"
+	done
+	echo
+	echo "The daemon's counters after the load (SIGUSR1):"
+	echo
+	for sc in "${scenarios[@]}"; do
+		echo "- ${sc%%|*}: \`${stats[${sc%%|*}]:-none}\`"
 	done
 	if [ "${#why[@]}" -gt 0 ]; then
 		echo
