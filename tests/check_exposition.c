@@ -111,6 +111,7 @@ static const char *const expo_families[][2] = {
 	{"patchbay_frames_dropped_total", "counter"},
 	{"patchbay_tls_reload_failures_total", "counter"},
 	{"patchbay_handovers_total", "counter"},
+	{"patchbay_handover_pause_seconds", "gauge"},
 	{"patchbay_clients", "gauge"},
 	{"patchbay_clients_max", "gauge"},
 	{"patchbay_queued_bytes", "gauge"},

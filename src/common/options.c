@@ -28,9 +28,9 @@
 /* The least stack a client thread is given. Measured with a stack painter
  * on every path of the end-to-end tests and a workload at -vvv: 10.4 KB at
  * most (syslog with -d is the deepest: vsnprintf and syslog() under
- * log_vwrite), 13.2 KB under ASan; a wake-up signal arriving in ppoll adds 3.3 KB
- * on a machine with AVX-512, about 11.5 KB where AMX tile state is on. 32
- * leaves 12 KiB even then. */
+ * log_vwrite), 13.2 KB under ASan; a wake-up signal arriving in ppoll adds
+ * 3.3 KB on a machine with AVX-512, about 11.5 KB where AMX tile state is
+ * on. 32 leaves 12 KiB even then. */
 #define PB_STACK_MIN_KIB 32
 /* The most: glibc's default; more fails thread after thread for want of
  * address space. */

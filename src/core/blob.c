@@ -8,7 +8,6 @@
  */
 #include "config.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -134,7 +133,7 @@ void pb_blob_end(struct pb_blob *b, size_t at)
 int pb_blob_finish(struct pb_blob *b, const char *producer)
 {
 	char *h = b->b_data;
-	size_t body;
+	size_t body, i;
 
 	if (b->b_failed)
 		return -1;
@@ -145,48 +144,32 @@ int pb_blob_finish(struct pb_blob *b, const char *producer)
 	blob_put(h + 12, pb_blob_crc32c(h + PB_BLOB_HEADER, body), 4);
 	blob_put(h + 16, body, 8);
 	memset(h + BLOB_PRODUCER, 0, BLOB_PRODUCER_LEN);
-	memcpy(h + BLOB_PRODUCER, producer,
-	       strnlen(producer, BLOB_PRODUCER_LEN));
+	for (i = 0; i < BLOB_PRODUCER_LEN && producer[i] != '\0'; i++)
+		h[BLOB_PRODUCER + i] = producer[i];
 	return 0;
 }
 
-int pb_blob_open(struct pb_blob_reader *r, const char *data, size_t len,
-		 char producer[41], char *err, size_t errlen)
+enum pb_blob_status pb_blob_open(struct pb_blob_reader *r, const char *data,
+				 size_t len, struct pb_blob_header *h)
 {
-	uint64_t body;
-	uint32_t oldest;
-
 	memset(r, 0, sizeof(*r));
-	producer[0] = '\0';
-	if (len < PB_BLOB_HEADER || memcmp(data, BLOB_MAGIC, 4) != 0) {
-		snprintf(err, errlen, "not a hand-over state (%zu bytes)", len);
-		return -1;
-	}
-	memcpy(producer, data + BLOB_PRODUCER, BLOB_PRODUCER_LEN);
-	producer[BLOB_PRODUCER_LEN] = '\0';
-	oldest = (uint32_t)blob_get(data + 8, 4);
-	if (oldest > PB_BLOB_FORMAT) {
-		snprintf(err, errlen,
-			 "format %u from %s needs a reader of format %u; this "
-			 "one reads up to %u",
-			 (unsigned)blob_get(data + 4, 4), producer,
-			 (unsigned)oldest, PB_BLOB_FORMAT);
-		return -1;
-	}
-	body = blob_get(data + 16, 8);
-	if (body != len - PB_BLOB_HEADER) {
-		snprintf(err, errlen, "truncated: %zu bytes of a body of %llu",
-			 len - 64, (unsigned long long)body);
-		return -1;
-	}
-	if (pb_blob_crc32c(data + PB_BLOB_HEADER, (size_t)body) !=
-	    (uint32_t)blob_get(data + 12, 4)) {
-		snprintf(err, errlen, "checksum mismatch");
-		return -1;
-	}
+	memset(h, 0, sizeof(*h));
+	if (len < PB_BLOB_HEADER || memcmp(data, BLOB_MAGIC, 4) != 0)
+		return PB_BLOB_NOT_STATE;
+	memcpy(h->bh_producer, data + BLOB_PRODUCER, BLOB_PRODUCER_LEN);
+	h->bh_format = (uint32_t)blob_get(data + 4, 4);
+	h->bh_oldest = (uint32_t)blob_get(data + 8, 4);
+	h->bh_body = blob_get(data + 16, 8);
+	if (h->bh_oldest > PB_BLOB_FORMAT)
+		return PB_BLOB_TOO_NEW;
+	if (h->bh_body != len - PB_BLOB_HEADER)
+		return PB_BLOB_TRUNCATED;
+	if (pb_blob_crc32c(data + PB_BLOB_HEADER, (size_t)h->bh_body) !=
+	    (uint32_t)blob_get(data + 12, 4))
+		return PB_BLOB_CHECKSUM;
 	r->r_data = data + PB_BLOB_HEADER;
-	r->r_len = (size_t)body;
-	return 0;
+	r->r_len = (size_t)h->bh_body;
+	return PB_BLOB_OK;
 }
 
 /* n bytes to read, or NULL (and r_bad) when fewer are left. */

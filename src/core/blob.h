@@ -67,11 +67,26 @@ struct pb_blob_reader {
 	bool r_bad; /* read past the end: what it returned is zeros */
 };
 
-/* The header of data[0 .. len) checked (magic, length, CRC, versions): 0
- * with r set on the body and *producer on the writer's version (NUL
- * terminated, up to 40 bytes), or -1 with err saying what is wrong. */
-int pb_blob_open(struct pb_blob_reader *r, const char *data, size_t len,
-		 char producer[41], char *err, size_t errlen);
+/* What a blob's header says, and what is wrong with it. */
+struct pb_blob_header {
+	uint32_t bh_format; /* the writer's format */
+	uint32_t bh_oldest; /* the oldest format that reads it */
+	uint64_t bh_body;   /* the body's length it gives */
+	char bh_producer[41];
+};
+
+enum pb_blob_status {
+	PB_BLOB_OK,
+	PB_BLOB_NOT_STATE, /* no magic, or shorter than a header */
+	PB_BLOB_TOO_NEW,   /* needs a reader of a later format */
+	PB_BLOB_TRUNCATED, /* its length is not the header's */
+	PB_BLOB_CHECKSUM,  /* its body is not what was written */
+};
+
+/* The header of data[0 .. len) checked (magic, versions, length, CRC):
+ * PB_BLOB_OK with r set on the body; *h has what the header says. */
+enum pb_blob_status pb_blob_open(struct pb_blob_reader *r, const char *data,
+				 size_t len, struct pb_blob_header *h);
 
 /* The next section: true with *tag and *sec set on it; false at the end,
  * or when a section's length runs past the body (then r->r_bad). */

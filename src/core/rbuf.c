@@ -117,7 +117,7 @@ int pb_rbuf_restore(struct pb_rbuf *rb, const void *p, size_t n)
 		if (pb_rbuf_reserve(rb, true) < 0 || rb->rb_cap == was)
 			return -1;
 	}
-	if (rb->rb_len != 0 || n > rb->rb_cap)
+	if (rb->rb_len != 0)
 		return -1;
 	memcpy(rb->rb_data, p, n);
 	rb->rb_len = n;

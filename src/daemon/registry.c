@@ -52,7 +52,7 @@ void pb_registry_init(struct pb_registry *reg, const struct pb_options *op,
 	pthread_cond_init(&reg->rg_frozen_cond, &ca);
 	pthread_cond_init(&reg->rg_thaw_cond, NULL);
 	reg->rg_serving = NULL;
-	reg->rg_nserving = reg->rg_nfrozen = 0;
+	reg->rg_nserving = reg->rg_nfrozen = reg->rg_nstarting = 0;
 	atomic_init(&reg->rg_freezing, false);
 	pthread_condattr_destroy(&ca);
 	pb_table_init(&reg->rg_table);
@@ -361,9 +361,20 @@ void pb_registry_thread_exit(struct pb_registry *reg)
 	pthread_mutex_unlock(&reg->rg_lock);
 }
 
+void pb_registry_starting(struct pb_registry *reg, bool add)
+{
+	pthread_mutex_lock(&reg->rg_lock);
+	if (add)
+		reg->rg_nstarting++;
+	else
+		reg->rg_nstarting--;
+	pthread_mutex_unlock(&reg->rg_lock);
+}
+
 void pb_registry_serve_begin(struct pb_registry *reg, struct pb_client *c)
 {
 	pthread_mutex_lock(&reg->rg_lock);
+	reg->rg_nstarting--;
 	c->cl_serve_prev = NULL;
 	c->cl_serve_next = reg->rg_serving;
 	if (reg->rg_serving != NULL)
@@ -411,15 +422,22 @@ bool pb_registry_freeze(struct pb_registry *reg, uint64_t deadline_ms)
 	atomic_store(&reg->rg_freezing, true);
 	for (c = reg->rg_serving; c != NULL; c = c->cl_serve_next)
 		pb_wake_signal(&c->cl_wake);
-	while (reg->rg_nfrozen < reg->rg_nserving)
+	/* Clients handed to a thread that has not begun serving them are
+	 * waited for too: the acceptor is stopped, so they only get fewer. */
+	while (reg->rg_nfrozen < reg->rg_nserving || reg->rg_nstarting > 0)
 		if (pthread_cond_timedwait(&reg->rg_frozen_cond, &reg->rg_lock,
 					   &ts) == ETIMEDOUT)
 			break;
-	all = reg->rg_nfrozen == reg->rg_nserving;
+	all = reg->rg_nfrozen == reg->rg_nserving && reg->rg_nstarting == 0;
 	pthread_mutex_unlock(&reg->rg_lock);
 	if (!all)
 		pb_registry_thaw(reg);
 	return all;
+}
+
+void pb_registry_hold(struct pb_registry *reg)
+{
+	atomic_store(&reg->rg_freezing, true);
 }
 
 void pb_registry_thaw(struct pb_registry *reg)

@@ -72,6 +72,7 @@ struct pb_registry {
 	 * they and the freezer wait on. */
 	struct pb_client *rg_serving;
 	unsigned long rg_nserving;
+	unsigned long rg_nstarting; /* handed to a thread not serving yet */
 	unsigned long rg_nfrozen;
 	atomic_bool rg_freezing;
 	pthread_cond_t rg_frozen_cond; /* the freezer: one more waits */
@@ -251,6 +252,10 @@ static inline uint64_t pb_registry_deadline_ms(struct pb_registry *reg)
 void pb_registry_thread_start(struct pb_registry *reg);
 void pb_registry_thread_exit(struct pb_registry *reg);
 
+/* A client is handed to a thread (a new one, or a spare), which will
+ * start serving it; or the thread could not start. */
+void pb_registry_starting(struct pb_registry *reg, bool add);
+
 /* A client's thread starts and ends serving it (see rg_serving). */
 void pb_registry_serve_begin(struct pb_registry *reg, struct pb_client *c);
 void pb_registry_serve_end(struct pb_registry *reg, struct pb_client *c);
@@ -269,6 +274,11 @@ void pb_registry_frozen(struct pb_registry *reg);
  * by deadline_ms. */
 bool pb_registry_freeze(struct pb_registry *reg, uint64_t deadline_ms);
 void pb_registry_thaw(struct pb_registry *reg);
+
+/* Frozen from the start, without waiting for anyone: a new process that
+ * takes a hand-over over holds every thread it starts at its safe point
+ * until all is rebuilt, then thaws. */
+void pb_registry_hold(struct pb_registry *reg);
 
 /* Calls fn on each serving client, while frozen. */
 void pb_registry_foreach_serving(struct pb_registry *reg,

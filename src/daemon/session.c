@@ -425,6 +425,7 @@ int pb_session_start(struct pb_client *c, size_t stack)
 	pthread_t tid;
 	int rc;
 
+	pb_registry_starting(c->cl_reg, true);
 	if (pb_spare_hand(&c->cl_reg->rg_spares, c))
 		return 0;
 	pthread_attr_init(&attr);
@@ -438,6 +439,7 @@ int pb_session_start(struct pb_client *c, size_t stack)
 	}
 	pthread_attr_destroy(&attr);
 	if (rc != 0) {
+		pb_registry_starting(c->cl_reg, false);
 		errno = rc;
 		return -1;
 	}

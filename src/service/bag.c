@@ -99,7 +99,7 @@ static int bag_peek(int bag, int **fds, size_t *n, size_t *cap)
 	if (r < 0)
 		return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
 	for (cm = CMSG_FIRSTHDR(&m); cm != NULL; cm = CMSG_NXTHDR(&m, cm)) {
-		size_t k, j;
+		size_t k;
 
 		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
 			continue;
@@ -112,8 +112,16 @@ static int bag_peek(int bag, int **fds, size_t *n, size_t *cap)
 				c *= 2;
 			p = realloc(*fds, c * sizeof(int));
 			if (p == NULL) {
-				for (j = 0; j < k; j++)
-					close(((int *)CMSG_DATA(cm))[j]);
+				size_t j;
+
+				for (j = 0; j < k; j++) {
+					int fd;
+
+					memcpy(&fd,
+					       CMSG_DATA(cm) + j * sizeof(int),
+					       sizeof(int));
+					close(fd);
+				}
 				errno = ENOMEM;
 				return -1;
 			}

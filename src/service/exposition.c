@@ -17,6 +17,7 @@
 #include <stdlib.h>
 
 #include "exposition.h"
+#include "restart.h"
 #include "stats.h"
 
 /* A counter of stat.h as a sample. The rows of a family are adjacent; the
@@ -130,6 +131,7 @@ void pb_expo_take(struct pb_expo_sample *s, struct pb_registry *reg)
 	s->es_loaded_s = g.rgg_loaded_s;
 	s->es_reload_ok = g.rgg_reload_ok;
 	s->es_tls_expiry_s = g.rgg_tls_expiry_s;
+	s->es_pause_ms = pb_restart_last_pause_ms();
 	s->es_have_process = pb_process_read(&s->es_process) == 0;
 	pb_federation_sample(&s->es_cluster);
 }
@@ -214,6 +216,11 @@ static void expo_write_gauges(FILE *f, const struct pb_expo_sample *s)
 		   "When the configuration was last loaded whole, in seconds "
 		   "since the epoch.",
 		   (unsigned long long)s->es_loaded_s);
+	expo_family(f, "patchbay_handover_pause_seconds", "gauge",
+		    "How long the clients waited during the hand-over this "
+		    "process took over; 0 if it took over none.");
+	fprintf(f, "patchbay_handover_pause_seconds %.3f\n",
+		s->es_pause_ms / 1000.0);
 	/* Only where tls: listeners serve with a certificate. */
 	if (s->es_tls_expiry_s > 0)
 		expo_gauge(f, "patchbay_tls_cert_expiry_seconds",

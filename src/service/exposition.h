@@ -34,8 +34,9 @@ struct pb_expo_sample {
 	long long es_start_s;  /* seconds since the epoch */
 	long long es_loaded_s; /* the configuration, last loaded whole */
 	bool es_reload_ok;
-	long long es_tls_expiry_s; /* the certificate's; 0 without TLS */
-	bool es_have_process;	   /* /proc could be read: es_process is set */
+	long long es_tls_expiry_s;	/* the certificate's; 0 without TLS */
+	unsigned long long es_pause_ms; /* the last hand-over's; 0: none */
+	bool es_have_process; /* /proc could be read: es_process is set */
 	struct pb_process es_process;
 	struct pb_federation_sample es_cluster; /* free with pb_expo_free */
 };

@@ -114,6 +114,7 @@ static int main_run(struct main_run *mr)
 	static struct pb_options running;
 	static struct pb_registry reg;
 	static struct pb_restart rs;
+	const struct pb_blob_reader *state;
 	struct pb_control ct;
 	struct pb_acceptor ac;
 	struct pb_metrics *m = NULL;
@@ -126,10 +127,19 @@ static int main_run(struct main_run *mr)
 	running = *mr->mr_opts;
 	pb_registry_init(&reg, mr->mr_opts, &pb_deliver_ops);
 	pb_registry_set_ids(&reg, mr->mr_ids_handed, mr->mr_ids_upto);
-	pb_takeover_restore(&mr->mr_takeover, &reg);
-	if (pb_federation_start(&reg, err, sizeof(err)) < 0) {
+	/* A hand-over: every thread started while the links and the
+	 * clients are rebuilt waits at its safe point until all are. */
+	state = pb_takeover_state(&mr->mr_takeover);
+	if (state != NULL)
+		pb_registry_hold(&reg);
+	if (pb_federation_start(&reg, state, err, sizeof(err)) < 0) {
 		log_warnx("%s", err);
 		return 1;
+	}
+	pb_takeover_restore(&mr->mr_takeover, &reg);
+	if (state != NULL) {
+		pb_federation_handover_done();
+		pb_registry_thaw(&reg);
 	}
 	pb_registry_set_tls(&reg, mr->mr_tls_ctx);
 	mr->mr_tls_ctx = NULL; /* the registry's now */
@@ -157,7 +167,6 @@ static int main_run(struct main_run *mr)
 						  mr->mr_opts->op_listen
 					: NULL,
 		.rs_argv = mr->mr_argv,
-		.rs_federated = mr->mr_opts->op_nats[0] != '\0',
 	};
 	ct = (struct pb_control){.ct_opts = &running,
 				 .ct_argc = mr->mr_argc,
@@ -183,7 +192,7 @@ static int main_listen(struct main_run *mr, char *err, size_t errlen)
 
 	if (pb_activate(&act, err, errlen) < 0)
 		return -1;
-	pb_takeover_begin(&mr->mr_takeover, &act);
+	pb_takeover_begin(&mr->mr_takeover, &act, mr->mr_argv);
 	mr->mr_metrics = act.ac_metrics;
 	/* systemd's sockets, which an in-place hand-over carried too. */
 	while (act.ac_nclients < PB_ACTIVATE_CLIENTS &&

@@ -5,15 +5,19 @@
 # runs it for a while, seeded from a copy of its corpus in a scratch
 # directory: the source tree is never written to. `make fuzz` runs it;
 # it needs no configured tree (without --config, a config.h of its own
-# asks for what the core needs, _GNU_SOURCE).
+# asks for what the code needs, _GNU_SOURCE and a PACKAGE_VERSION).
 #
 #   run.sh [--seconds N] [--config DIR] [--artifacts DIR] [--cc CLANG]
 #          [--keep] [TARGET[:SECONDS] ...]
 #
-# TARGET is frame, route, outbox_park, deliver, engine or envelope
-# (default: all, envelope for 20 s only: it checks one small function of
-# a few hundred lines, and its inputs are short); TARGET:SECONDS runs that
-# one for SECONDS instead of --seconds.
+# TARGET is frame, route, outbox_park, deliver, engine, envelope or
+# handover (default: all, envelope and handover for 20 s only: each checks
+# one small function of a few hundred lines, and its inputs are short);
+# TARGET:SECONDS runs that one for SECONDS instead of --seconds. The core's
+# targets are built with src/core; handover, whose pb_handover_check is
+# the daemon's, with src/daemon and src/common too (with OpenSSL where
+# --config's config.h says HAVE_OPENSSL), from archives, so that only
+# what it uses is linked.
 # A crash, a leak, a timeout or an out-of-memory is a failure: the input that
 # did it is saved in the artifacts directory (default: in the scratch
 # directory, which is then kept), the end of the log is shown, and the exit
@@ -35,13 +39,13 @@ while [ $# -gt 0 ]; do
 	--artifacts) artifacts=$2; shift 2 ;;
 	--cc) cc=$2; shift 2 ;;
 	--keep) keep=true; shift ;;
-	-h | --help) sed -n '3,20p' "$0"; exit 0 ;;
+	-h | --help) sed -n '3,24p' "$0"; exit 0 ;;
 	-*) echo "run.sh: unknown option $1" >&2; exit 2 ;;
 	*) targets+=("$1"); shift ;;
 	esac
 done
 [ ${#targets[@]} -gt 0 ] ||
-	targets=(frame route outbox_park deliver engine envelope:20)
+	targets=(frame route outbox_park deliver engine envelope:20 handover:20)
 case $seconds in
 '' | *[!0-9]*) echo "run.sh: --seconds wants a number, not '$seconds'" >&2; exit 2 ;;
 esac
@@ -62,7 +66,7 @@ artifacts=$(cd "$artifacts" && pwd)
 if [ -z "$config" ]; then
 	config=$work/config
 	mkdir -p "$config" &&
-		printf '/* run.sh: what the core needs of config.h */\n#define _GNU_SOURCE 1\n' \
+		printf '/* run.sh: what the code needs of config.h */\n#define _GNU_SOURCE 1\n#define PACKAGE_VERSION "fuzz"\n' \
 			>"$config/config.h" || exit 1
 elif [ ! -f "$config/config.h" ]; then
 	echo "run.sh: no config.h in $config" >&2
@@ -83,6 +87,48 @@ if ! "$cc" "${flags[@]}" "$work/probe.c" -o "$work/probe" 2>"$work/probe.log"; t
 	exit 1
 fi
 
+# The layers above the core that a target links, from the top.
+layers_of() {
+	case $1 in
+	handover) echo "daemon common" ;;
+	esac
+}
+
+# Builds target t from src, with the layers it needs above the core, into
+# bin; its compiler's output in log.
+build() {
+	local t=$1 src=$2 bin=$3 log=$4 layers l f obj libs=() inc=() extra=()
+	layers=$(layers_of "$t")
+	if [ -z "$layers" ]; then
+		"$cc" "${flags[@]}" "$src" "$top"/src/core/*.c -o "$bin" >"$log" 2>&1
+		return
+	fi
+	for l in $layers; do
+		inc+=(-I"$top/src/$l")
+	done
+	if grep -q '^#define HAVE_OPENSSL' "$config/config.h"; then
+		extra=(-lssl -lcrypto)
+	fi
+	: >"$log"
+	for l in $layers core; do
+		mkdir -p "$work/obj/$t/$l" || return 1
+		for f in "$top/src/$l"/*.c; do
+			case ${f##*/} in
+			tls.c) [ ${#extra[@]} -gt 0 ] || continue ;;
+			tls_none.c) [ ${#extra[@]} -eq 0 ] || continue ;;
+			esac
+			obj=$work/obj/$t/$l/$(basename "$f" .c).o
+			"$cc" "${flags[@]}" "${inc[@]}" -pthread -c "$f" -o "$obj" \
+				>>"$log" 2>&1 || return 1
+		done
+		ar rcs "$work/obj/$t/lib$l.a" "$work/obj/$t/$l"/*.o >>"$log" 2>&1 ||
+			return 1
+		libs+=("$work/obj/$t/lib$l.a")
+	done
+	"$cc" "${flags[@]}" "${inc[@]}" -pthread "$src" "${libs[@]}" \
+		"${extra[@]}" -o "$bin" >>"$log" 2>&1
+}
+
 status=0
 for t in "${targets[@]}"; do
 	secs=$seconds
@@ -102,8 +148,7 @@ for t in "${targets[@]}"; do
 	fi
 	bin=$work/fuzz_$t
 	log=$work/$t.log
-	if ! "$cc" "${flags[@]}" "$src" "$top"/src/core/*.c -o "$bin" \
-		>"$log" 2>&1; then
+	if ! build "$t" "$src" "$bin" "$log"; then
 		echo "FAIL: $t does not build:"
 		cat "$log"
 		status=1
