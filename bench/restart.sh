@@ -111,6 +111,8 @@ if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt "$need" ]; then
 	exit 2
 fi
 
+# Before this run writes its results over the last ones.
+version=$(git -C "$top" describe --always --dirty 2>/dev/null || echo '?')
 mkdir -p "$out"
 csv=$out/restart.csv
 md=$out/restart.md
@@ -417,7 +419,7 @@ command="make bench-restart"
 {
 	echo "# patchbayd in-place hand-over (SIGUSR2): the pause clients see, the time to hand over"
 	echo
-	echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'); patchbayd $(git -C "$top" describe --always --dirty 2>/dev/null || echo '?'); command: \`$command\`; whole run: ${elapsed}s."
+	echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'); patchbayd $version; command: \`$command\`; whole run: ${elapsed}s."
 	echo "- machine: $(nproc) cores ($(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -1)), Linux $(uname -r); daemon and load generator (tests/cluster_load, one thread) share the cores, the daemon in a session of its own."
 	echo "- per scenario one daemon, $reps hand-overs (kill -USR2, same pid), each after a quiet phase of ${phase}s (the reference) and followed by ${phase}s after the new image's \"took over\" line; medians over the hand-overs."
 	echo "- active clients in pairs, each sending $rate frames/s (64 B, window 64) to its partner, the flows' schedules staggered; idle clients connected and silent, each sending one frame to another idle one at the end."
