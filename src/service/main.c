@@ -115,6 +115,7 @@ static int main_run(struct main_run *mr)
 	static struct pb_registry reg;
 	static struct pb_restart rs;
 	const struct pb_blob_reader *state;
+	bool held;
 	struct pb_control ct;
 	struct pb_acceptor ac;
 	struct pb_metrics *m = NULL;
@@ -127,20 +128,24 @@ static int main_run(struct main_run *mr)
 	running = *mr->mr_opts;
 	pb_registry_init(&reg, mr->mr_opts, &pb_deliver_ops);
 	pb_registry_set_ids(&reg, mr->mr_ids_handed, mr->mr_ids_upto);
-	/* A hand-over: every thread started while the links and the
-	 * clients are rebuilt waits at its safe point until all are. */
+	/* A hand-over in a cluster: the links are rebuilt first, and their
+	 * threads (then the clients') wait at their safe point until the
+	 * clients are rebuilt too, for the frames of other nodes to find
+	 * them. Without links, each client's thread goes on as soon as it
+	 * starts: every client is findable before the first starts. */
 	state = pb_takeover_state(&mr->mr_takeover);
-	if (state != NULL)
+	held = state != NULL && mr->mr_opts->op_nats[0] != '\0';
+	if (held)
 		pb_registry_hold(&reg);
 	if (pb_federation_start(&reg, state, err, sizeof(err)) < 0) {
 		log_warnx("%s", err);
 		return 1;
 	}
 	pb_takeover_restore(&mr->mr_takeover, &reg);
-	if (state != NULL) {
+	if (state != NULL)
 		pb_federation_handover_done();
+	if (held)
 		pb_registry_thaw(&reg);
-	}
 	pb_registry_set_tls(&reg, mr->mr_tls_ctx);
 	mr->mr_tls_ctx = NULL; /* the registry's now */
 	if (pb_acceptor_start(&ac, mr->mr_listen, mr->mr_tls, mr->mr_nlisten,
