@@ -19,6 +19,9 @@
 #                packages = patchbayd --version
 #   chroot       the cached debootstrap --variant=minbase Debian 12
 #   install      install, serve, purge in a fresh copy of it
+#   systemd      in another, booted with systemd-nspawn (its systemd 252 as
+#                PID 1): install, clients sending all along, two
+#                `systemctl restart` and an upgrade keep them, stop
 #   autopkgtest  debian/tests, by autopkgtest with its chroot server
 #
 # A step whose input failed is skipped (and counts as failed). Each step
@@ -73,7 +76,7 @@ do_apt() {
 			automake pkg-config check libmicrohttpd-dev libnats-dev nats-server \
 			systemd debhelper \
 			dpkg-dev lintian rpm rpm2cpio cpio debootstrap autopkgtest \
-			iproute2 ca-certificates >"$work/apt.log" 2>&1 ||
+			systemd-container iproute2 ca-certificates >"$work/apt.log" 2>&1 ||
 		{ tail -n 30 "$work/apt.log"; return 1; }
 }
 
@@ -157,6 +160,7 @@ step versions deb,rpm "$top/packaging/check-version.sh" "${tarball:-none}" "$wor
 step chroot apt "$top/packaging/chroot.sh" tarball
 step deb-clean deb,chroot "$top/packaging/build-deb-clean.sh" "$work/deb"
 step install deb,chroot "$top/packaging/test-install.sh" "$work/deb"
+step systemd deb,chroot "$top/packaging/test-systemd.sh" "$work/deb"
 step autopkgtest deb,chroot "$top/packaging/run-autopkgtest.sh" "$work/deb"
 
 echo "=== packaging summary"

@@ -231,6 +231,14 @@ START_TEST(test_handover_descriptor_bounds)
 	put_global(&b, 1);
 	put_plain(&b, 3, PB_CONN_OPEN, 0, 2);
 	refused(&b, 2, "of 2 ");
+
+	/* Two clients cannot have one socket. */
+	pb_blob_init(&b);
+	put_global(&b, 1);
+	put_plain(&b, 1, PB_CONN_OPEN, 0, 0);
+	put_plain(&b, 2, PB_CONN_OPEN, 0, 1);
+	put_plain(&b, 3, PB_CONN_NEW, 0, 0);
+	refused(&b, 2, "client record 3 ");
 }
 END_TEST
 

@@ -27,6 +27,30 @@
  * --expire-ms writes off what it has in flight and goes on, so a sender
  * is not stopped for good by frames the cluster dropped.
  *
+ * Gaps: the time a flow waits with frames in flight and none arriving,
+ * from the later of its last arrival and the queueing of a frame while it
+ * had none in flight, to the next arrival. The longest gap of any flow is
+ * the pause its clients saw (a daemon frozen, say); the load's own pace
+ * (--rate) is not in it, an idle flow having nothing in flight. Measured
+ * in microseconds, kept in a histogram (3% buckets) for the 99th
+ * percentile. The flows of --idle clients are not counted.
+ *
+ * --idle N connects N more clients (after the --clients ones, continuing
+ * the round-robin over --ports) that send nothing and are not even polled
+ * while the load runs: they stand for connected, silent clients. Once
+ * every other flow has ended and arrived, each sends one frame to its
+ * partner among them (pairs: 2k <-> 2k+1, an odd last one to the first),
+ * so the run shows they are still connected and their ids still route.
+ *
+ * With --phases the run is driven by signals, for a script that does
+ * something to the daemon meanwhile (bench/restart.sh): it prints
+ * "connected clients=.. idle=.. connect_ms=.." once every client has its
+ * id; SIGUSR1 prints "phase n=.. t_ms=.. arrivals=.. max_gap_ms=..
+ * p99_gap_ms=.. stalled_ms=.. sent=.. received=.." for the gaps that ended
+ * since the last one (stalled_ms: the longest wait still going on), and
+ * starts a new phase; SIGUSR2 ends the sending, as the end of
+ * --duration-ms would (--frames 0 then needs no --duration-ms).
+ *
  * A client named by --no-read never reads: the flows to it are not
  * windowed, capped at --frames, excluded from the totals (counted as
  * noread_sent), and when the daemon cuts it (noread_cut=1) nothing more is
@@ -40,16 +64,18 @@
  * With --duration-ms the flows send until then (--frames, when given, is
  * a cap), then stop and wait for everything sent to arrive. Without it each
  * flow sends --frames frames. With --stop-file the flows also stop
- * sending once that file exists (looked for every 100 ms): a script ends
- * the load when it is done with it, however long that took. --rate limits
- * each flow to so many frames a second. --timeout-ms is a hard limit on
- * the whole run.
+ * sending once that file exists (looked for every 100 ms), as SIGUSR2
+ * makes them with --phases: a script ends the load when it is done with
+ * it, however long that took, with no signal to get past timeout(1).
+ * --rate limits each flow to so many frames a second, the flows' schedules
+ * staggered over one period, so that they do not all send in the same
+ * millisecond. --timeout-ms is a hard limit on the whole run.
  *
  * Output: with --progress-ms, a line "progress t_ms=.. sent=.. received=.."
  * now and then; at the end one line
  *   sent=.. received=.. lost=.. gaps=.. dups=.. reorders=.. corrupt=..
  *   misrouted=.. closed=.. noread_sent=.. noread_cut=.. flows=.. elapsed_ms=..
- *   timed_out=.. ok=..
+ *   idle=.. max_gap_ms=.. p99_gap_ms=.. timed_out=.. ok=..
  * (one line), and the exit status 0 only if everything sent was received
  * exactly once, in order (with --allow-loss: loss is counted but not a
  * failure; duplicates, reordering, corruption and misrouting still are).
@@ -84,10 +110,13 @@
 #define MAX_SIZE   1048576
 #define FAIL_SHOWN 5 /* failures of one kind told on stderr */
 #define CONNECT_MS 10000
+#define GAP_SUB	   32 /* histogram buckets per power of two */
+#define GAP_HIST   (GAP_SUB * 60)
 
 struct flow {
 	int src, dst;	      /* client indexes */
 	bool noread;	      /* to the client that never reads */
+	bool idle;	      /* of --idle clients: one frame, at the end */
 	bool done;	      /* sends nothing more */
 	uint64_t queued;      /* frames put in the sender's output */
 	uint64_t sent;	      /* of those, written whole to the socket */
@@ -100,6 +129,13 @@ struct flow {
 	uint64_t seen_bits;
 	int64_t last_progress_ms; /* last arrival, or the window's last opening
 				   */
+	int64_t wait_us; /* since when it waits for an arrival (gaps) */
+};
+
+struct gaps { /* gaps of flows, in microseconds */
+	uint64_t n;
+	int64_t max_us;
+	uint64_t bucket[GAP_HIST];
 };
 
 struct rec { /* a frame in a client's output: where it ends, its flow */
@@ -113,9 +149,11 @@ struct client {
 	int port;
 	uint32_t id;
 	bool noread, closed, cut;
+	bool idle;     /* one of --idle: not polled until the idle frames go */
 	bool draining; /* the non-reader, reading now to see its end */
 	/* output */
 	char *out;
+	size_t out_cap; /* OUT_CAP, or one frame for an idle client */
 	size_t out_head, out_tail;
 	struct rec *recs;
 	size_t rec_head, rec_tail, rec_cap;
@@ -123,6 +161,7 @@ struct client {
 	int nflows, rr;
 	/* input */
 	char *in;
+	size_t in_cap; /* IN_CAP, or one frame for an idle client */
 	size_t in_len;
 };
 
@@ -143,18 +182,26 @@ static int64_t o_expire_ms = 2000;
 static int64_t o_quiet_ms = 5000;
 static uint64_t o_rate;
 static int64_t o_progress_ms;
+static int o_idle;
+static bool o_phases;
 static const char *o_stop_file;
-static bool stop_seen; /* o_stop_file exists */
 
 static struct client *clients;
 static int nclients;
 static struct flow *flows;
 static int nflows;
-static size_t frame_max; /* header + payload + NUL */
+static int nflows_active; /* the flows before the idle clients' ones */
+static bool idle_go;	  /* the idle clients send their frames now */
+static size_t frame_max;  /* header + payload + NUL */
 
 /* Totals of checks */
 static uint64_t n_dups, n_reorders, n_corrupt, n_misrouted, n_closed;
 static uint64_t n_gap_events;
+static struct gaps run_gaps, phase_gaps;
+
+/* --phases: set by the signal handlers, acted on by the main loop. */
+static volatile sig_atomic_t got_mark, got_stop;
+static bool stopping;
 
 static int64_t t0_ms;
 
@@ -164,6 +211,64 @@ static int64_t now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Log-linear: exact below GAP_SUB us, then GAP_SUB buckets per power of
+ * two. */
+static int gap_bucket(uint64_t us)
+{
+	int e;
+
+	if (us < GAP_SUB)
+		return (int)us;
+	e = 63 - __builtin_clzll(us); /* >= 5: GAP_SUB is 2^5 */
+	return GAP_SUB + (e - 5) * GAP_SUB + (int)((us >> (e - 5)) - GAP_SUB);
+}
+
+/* The highest value of bucket b. */
+static int64_t gap_bucket_top(int b)
+{
+	int e;
+
+	if (b < GAP_SUB)
+		return b;
+	e = (b - GAP_SUB) / GAP_SUB + 5;
+	return (int64_t)((((uint64_t)(b % GAP_SUB) + GAP_SUB + 1) << (e - 5)) -
+			 1);
+}
+
+static void gap_add(struct gaps *g, int64_t us)
+{
+	if (us < 0)
+		us = 0;
+	g->n++;
+	if (us > g->max_us)
+		g->max_us = us;
+	g->bucket[gap_bucket((uint64_t)us)]++;
+}
+
+/* The 99th percentile, at the top of its bucket, at most the maximum. */
+static int64_t gap_p99(const struct gaps *g)
+{
+	uint64_t rank = (g->n * 99 + 99) / 100, seen = 0;
+	int b;
+
+	if (!g->n)
+		return 0;
+	for (b = 0; b < GAP_HIST; b++) {
+		seen += g->bucket[b];
+		if (seen >= rank)
+			break;
+	}
+	return gap_bucket_top(b) < g->max_us ? gap_bucket_top(b) : g->max_us;
 }
 
 static void fail_msg(uint64_t count, const char *fmt, ...)
@@ -224,7 +329,7 @@ static void usage(void)
 	      "  [--duration-ms D] [--rate FRAMES_PER_S] [--allow-loss]\n"
 	      "  [--expire-ms E] [--quiet-ms Q] [--progress-ms P] "
 	      "[--wait-cut]\n"
-	      "  [--stop-file PATH]\n",
+	      "  [--idle N] [--phases] [--stop-file PATH]\n",
 	      stderr);
 	exit(2);
 }
@@ -243,6 +348,10 @@ static void parse_args(int argc, char **argv)
 		}
 		if (!strcmp(a, "--wait-cut")) {
 			o_wait_cut = true;
+			continue;
+		}
+		if (!strcmp(a, "--phases")) {
+			o_phases = true;
 			continue;
 		}
 		if (!strcmp(a, "-h") || !strcmp(a, "--help"))
@@ -277,6 +386,8 @@ static void parse_args(int argc, char **argv)
 			o_quiet_ms = (int64_t)num(a, v);
 		else if (!strcmp(a, "--progress-ms"))
 			o_progress_ms = (int64_t)num(a, v);
+		else if (!strcmp(a, "--idle"))
+			o_idle = (int)num(a, v);
 		else if (!strcmp(a, "--stop-file"))
 			o_stop_file = v;
 		else
@@ -286,14 +397,21 @@ static void parse_args(int argc, char **argv)
 		die("--ports is required");
 	if (o_clients < 1 || o_clients > 20000)
 		die("--clients: 1 to 20000");
+	if (o_idle < 0 || o_idle > 20000 - o_clients)
+		die("--idle: --clients and --idle together at most 20000");
+	if (o_idle == 1)
+		die("--idle 1: idle clients send to each other, at least 2");
+	if (o_idle && o_allow_loss)
+		die("--idle and --allow-loss: not together");
 	if (o_size < HEAD_LEN)
 		o_size = HEAD_LEN;
 	if (o_size > MAX_SIZE)
 		die("--size: at most %d", MAX_SIZE);
 	if (!o_frames_set && !o_duration_ms)
 		o_frames = 1000;
-	if (!o_frames && !o_duration_ms && !o_stop_file)
-		die("--frames 0 (no limit) needs --duration-ms or --stop-file");
+	if (!o_frames && !o_duration_ms && !o_phases && !o_stop_file)
+		die("--frames 0 (no limit) needs --duration-ms, --phases or "
+		    "--stop-file");
 	if (o_noread >= o_clients)
 		die("--no-read %d: there are %d clients", o_noread, o_clients);
 	if (o_wait_cut && o_noread < 0)
@@ -392,34 +510,36 @@ static void add_flow(int src, int dst)
 	f->src = src;
 	f->dst = dst;
 	f->noread = clients[dst].noread;
+	f->idle = clients[src].idle;
 	nflows++;
 }
 
-static void make_flows(void)
+/* The flows of the pattern among the first n clients. */
+static void make_flows(int n)
 {
 	int i, j, max;
 
 	if (!strcmp(o_pattern, "all"))
-		max = nclients * (nclients - 1);
+		max = n * (n - 1);
 	else
-		max = nclients;
-	flows = xcalloc((size_t)max, sizeof(*flows));
+		max = n;
+	flows = xcalloc((size_t)(max + o_idle), sizeof(*flows));
 	if (!strcmp(o_pattern, "pairs")) {
-		for (i = 0; i + 1 < nclients; i += 2) {
+		for (i = 0; i + 1 < n; i += 2) {
 			add_flow(i, i + 1);
 			add_flow(i + 1, i);
 		}
-		if (nclients % 2 && nclients > 1)
-			add_flow(nclients - 1, 0);
+		if (n % 2 && n > 1)
+			add_flow(n - 1, 0);
 	} else if (!strcmp(o_pattern, "fanin")) {
-		for (i = 1; i < nclients; i++)
+		for (i = 1; i < n; i++)
 			add_flow(i, 0);
 	} else if (!strcmp(o_pattern, "fanout")) {
-		for (i = 1; i < nclients; i++)
+		for (i = 1; i < n; i++)
 			add_flow(0, i);
 	} else if (!strcmp(o_pattern, "all")) {
-		for (i = 0; i < nclients; i++)
-			for (j = 0; j < nclients; j++)
+		for (i = 0; i < n; i++)
+			for (j = 0; j < n; j++)
 				if (i != j)
 					add_flow(i, j);
 	} else {
@@ -427,13 +547,28 @@ static void make_flows(void)
 		    o_pattern);
 	}
 	if (!nflows)
-		die("pattern %s with %d clients has no flow", o_pattern,
-		    nclients);
+		die("pattern %s with %d clients has no flow", o_pattern, n);
+	nflows_active = nflows;
+	/* The idle clients, in pairs among themselves. */
+	for (i = n; i + 1 < nclients; i += 2) {
+		add_flow(i, i + 1);
+		add_flow(i + 1, i);
+	}
+	if ((nclients - n) % 2)
+		add_flow(nclients - 1, n);
+	/* Each sender's list as long as it needs: nclients each would be
+	 * 480 MB for 11,000 clients. */
+	for (i = 0; i < nflows; i++)
+		clients[flows[i].src].nflows++;
+	for (i = 0; i < nclients; i++) {
+		if (clients[i].nflows)
+			clients[i].flows =
+				xcalloc((size_t)clients[i].nflows, sizeof(int));
+		clients[i].nflows = 0;
+	}
 	for (i = 0; i < nflows; i++) {
 		struct client *c = &clients[flows[i].src];
 
-		if (!c->flows)
-			c->flows = xcalloc((size_t)nclients, sizeof(int));
 		c->flows[c->nflows++] = i;
 	}
 }
@@ -506,7 +641,16 @@ static bool flow_may_send(struct flow *f, int64_t t)
 		f->done = true;
 		return false;
 	}
-	if ((o_duration_ms && t - t0_ms >= o_duration_ms) || stop_seen) {
+	if (f->idle) {
+		if (!idle_go)
+			return false;
+		if (f->queued >= 1) {
+			f->done = true;
+			return false;
+		}
+		return true;
+	}
+	if (stopping || (o_duration_ms && t - t0_ms >= o_duration_ms)) {
 		f->done = true;
 		return false;
 	}
@@ -514,8 +658,14 @@ static bool flow_may_send(struct flow *f, int64_t t)
 		f->done = true;
 		return false;
 	}
-	if (o_rate && f->queued >= o_rate * (uint64_t)(t - t0_ms) / 1000 + 1)
-		return false;
+	if (o_rate) {
+		/* Flow k's frames are due k/nflows_active of a period early. */
+		uint64_t lead = (uint64_t)(f - flows) * 1000 / nflows_active;
+
+		if (f->queued >=
+		    (o_rate * (uint64_t)(t - t0_ms) + lead) / 1000 + 1)
+			return false;
+	}
 	if (o_window && !f->noread) {
 		in_flight = f->queued - f->received - f->written_off;
 		if (f->received + f->written_off > f->queued)
@@ -533,14 +683,14 @@ static bool flow_may_send(struct flow *f, int64_t t)
 	return true;
 }
 
-/* Looks for --stop-file, at most every 100 ms. */
+/* Looks for --stop-file, at most every 100 ms: there, the sending stops. */
 static void stop_check(int64_t t)
 {
 	static int64_t next;
 
-	if (!o_stop_file || stop_seen || t < next)
+	if (!o_stop_file || stopping || t < next)
 		return;
-	stop_seen = access(o_stop_file, F_OK) == 0;
+	stopping = access(o_stop_file, F_OK) == 0;
 	next = t + 100;
 }
 
@@ -558,7 +708,7 @@ static void fill(struct client *c, int64_t t)
 		uint64_t seq;
 		int fi;
 
-		if (c->out_tail + frame_max > OUT_CAP + frame_max ||
+		if (c->out_tail + frame_max > c->out_cap + frame_max ||
 		    c->rec_tail - c->rec_head >= c->rec_cap)
 			break;
 		fi = c->flows[c->rr];
@@ -571,6 +721,8 @@ static void fill(struct client *c, int64_t t)
 		idle = 0;
 		if (f->queued == 0 || !o_window)
 			f->last_progress_ms = t;
+		if (f->queued <= f->received + f->written_off)
+			f->wait_us = now_us(); /* none in flight until now */
 		seq = f->queued++;
 		p = c->out + c->out_tail;
 		p[0] = (char)(clients[f->dst].id >> 24);
@@ -628,7 +780,7 @@ static void flush_out(struct client *c)
 	if (c->out_head == c->out_tail) {
 		c->out_head = c->out_tail = 0;
 		c->rec_head = c->rec_tail = 0;
-	} else if (c->out_head > OUT_CAP / 2) {
+	} else if (c->out_head > c->out_cap / 2) {
 		size_t k;
 
 		memmove(c->out, c->out + c->out_head,
@@ -663,7 +815,8 @@ static bool bit_test_set(struct flow *f, uint64_t seq)
 	return was;
 }
 
-static void check_frame(struct client *c, const char *s, size_t len, int64_t t)
+static void check_frame(struct client *c, const char *s, size_t len, int64_t t,
+			int64_t t_us)
 {
 	unsigned int src, dst;
 	unsigned long long seq;
@@ -724,6 +877,11 @@ static void check_frame(struct client *c, const char *s, size_t len, int64_t t)
 	}
 	f->received++;
 	f->last_progress_ms = t;
+	if (!f->idle) {
+		gap_add(&run_gaps, t_us - f->wait_us);
+		gap_add(&phase_gaps, t_us - f->wait_us);
+	}
+	f->wait_us = t_us;
 	if (seq >= f->highest) {
 		if (seq > f->highest && !o_allow_loss)
 			fail_msg(++n_gap_events,
@@ -748,12 +906,13 @@ static void read_in(struct client *c, int64_t t)
 	for (;;) {
 		ssize_t n;
 		size_t start = 0, k;
+		int64_t t_us;
 
-		if (c->in_len == IN_CAP)
-			die("client %08" PRIx32 ": a frame longer than %d "
+		if (c->in_len == c->in_cap)
+			die("client %08" PRIx32 ": a frame longer than %zu "
 			    "bytes",
-			    c->id, IN_CAP);
-		n = recv(c->fd, c->in + c->in_len, IN_CAP - c->in_len, 0);
+			    c->id, c->in_cap);
+		n = recv(c->fd, c->in + c->in_len, c->in_cap - c->in_len, 0);
 		if (n == 0) {
 			mark_closed(c, "closed by the daemon");
 			return;
@@ -765,15 +924,17 @@ static void read_in(struct client *c, int64_t t)
 				mark_closed(c, strerror(errno));
 			return;
 		}
+		t_us = now_us();
 		for (k = c->in_len; k < c->in_len + (size_t)n; k++)
 			if (c->in[k] == '\0') {
-				check_frame(c, c->in + start, k - start, t);
+				check_frame(c, c->in + start, k - start, t,
+					    t_us);
 				start = k + 1;
 			}
 		c->in_len += (size_t)n;
 		memmove(c->in, c->in + start, c->in_len - start);
 		c->in_len -= start;
-		if ((size_t)n < IN_CAP / 2)
+		if ((size_t)n < c->in_cap / 2)
 			return; /* one read a turn, unless it was big */
 	}
 }
@@ -803,6 +964,7 @@ static void drain(struct client *c)
 struct totals {
 	uint64_t sent, received, lost, gaps, noread_sent;
 	bool all_sent, all_received, noread_done;
+	bool active_done; /* before idle_go: all but the idle ones' flows */
 };
 
 static struct totals totals(void)
@@ -811,7 +973,9 @@ static struct totals totals(void)
 		.all_sent = true, .all_received = true, .noread_done = true};
 	int i;
 
-	for (i = 0; i < nflows; i++) {
+	/* Until the idle clients send, their flows need no look. */
+	for (i = 0; i < (idle_go ? nflows : nflows_active); i++) {
+
 		const struct flow *f = &flows[i];
 
 		/* A sender the daemon closed sends nothing more. */
@@ -833,7 +997,55 @@ static struct totals totals(void)
 		if (f->received < f->sent)
 			s.all_received = false;
 	}
+	if (!idle_go) {
+		s.active_done = s.all_sent && s.all_received;
+		if (o_idle)
+			s.all_sent = false;
+	}
 	return s;
+}
+
+static void on_signal(int sig)
+{
+	if (sig == SIGUSR1)
+		got_mark = 1;
+	else
+		got_stop = 1;
+}
+
+/* --phases: the signals interrupt poll(), not restart it. */
+static void phase_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGUSR1, &sa, NULL);
+	sigaction(SIGUSR2, &sa, NULL);
+}
+
+/* The gaps of the phase that ends now, and the longest wait going on. */
+static void phase_line(int n, int64_t t, const struct totals *s)
+{
+	int64_t now = now_us(), stalled = 0;
+	int i;
+
+	for (i = 0; i < nflows_active; i++) {
+		const struct flow *f = &flows[i];
+
+		if (f->noread || f->queued <= f->received + f->written_off)
+			continue;
+		if (now - f->wait_us > stalled)
+			stalled = now - f->wait_us;
+	}
+	printf("phase n=%d t_ms=%" PRId64 " arrivals=%" PRIu64
+	       " max_gap_ms=%.1f p99_gap_ms=%.1f stalled_ms=%.1f sent=%" PRIu64
+	       " received=%" PRIu64 "\n",
+	       n, t - t0_ms, phase_gaps.n, (double)phase_gaps.max_us / 1000,
+	       (double)gap_p99(&phase_gaps) / 1000, (double)stalled / 1000,
+	       s->sent, s->received);
+	memset(&phase_gaps, 0, sizeof(phase_gaps));
 }
 
 int main(int argc, char **argv)
@@ -843,32 +1055,45 @@ int main(int argc, char **argv)
 	bool timed_out = false, ok, cut_ok = true;
 	struct totals s;
 	uint64_t prev_received = 0;
-	int i;
+	int i, phase = 0;
+	int64_t c0;
 
 	signal(SIGPIPE, SIG_IGN);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	parse_args(argc, argv);
-	nclients = o_clients;
+	if (o_phases)
+		phase_signals();
+	nclients = o_clients + o_idle;
 	clients = xcalloc((size_t)nclients, sizeof(*clients));
+	c0 = now_ms();
 	for (i = 0; i < nclients; i++) {
 		struct client *c = &clients[i];
 
 		client_addr(i, &c->host, &c->port);
 		c->noread = i == o_noread;
+		c->idle = i >= o_clients;
 		connect_client(c);
 	}
-	make_flows();
+	if (o_phases)
+		printf("connected clients=%d idle=%d connect_ms=%" PRId64 "\n",
+		       o_clients, o_idle, now_ms() - c0);
+	make_flows(o_clients);
 	index_flows();
 	for (i = 0; i < nclients; i++) {
 		struct client *c = &clients[i];
 
 		if (c->nflows) {
-			c->out = xcalloc(OUT_CAP + 2 * frame_max, 1);
-			c->rec_cap = OUT_CAP / frame_max + 2;
+			/* An idle client sends one frame, gets one: 11,000
+			 * clients are 1.2 GB with the whole buffers. */
+			c->out_cap = c->idle ? frame_max : OUT_CAP;
+			c->out = xcalloc(c->out_cap + 2 * frame_max, 1);
+			c->rec_cap = c->out_cap / frame_max + 2;
 			c->recs = xcalloc(c->rec_cap, sizeof(*c->recs));
 		}
-		if (!c->noread)
-			c->in = xcalloc(IN_CAP, 1);
+		if (!c->noread) {
+			c->in_cap = c->idle ? frame_max : IN_CAP;
+			c->in = xcalloc(c->in_cap, 1);
+		}
 	}
 	pfd = xcalloc((size_t)nclients, sizeof(*pfd));
 
@@ -881,9 +1106,13 @@ int main(int argc, char **argv)
 	for (;;) {
 		int64_t t = now_ms(), wait;
 		bool pending_rate = false;
+		/* The idle clients are left alone until their turn. */
+		int live = idle_go ? nclients : o_clients;
 
+		if (got_stop)
+			stopping = true;
 		stop_check(t);
-		for (i = 0; i < nclients; i++) {
+		for (i = 0; i < live; i++) {
 			fill(&clients[i], t);
 			if (clients[i].out_tail > clients[i].out_head)
 				flush_out(&clients[i]);
@@ -895,6 +1124,14 @@ int main(int argc, char **argv)
 		if (s.received != prev_received) {
 			last_arrival = t;
 			prev_received = s.received;
+		}
+		if (got_mark) {
+			got_mark = 0;
+			phase_line(++phase, t, &s);
+		}
+		if (!idle_go && o_idle && s.active_done) {
+			idle_go = true;
+			continue;
 		}
 		if (t >= next_progress) {
 			printf("progress t_ms=%" PRId64 " sent=%" PRIu64
@@ -913,10 +1150,10 @@ int main(int argc, char **argv)
 			timed_out = true;
 			break;
 		}
-		for (i = 0; i < nflows; i++)
+		for (i = 0; i < nflows_active; i++)
 			if (o_rate && !flows[i].done)
 				pending_rate = true;
-		for (i = 0; i < nclients; i++) {
+		for (i = 0; i < live; i++) {
 			struct client *c = &clients[i];
 
 			pfd[i].fd = c->closed ? -1 : c->fd;
@@ -932,11 +1169,10 @@ int main(int argc, char **argv)
 			wait = 5;
 		if (o_progress_ms && next_progress - t < wait)
 			wait = next_progress - t < 0 ? 0 : next_progress - t;
-		if (poll(pfd, (nfds_t)nclients, (int)wait) < 0 &&
-		    errno != EINTR)
+		if (poll(pfd, (nfds_t)live, (int)wait) < 0 && errno != EINTR)
 			die("poll: %s", strerror(errno));
 		t = now_ms();
-		for (i = 0; i < nclients; i++) {
+		for (i = 0; i < live; i++) {
 			struct client *c = &clients[i];
 
 			if (c->closed || !pfd[i].revents)
@@ -991,11 +1227,13 @@ int main(int argc, char **argv)
 	       " gaps=%" PRIu64 " dups=%" PRIu64 " reorders=%" PRIu64
 	       " corrupt=%" PRIu64 " misrouted=%" PRIu64 " closed=%" PRIu64
 	       " noread_sent=%" PRIu64 " noread_cut=%d flows=%d"
-	       " elapsed_ms=%" PRId64 " timed_out=%d ok=%d\n",
+	       " elapsed_ms=%" PRId64 " idle=%d max_gap_ms=%.1f"
+	       " p99_gap_ms=%.1f timed_out=%d ok=%d\n",
 	       s.sent, s.received, s.lost, s.gaps, n_dups, n_reorders,
 	       n_corrupt, n_misrouted, n_closed, s.noread_sent,
 	       o_noread >= 0 && clients[o_noread].cut, nflows, now_ms() - t0_ms,
-	       timed_out, ok);
+	       o_idle, (double)run_gaps.max_us / 1000,
+	       (double)gap_p99(&run_gaps) / 1000, timed_out, ok);
 	for (i = 0; i < nclients; i++) {
 		close(clients[i].fd);
 		free(clients[i].out);

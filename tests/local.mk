@@ -24,7 +24,9 @@
 # past --link-timeout 2), cluster_netns (namespaces: partition, netem),
 # cluster_start (bad options; a daemon started with NATS down serves its
 # own clients, then joins), cluster_hostile (forged and broken messages on
-# the cluster's subjects while traffic flows).
+# the cluster's subjects while traffic flows), cluster_handover (node 1
+# handed over in place three times under cross traffic: node 0 sees only
+# a pause).
 check_PROGRAMS += %D%/cluster_load
 %C%_cluster_load_SOURCES = %D%/cluster_load.c
 %C%_cluster_load_CFLAGS = $(AM_CFLAGS)
@@ -40,7 +42,7 @@ check_PROGRAMS += %D%/fakesd
 CLUSTER_TESTS = %D%/cluster_harness.sh %D%/cluster_basic.sh \
 	%D%/cluster_faults.sh %D%/cluster_slow.sh %D%/cluster_restart.sh \
 	%D%/cluster_linkdown.sh %D%/cluster_netns.sh %D%/cluster_start.sh \
-	%D%/cluster_hostile.sh
+	%D%/cluster_hostile.sh %D%/cluster_handover.sh
 TESTS += $(CLUSTER_TESTS)
 EXTRA_DIST += $(CLUSTER_TESTS) %D%/cluster_lib.sh
 

@@ -51,6 +51,9 @@ struct pb_client {
 	/* Carried over by a restart (handover.h): published already, its
 	 * thread goes straight to serving it. */
 	bool cl_restored;
+	/* The sender of another node's frames (src/link): its link's
+	 * thread serves it, and carries it over in a hand-over. */
+	bool cl_ingress;
 	/* Its source address, counted for --max-clients-per-address while
 	 * it is admitted (a Unix client has none). */
 	uint8_t cl_addr_key[16];

@@ -74,8 +74,10 @@ static void handover_put_client(struct pb_client *c, void *arg)
 	enum pb_conn_state st = pb_conn_state(cn);
 	size_t at, i;
 
-	if (st != PB_CONN_NEW && st != PB_CONN_OPEN && st != PB_CONN_LINGERING)
-		return; /* cut and done ones left at their safe point */
+	if (c->cl_ingress || (st != PB_CONN_NEW && st != PB_CONN_OPEN &&
+			      st != PB_CONN_LINGERING))
+		return; /* its link's; cut and done ones left at their safe
+			   point */
 	at = pb_blob_begin(b, PB_HO_CLIENT);
 	pb_blob_u32(b, cn->cn_id);
 	pb_blob_u32(b, (uint32_t)st);
@@ -163,7 +165,7 @@ static bool handover_get_lane(struct handover_client *hc, uint32_t *dest,
 }
 
 static bool handover_check_client(struct pb_blob_reader sec, size_t nfds,
-				  struct pb_handover_info *info)
+				  uint8_t *used, struct pb_handover_info *info)
 {
 	struct handover_client hc;
 	uint32_t i, dest;
@@ -172,8 +174,8 @@ static bool handover_check_client(struct pb_blob_reader sec, size_t nfds,
 
 	if (!handover_get_client(sec, &hc))
 		return false;
-	if (hc.hc_fd != HO_NO_FD && hc.hc_fd >= nfds)
-		return false;
+	if (hc.hc_fd != HO_NO_FD && (hc.hc_fd >= nfds || used[hc.hc_fd]++))
+		return false; /* not handed over, or named twice */
 	if (hc.hc_fd != HO_NO_FD && hc.hc_fd + 1 > info->hi_fds)
 		info->hi_fds = hc.hc_fd + 1;
 	info->hi_bytes += hc.hc_rbuf_len + hc.hc_outbox_len;
@@ -190,24 +192,31 @@ int pb_handover_check(const struct pb_blob_reader *body, size_t nfds,
 		      struct pb_handover_info *info, char *err, size_t errlen)
 {
 	struct pb_blob_reader r = *body, sec;
+	uint8_t *used = calloc(nfds ? nfds : 1, 1);
 	bool global = false;
 	uint32_t tag;
 
 	memset(info, 0, sizeof(*info));
+	if (used == NULL) {
+		snprintf(err, errlen, "no memory");
+		return -1;
+	}
 	while (pb_blob_next(&r, &tag, &sec)) {
 		if (tag == PB_HO_GLOBAL) {
 			(void)pb_blob_get_u64(&sec);
 			info->hi_paused_ms = pb_blob_get_u64(&sec);
 			global = !pb_blob_bad(&sec);
 		} else if (tag == PB_HO_CLIENT &&
-			   !handover_check_client(sec, nfds, info)) {
+			   !handover_check_client(sec, nfds, used, info)) {
 			snprintf(err, errlen,
 				 "client record %zu is malformed or names a "
 				 "descriptor of %zu not handed over",
 				 info->hi_clients + 1, nfds);
+			free(used);
 			return -1;
 		}
 	}
+	free(used);
 	if (pb_blob_bad(&r) || !global) {
 		snprintf(err, errlen, "%s",
 			 global ? "a section runs past the end"
@@ -296,7 +305,7 @@ static struct pb_client *handover_client(struct pb_registry *reg,
 {
 	char addr[PB_CONN_ADDRLEN];
 	struct pb_conn_env env;
-	struct pb_client *c;
+	struct pb_client *c = NULL;
 	int fd = hc->hc_fd != HO_NO_FD ? fds[hc->hc_fd] : -1;
 
 	snprintf(addr, sizeof(addr), "%.*s",
@@ -304,7 +313,9 @@ static struct pb_client *handover_client(struct pb_registry *reg,
 						      : sizeof(addr) - 1),
 		 hc->hc_addr);
 	pb_registry_client_env(reg, &env);
-	c = pb_client_new(reg, &env, hc->hc_id, fd, addr);
+	/* A socket taken already (a listener's index) is none. */
+	if (hc->hc_fd == HO_NO_FD || fd >= 0)
+		c = pb_client_new(reg, &env, hc->hc_id, fd, addr);
 	if (c != NULL && handover_fill(c, hc) == 0 &&
 	    handover_place(reg, c, (enum pb_conn_state)hc->hc_state) == 0) {
 		if (fd >= 0)
@@ -330,8 +341,11 @@ static void handover_rewait(struct pb_registry *reg, struct pb_client *c)
 	size_t i;
 
 	for (i = 0; i < pk->pk_nlanes; i++) {
-		struct pb_client *d =
-			pb_registry_get(reg, pk->pk_lanes[i].pl_dest);
+		uint32_t id = pk->pk_lanes[i].pl_dest;
+		const struct pb_remote_ops *ro = reg->rg_remote;
+		struct pb_client *d = ro != NULL && !pb_registry_local(reg, id)
+					      ? ro->ro_find(ro->ro_ctx, id)
+					      : pb_registry_get(reg, id);
 
 		if (d == NULL)
 			continue;

@@ -33,6 +33,8 @@ enum pb_handover_tag {
 	PB_HO_GLOBAL = 1,   /* next id, counters, when the pause began */
 	PB_HO_CLIENT = 2,   /* one client */
 	PB_HO_LISTENER = 3, /* a listening socket (the service's) */
+	PB_HO_CLUSTER = 4,  /* the node's process epoch (src/link) */
+	PB_HO_LINK = 5,	    /* a link to another node (src/link) */
 };
 
 /* A state being written: the blob, and the descriptors it names. */

@@ -435,6 +435,11 @@ bool pb_registry_freeze(struct pb_registry *reg, uint64_t deadline_ms)
 	return all;
 }
 
+void pb_registry_hold(struct pb_registry *reg)
+{
+	atomic_store(&reg->rg_freezing, true);
+}
+
 void pb_registry_thaw(struct pb_registry *reg)
 {
 	pthread_mutex_lock(&reg->rg_lock);

@@ -275,6 +275,11 @@ void pb_registry_frozen(struct pb_registry *reg);
 bool pb_registry_freeze(struct pb_registry *reg, uint64_t deadline_ms);
 void pb_registry_thaw(struct pb_registry *reg);
 
+/* Frozen from the start, without waiting for anyone: a new process that
+ * takes a hand-over over holds every thread it starts at its safe point
+ * until all is rebuilt, then thaws. */
+void pb_registry_hold(struct pb_registry *reg);
+
 /* Calls fn on each serving client, while frozen. */
 void pb_registry_foreach_serving(struct pb_registry *reg,
 				 void (*fn)(struct pb_client *c, void *arg),

@@ -14,6 +14,7 @@
 #include "clock.h"
 #include "cluster.h"
 #include "envelope.h"
+#include "handover.h"
 #include "link.h"
 #include "log.h"
 #include "nats.h"
@@ -33,6 +34,7 @@ struct pb_cluster {
 	pthread_cond_t cs_tick;
 	bool cs_stop;
 	pthread_t cs_ticker;
+	bool cs_ticker_started;
 	struct pb_link *_Atomic *cs_links; /* by node number */
 };
 
@@ -270,8 +272,85 @@ static int cluster_init(struct pb_cluster *cs, struct pb_registry *reg)
 	return 0;
 }
 
+/* The epoch of a hand-over's CLUSTER section, or 0. */
+static uint64_t cluster_carried_epoch(const struct pb_blob_reader *state)
+{
+	struct pb_blob_reader r = *state, sec;
+	uint32_t tag;
+
+	while (pb_blob_next(&r, &tag, &sec))
+		if (tag == PB_HO_CLUSTER)
+			return pb_blob_get_u64(&sec);
+	return 0;
+}
+
+/* The links of a hand-over's LINK sections, rebuilt. */
+static void cluster_restore_links(struct pb_cluster *cs,
+				  const struct pb_blob_reader *state)
+{
+	struct pb_blob_reader r = *state, sec;
+	uint32_t tag;
+
+	while (pb_blob_next(&r, &tag, &sec)) {
+		uint16_t node;
+		struct pb_link *lk;
+
+		if (tag != PB_HO_LINK || !pb_link_handover_check(sec, &node) ||
+		    node >= cs->cs_nnodes || node == cs->cs_env.le_node ||
+		    cluster_link(cs, node) != NULL)
+			continue;
+		lk = pb_link_restore(&cs->cs_env, sec);
+		if (lk == NULL)
+			log_warn("link %u: cannot start", node);
+		else
+			atomic_store(&cs->cs_links[node], lk);
+	}
+}
+
+int pb_cluster_handover_check(const struct pb_blob_reader *state, char *err,
+			      size_t errlen)
+{
+	struct pb_blob_reader r = *state, sec;
+	uint32_t tag;
+
+	while (pb_blob_next(&r, &tag, &sec)) {
+		uint16_t node;
+
+		if (tag == PB_HO_LINK && !pb_link_handover_check(sec, &node)) {
+			snprintf(err, errlen,
+				 "the record of the link to node %u is "
+				 "malformed",
+				 node);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+void pb_cluster_handover_write(struct pb_cluster *cs, struct pb_blob *b)
+{
+	size_t at = pb_blob_begin(b, PB_HO_CLUSTER), i;
+
+	pb_blob_u64(b, cs->cs_env.le_epoch);
+	pb_blob_end(b, at);
+	for (i = 0; i < cs->cs_nnodes; i++)
+		if (cluster_link(cs, (unsigned)i) != NULL)
+			pb_link_handover_write(cluster_link(cs, (unsigned)i),
+					       b);
+}
+
+void pb_cluster_handover_done(struct pb_cluster *cs)
+{
+	size_t i;
+
+	for (i = 0; i < cs->cs_nnodes; i++)
+		if (cluster_link(cs, (unsigned)i) != NULL)
+			pb_link_rewait(cluster_link(cs, (unsigned)i));
+}
+
 int pb_cluster_start(struct pb_cluster **out, struct pb_registry *reg,
-		     char *err, size_t errlen)
+		     const struct pb_blob_reader *state, char *err,
+		     size_t errlen)
 {
 	const struct pb_options *op = reg->rg_opts;
 	struct pb_cluster *cs = calloc(1, sizeof(*cs));
@@ -283,6 +362,9 @@ int pb_cluster_start(struct pb_cluster **out, struct pb_registry *reg,
 		snprintf(err, errlen, "no memory for the cluster");
 		return -1;
 	}
+	/* Carried over by a restart: the same process to the other nodes. */
+	if (state != NULL && cluster_carried_epoch(state) != 0)
+		cs->cs_env.le_epoch = cluster_carried_epoch(state);
 	snprintf(name, sizeof(name), "patchbayd %s node %lu", op->op_cluster,
 		 op->op_node);
 	if (pb_nats_open(&cs->cs_env.le_nats, op, name, cluster_nats_state, cs,
@@ -290,22 +372,24 @@ int pb_cluster_start(struct pb_cluster **out, struct pb_registry *reg,
 		cluster_free(cs);
 		return -1;
 	}
+	/* Before any message can make a link anew. */
+	reg->rg_remote = &cs->cs_remote;
+	if (state != NULL)
+		cluster_restore_links(cs, state);
 	if (cluster_subscribe(cs, err, errlen) < 0) {
-		pb_nats_close(cs->cs_env.le_nats);
-		cluster_free(cs);
+		pb_cluster_stop(cs);
 		return -1;
 	}
 	rc = pthread_create(&cs->cs_ticker, NULL, cluster_ticker, cs);
+	cs->cs_ticker_started = rc == 0;
 	if (rc != 0) {
 		snprintf(err, errlen, "cannot start the cluster's thread: %s",
 			 strerror(rc));
-		pb_nats_close(cs->cs_env.le_nats);
-		cluster_free(cs);
+		pb_cluster_stop(cs);
 		return -1;
 	}
 	cluster_self = cs;
 	pb_account_set_unknown(cluster_unknown_why);
-	reg->rg_remote = &cs->cs_remote;
 	log_notice("node %lu of cluster %s (%lu node bits), epoch %016llx; "
 		   "NATS: %s",
 		   op->op_node, op->op_cluster, op->op_node_bits,
@@ -322,7 +406,8 @@ void pb_cluster_stop(struct pb_cluster *cs)
 	cs->cs_stop = true;
 	pthread_cond_signal(&cs->cs_tick);
 	pthread_mutex_unlock(&cs->cs_lock);
-	pthread_join(cs->cs_ticker, NULL);
+	if (cs->cs_ticker_started)
+		pthread_join(cs->cs_ticker, NULL);
 	/* No message reaches a link once NATS is closed. */
 	pb_nats_close(cs->cs_env.le_nats);
 	for (i = 0; i < cs->cs_nnodes; i++)

@@ -21,6 +21,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "blob.h"
 #include "link.h"
 #include "registry.h"
 
@@ -33,7 +34,19 @@ int pb_cluster_check(const struct pb_options *op, char *err, size_t errlen);
 /* Joins the cluster for reg (before any client comes): connects, or
  * goes on trying in the background. 0, or -1 with err. */
 int pb_cluster_start(struct pb_cluster **out, struct pb_registry *reg,
-		     char *err, size_t errlen);
+		     const struct pb_blob_reader *state, char *err,
+		     size_t errlen);
+
+/* A hand-over (handover.h). Written: the node's epoch (a CLUSTER
+ * section) and every link's state (LINK), the links' threads waiting at
+ * their safe point. Read: state, given to pb_cluster_start, carries the
+ * epoch over (the other nodes see the same process) and rebuilds the
+ * links; pb_cluster_handover_check reads the links' sections first, and
+ * pb_cluster_handover_done runs once the clients are rebuilt too. */
+void pb_cluster_handover_write(struct pb_cluster *cs, struct pb_blob *b);
+int pb_cluster_handover_check(const struct pb_blob_reader *state, char *err,
+			      size_t errlen);
+void pb_cluster_handover_done(struct pb_cluster *cs);
 
 /* Leaves it: the links end, what waits for other nodes is dropped. */
 void pb_cluster_stop(struct pb_cluster *cs);

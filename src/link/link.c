@@ -15,6 +15,7 @@
 #include "clock.h"
 #include "deliver.h"
 #include "envelope.h"
+#include "handover.h"
 #include "idmap.h"
 #include "link.h"
 #include "log.h"
@@ -1148,6 +1149,10 @@ static bool link_round(struct pb_link *lk)
 	uint64_t now;
 	bool stop, woken;
 
+	/* A hand-over's safe point (handover.h): between two rounds, the
+	 * batch being filled is published, and nothing is half delivered. */
+	if (pb_registry_freezing(lk->lk_env->le_reg))
+		pb_registry_frozen(lk->lk_env->le_reg);
 	(void)pb_wake_poll(&lk->lk_in->cl_wake, NULL, 0, link_poll_ms(lk));
 	/* Consumed before looking: a wake-up after this is for the next
 	 * round, never lost. */
@@ -1194,8 +1199,10 @@ static void *link_thread(void *arg)
 
 	link_self = lk;
 	pb_wake_attach(&lk->lk_in->cl_wake);
+	pb_registry_serve_begin(lk->lk_env->le_reg, lk->lk_in);
 	while (link_round(lk))
 		;
+	pb_registry_serve_end(lk->lk_env->le_reg, lk->lk_in);
 	pb_wake_detach(&lk->lk_in->cl_wake);
 	(void)link_reset_tx(lk, PB_LEAVE_SHUTDOWN);
 	link_limbo_end(lk, 0);
@@ -1206,11 +1213,12 @@ static void *link_thread(void *arg)
 
 /* ---- life ---- */
 
-struct pb_link *pb_link_new(const struct pb_link_env *env, uint16_t node)
+/* A link to node with nothing sent or received yet, its thread not
+ * started; NULL with errno. */
+static struct pb_link *link_alloc(const struct pb_link_env *env, uint16_t node)
 {
 	struct pb_link *lk = calloc(1, sizeof(*lk));
 	struct pb_conn_env cenv;
-	int rc;
 
 	if (lk == NULL)
 		return NULL;
@@ -1233,6 +1241,7 @@ struct pb_link *pb_link_new(const struct pb_link_env *env, uint16_t node)
 	}
 	snprintf(lk->lk_in->cl_conn.cn_addr, sizeof(lk->lk_in->cl_conn.cn_addr),
 		 "node %u", node);
+	lk->lk_in->cl_ingress = true;
 	pb_conn_set_state(&lk->lk_in->cl_conn, PB_CONN_OPEN);
 	pthread_mutex_init(&lk->lk_lock, NULL);
 	lk->lk_inbox_tail = &lk->lk_inbox;
@@ -1244,16 +1253,32 @@ struct pb_link *pb_link_new(const struct pb_link_env *env, uint16_t node)
 	lk->lk_next_seq = 1;
 	lk->lk_heard_ms = pb_now_ms();
 	link_batch_reset(lk);
-	rc = pthread_create(&lk->lk_thread, NULL, link_thread, lk);
-	if (rc != 0) {
-		pthread_mutex_destroy(&lk->lk_lock);
-		pb_client_unref(lk->lk_in);
-		free(lk->lk_buf);
-		free(lk);
-		errno = rc;
-		return NULL;
-	}
 	return lk;
+}
+
+static void link_free_state(struct pb_link *lk);
+
+/* Starts lk's thread: lk, or NULL with errno (lk freed). */
+static struct pb_link *link_start(struct pb_link *lk)
+{
+	int rc;
+
+	pb_registry_starting(lk->lk_env->le_reg, true);
+	rc = pthread_create(&lk->lk_thread, NULL, link_thread, lk);
+	if (rc == 0)
+		return lk;
+	pb_registry_starting(lk->lk_env->le_reg, false);
+	lk->lk_stop = true;
+	link_free_state(lk);
+	errno = rc;
+	return NULL;
+}
+
+struct pb_link *pb_link_new(const struct pb_link_env *env, uint16_t node)
+{
+	struct pb_link *lk = link_alloc(env, node);
+
+	return lk != NULL ? link_start(lk) : NULL;
 }
 
 void pb_link_post(struct pb_link *lk, const unsigned char *data, size_t len)
@@ -1312,6 +1337,12 @@ void pb_link_free(struct pb_link *lk)
 	pthread_mutex_unlock(&lk->lk_lock);
 	pb_wake_signal(&lk->lk_in->cl_wake);
 	pthread_join(lk->lk_thread, NULL);
+	link_free_state(lk);
+}
+
+/* Frees what lk holds, its thread ended or never started. */
+static void link_free_state(struct pb_link *lk)
+{
 	while (lk->lk_ndirty > 0)
 		pb_client_unref(lk->lk_dirty[--lk->lk_ndirty]);
 	link_clear_credits(lk);
@@ -1323,4 +1354,238 @@ void pb_link_free(struct pb_link *lk)
 	pthread_mutex_destroy(&lk->lk_lock);
 	pb_client_unref(lk->lk_in);
 	free(lk);
+}
+
+/* ---- hand-over ----
+ *
+ * A LINK section (handover.h): the node (u32), its process's epoch
+ * (u64); sending: the session (u64), the next batch's number (u64), the
+ * credit in use (u64), the batches not acknowledged (u32 n; each its
+ * number and frames (u64) and bytes), the stand-ins (u32 n; each its id
+ * (u32), bytes taken and moved on (u64) and outbox); receiving: the
+ * node's session and the next batch expected (u64), the credit kept
+ * (u32 n; each the destination (u32), bytes received and moved on
+ * (u64)), and the waiting room of the node's frames (u32 n; each the
+ * destination (u32) and frames).
+ */
+
+struct link_put {
+	struct pb_blob *lp_b;
+};
+
+static void link_put_proxy(void *arg, uint32_t id, void *val)
+{
+	struct link_put *lp = arg;
+	struct pb_client *c = val;
+	struct iovec iov[2] = {{0}};
+	int n;
+
+	pb_blob_u32(lp->lp_b, id);
+	pb_blob_u64(lp->lp_b, c->cl_sent);
+	pb_blob_u64(lp->lp_b, c->cl_consumed);
+	pthread_mutex_lock(&c->cl_lock);
+	n = pb_outbox_peek(&c->cl_conn.cn_outbox, iov);
+	pb_blob_bytes2(lp->lp_b, iov[0].iov_base, n > 0 ? iov[0].iov_len : 0,
+		       iov[1].iov_base, n > 1 ? iov[1].iov_len : 0);
+	pthread_mutex_unlock(&c->cl_lock);
+}
+
+static void link_put_credit(void *arg, uint32_t id, void *val)
+{
+	struct link_put *lp = arg;
+	const struct link_credit *lc = val;
+
+	pb_blob_u32(lp->lp_b, id);
+	pb_blob_u64(lp->lp_b, lc->lc_recvd);
+	pb_blob_u64(lp->lp_b, lc->lc_consumed);
+}
+
+void pb_link_handover_write(struct pb_link *lk, struct pb_blob *b)
+{
+	const struct pb_park *pk = &lk->lk_in->cl_conn.cn_park;
+	struct link_put lp = {.lp_b = b};
+	size_t at = pb_blob_begin(b, PB_HO_LINK), i;
+	struct link_batch *lb;
+	uint32_t n = 0;
+
+	/* What a session that went down may have delivered is not known
+	 * by the next process: counted now, as when it goes unanswered. */
+	link_limbo_end(lk, 0);
+	pb_blob_u32(b, lk->lk_node);
+	pb_blob_u64(b, lk->lk_peer_epoch);
+	pb_blob_u64(b, lk->lk_tx_epoch);
+	pb_blob_u64(b, lk->lk_next_seq);
+	pb_blob_u64(b, lk->lk_outstanding);
+	for (lb = lk->lk_unacked; lb != NULL; lb = lb->lb_next)
+		n++;
+	pb_blob_u32(b, n);
+	for (lb = lk->lk_unacked; lb != NULL; lb = lb->lb_next) {
+		pb_blob_u64(b, lb->lb_seq);
+		pb_blob_u64(b, lb->lb_frames);
+		pb_blob_bytes(b, lb->lb_data, lb->lb_len);
+	}
+	pthread_mutex_lock(&lk->lk_lock);
+	pb_blob_u32(b, (uint32_t)lk->lk_proxies.im_n);
+	pb_idmap_each(&lk->lk_proxies, link_put_proxy, &lp);
+	pthread_mutex_unlock(&lk->lk_lock);
+	pb_blob_u64(b, lk->lk_rx_epoch);
+	pb_blob_u64(b, lk->lk_expect);
+	pb_blob_u32(b, (uint32_t)lk->lk_credits.im_n);
+	pb_idmap_each(&lk->lk_credits, link_put_credit, &lp);
+	pb_blob_u32(b, (uint32_t)pk->pk_nlanes);
+	for (i = 0; i < pk->pk_nlanes; i++) {
+		struct iovec iov[2] = {{0}};
+		int k = pb_outbox_peek(&pk->pk_lanes[i].pl_frames, iov);
+
+		pb_blob_u32(b, pk->pk_lanes[i].pl_dest);
+		pb_blob_bytes2(b, iov[0].iov_base, k > 0 ? iov[0].iov_len : 0,
+			       iov[1].iov_base, k > 1 ? iov[1].iov_len : 0);
+	}
+	pb_blob_end(b, at);
+}
+
+/* Reads a LINK section after its node; with lk, rebuilds it as well.
+ * False if the section is malformed (lk may then hold part of it). */
+static bool link_take(struct pb_blob_reader *r, struct pb_link *lk)
+{
+	struct pb_registry *reg = lk != NULL ? lk->lk_env->le_reg : NULL;
+	uint64_t peer = pb_blob_get_u64(r), tx = pb_blob_get_u64(r);
+	uint64_t next = pb_blob_get_u64(r), out = pb_blob_get_u64(r);
+	uint32_t n, i;
+
+	if (lk != NULL) {
+		lk->lk_peer_epoch = peer;
+		lk->lk_tx_epoch = tx;
+		lk->lk_next_seq = next;
+		lk->lk_outstanding = (size_t)out;
+	}
+	n = pb_blob_get_u32(r);
+	for (i = 0; i < n && !pb_blob_bad(r); i++) {
+		uint64_t seq = pb_blob_get_u64(r), frames = pb_blob_get_u64(r);
+		const char *p;
+		size_t len;
+		struct link_batch *lb;
+
+		pb_blob_get_bytes(r, &p, &len);
+		if (lk == NULL || pb_blob_bad(r))
+			continue;
+		lb = malloc(sizeof(*lb) + len);
+		if (lb == NULL)
+			return false;
+		*lb = (struct link_batch){.lb_seq = seq,
+					  .lb_frames = (size_t)frames,
+					  .lb_len = len};
+		memcpy(lb->lb_data, p, len);
+		pb_budget_charge(&reg->rg_budget, len);
+		link_stat_add(&lk->st_unacked, len);
+		*lk->lk_unacked_tail = lb;
+		lk->lk_unacked_tail = &lb->lb_next;
+	}
+	n = pb_blob_get_u32(r);
+	for (i = 0; i < n && !pb_blob_bad(r); i++) {
+		uint32_t id = pb_blob_get_u32(r);
+		uint64_t sent = pb_blob_get_u64(r), moved = pb_blob_get_u64(r);
+		const char *p;
+		size_t len;
+		struct pb_client *c;
+
+		pb_blob_get_bytes(r, &p, &len);
+		if (lk == NULL || pb_blob_bad(r))
+			continue;
+		c = pb_link_find(lk, id); /* the link is up */
+		if (c == NULL ||
+		    (len > 0 &&
+		     pb_outbox_restore(&c->cl_conn.cn_outbox, p, len) < 0)) {
+			if (c != NULL)
+				pb_client_unref(c);
+			return false;
+		}
+		c->cl_sent = sent;
+		c->cl_consumed = moved;
+		pb_conn_outbox_changed(&c->cl_conn, true, pb_now_ms());
+		pb_client_unref(c);
+	}
+	tx = pb_blob_get_u64(r);
+	next = pb_blob_get_u64(r);
+	if (lk != NULL) {
+		lk->lk_rx_epoch = tx;
+		lk->lk_expect = next;
+	}
+	n = pb_blob_get_u32(r);
+	for (i = 0; i < n && !pb_blob_bad(r); i++) {
+		uint32_t dest = pb_blob_get_u32(r);
+		uint64_t recvd = pb_blob_get_u64(r), moved = pb_blob_get_u64(r);
+		struct link_credit *lc;
+
+		if (lk == NULL || pb_blob_bad(r))
+			continue;
+		lc = link_credit(lk, dest);
+		if (lc == NULL)
+			return false;
+		lc->lc_recvd = recvd;
+		lc->lc_consumed = moved;
+		lc->lc_dirty = true;
+	}
+	n = pb_blob_get_u32(r);
+	for (i = 0; i < n && !pb_blob_bad(r); i++) {
+		uint32_t dest = pb_blob_get_u32(r);
+		const char *p;
+		size_t len;
+
+		pb_blob_get_bytes(r, &p, &len);
+		if (lk != NULL && !pb_blob_bad(r) &&
+		    pb_park_restore(&lk->lk_in->cl_conn.cn_park, dest, p, len) <
+			    0)
+			return false;
+	}
+	return !pb_blob_bad(r);
+}
+
+bool pb_link_handover_check(struct pb_blob_reader sec, uint16_t *node)
+{
+	*node = (uint16_t)pb_blob_get_u32(&sec);
+	return link_take(&sec, NULL);
+}
+
+struct pb_link *pb_link_restore(const struct pb_link_env *env,
+				struct pb_blob_reader sec)
+{
+	uint16_t node = (uint16_t)pb_blob_get_u32(&sec);
+	struct pb_link *lk = link_alloc(env, node);
+	uint64_t now = pb_now_ms();
+
+	if (lk == NULL)
+		return NULL;
+	/* Up, as it was: the node hears from us within a heartbeat. */
+	atomic_store(&lk->lk_up, true);
+	if (!link_take(&sec, lk))
+		log_warnx("link %u: its state could not all be rebuilt", node);
+	lk->lk_dirty_lost = true; /* every stand-in flushed */
+	lk->lk_ack_due = true;
+	lk->lk_heard_ms = lk->lk_progress_ms = now;
+	lk->lk_resent_ms = 0; /* what is unacknowledged goes again now */
+	if (lk->lk_unacked != NULL)
+		lk->lk_progress_ms = now - PB_LINK_RESEND_MS;
+	pb_wake_signal(&lk->lk_in->cl_wake); /* its waiting room retried */
+	return link_start(lk);
+}
+
+void pb_link_rewait(struct pb_link *lk)
+{
+	struct pb_registry *reg = lk->lk_env->le_reg;
+	const struct pb_park *pk = &lk->lk_in->cl_conn.cn_park;
+	size_t i;
+
+	for (i = 0; i < pk->pk_nlanes; i++) {
+		struct pb_client *d =
+			pb_registry_get(reg, pk->pk_lanes[i].pl_dest);
+
+		if (d == NULL)
+			continue;
+		pb_conn_waiting(
+			&d->cl_conn,
+			pb_outbox_count_frames(&pk->pk_lanes[i].pl_frames),
+			true);
+		pb_client_unref(d);
+	}
 }

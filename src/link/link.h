@@ -35,6 +35,7 @@
 #include <sys/types.h>
 #include <sys/uio.h>
 
+#include "blob.h"
 #include "nats.h"
 #include "registry.h"
 
@@ -79,6 +80,22 @@ struct pb_link_stats {
 	uint64_t ls_downs;	 /* times it went down */
 };
 void pb_link_stats(struct pb_link *lk, struct pb_link_stats *st);
+
+/* A hand-over (handover.h): the link's state as a LINK section, written
+ * while its thread waits at its safe point. */
+void pb_link_handover_write(struct pb_link *lk, struct pb_blob *b);
+
+/* Whether LINK section sec reads whole; *node is its node. */
+bool pb_link_handover_check(struct pb_blob_reader sec, uint16_t *node);
+
+/* The link of LINK section sec, rebuilt (up, as it was) and its thread
+ * started; NULL with errno. */
+struct pb_link *pb_link_restore(const struct pb_link_env *env,
+				struct pb_blob_reader sec);
+
+/* Once the clients are rebuilt too: the frames of the node that wait in
+ * the link's waiting room are counted by their destinations again. */
+void pb_link_rewait(struct pb_link *lk);
 
 /* Ends the link's thread; what still waits is dropped; frees it. */
 void pb_link_free(struct pb_link *lk);

@@ -21,11 +21,31 @@ int pb_federation_check(const struct pb_options *op, char *err, size_t errlen)
 	return pb_cluster_check(op, err, errlen);
 }
 
-int pb_federation_start(struct pb_registry *reg, char *err, size_t errlen)
+int pb_federation_start(struct pb_registry *reg,
+			const struct pb_blob_reader *state, char *err,
+			size_t errlen)
 {
 	if (reg->rg_opts->op_nats[0] == '\0')
 		return 0;
-	return pb_cluster_start(&federation, reg, err, errlen);
+	return pb_cluster_start(&federation, reg, state, err, errlen);
+}
+
+void pb_federation_handover_write(struct pb_blob *b)
+{
+	if (federation != NULL)
+		pb_cluster_handover_write(federation, b);
+}
+
+int pb_federation_handover_check(const struct pb_blob_reader *state, char *err,
+				 size_t errlen)
+{
+	return pb_cluster_handover_check(state, err, errlen);
+}
+
+void pb_federation_handover_done(void)
+{
+	if (federation != NULL)
+		pb_cluster_handover_done(federation);
 }
 
 void pb_federation_stop(void)

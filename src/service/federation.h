@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "blob.h"
 #include "options.h"
 #include "registry.h"
 
@@ -23,7 +24,18 @@ int pb_federation_check(const struct pb_options *op, char *err, size_t errlen);
 /* Joins the cluster if --nats is given (reg's options): 0, or -1 with
  * err. A NATS that cannot be reached yet is no error: the node keeps
  * trying, and serves its own clients meanwhile. */
-int pb_federation_start(struct pb_registry *reg, char *err, size_t errlen);
+int pb_federation_start(struct pb_registry *reg,
+			const struct pb_blob_reader *state, char *err,
+			size_t errlen);
+
+/* A restart's hand-over (restart.h, cluster.h): the cluster's state
+ * written (nothing when not in one); a state's links checked before
+ * anything is built (0, or -1 with err); given to pb_federation_start
+ * as state, then done once the clients are rebuilt. */
+void pb_federation_handover_write(struct pb_blob *b);
+int pb_federation_handover_check(const struct pb_blob_reader *state, char *err,
+				 size_t errlen);
+void pb_federation_handover_done(void);
 
 /* Leaves the cluster, if in one. */
 void pb_federation_stop(void);

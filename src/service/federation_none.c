@@ -15,12 +15,33 @@ int pb_federation_check(const struct pb_options *op, char *err, size_t errlen)
 	return 0;
 }
 
-int pb_federation_start(struct pb_registry *reg, char *err, size_t errlen)
+int pb_federation_start(struct pb_registry *reg,
+			const struct pb_blob_reader *state, char *err,
+			size_t errlen)
 {
 	(void)reg;
+	(void)state;
 	(void)err;
 	(void)errlen;
 	return 0;
+}
+
+void pb_federation_handover_write(struct pb_blob *b)
+{
+	(void)b;
+}
+
+int pb_federation_handover_check(const struct pb_blob_reader *state, char *err,
+				 size_t errlen)
+{
+	(void)state;
+	(void)err;
+	(void)errlen;
+	return 0;
+}
+
+void pb_federation_handover_done(void)
+{
 }
 
 void pb_federation_stop(void)

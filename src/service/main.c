@@ -114,6 +114,8 @@ static int main_run(struct main_run *mr)
 	static struct pb_options running;
 	static struct pb_registry reg;
 	static struct pb_restart rs;
+	const struct pb_blob_reader *state;
+	bool held;
 	struct pb_control ct;
 	struct pb_acceptor ac;
 	struct pb_metrics *m = NULL;
@@ -126,11 +128,24 @@ static int main_run(struct main_run *mr)
 	running = *mr->mr_opts;
 	pb_registry_init(&reg, mr->mr_opts, &pb_deliver_ops);
 	pb_registry_set_ids(&reg, mr->mr_ids_handed, mr->mr_ids_upto);
-	pb_takeover_restore(&mr->mr_takeover, &reg);
-	if (pb_federation_start(&reg, err, sizeof(err)) < 0) {
+	/* A hand-over in a cluster: the links are rebuilt first, and their
+	 * threads (then the clients') wait at their safe point until the
+	 * clients are rebuilt too, for the frames of other nodes to find
+	 * them. Without links, each client's thread goes on as soon as it
+	 * starts: every client is findable before the first starts. */
+	state = pb_takeover_state(&mr->mr_takeover);
+	held = state != NULL && mr->mr_opts->op_nats[0] != '\0';
+	if (held)
+		pb_registry_hold(&reg);
+	if (pb_federation_start(&reg, state, err, sizeof(err)) < 0) {
 		log_warnx("%s", err);
 		return 1;
 	}
+	pb_takeover_restore(&mr->mr_takeover, &reg);
+	if (state != NULL)
+		pb_federation_handover_done();
+	if (held)
+		pb_registry_thaw(&reg);
 	pb_registry_set_tls(&reg, mr->mr_tls_ctx);
 	mr->mr_tls_ctx = NULL; /* the registry's now */
 	if (pb_acceptor_start(&ac, mr->mr_listen, mr->mr_tls, mr->mr_nlisten,
@@ -157,7 +172,6 @@ static int main_run(struct main_run *mr)
 						  mr->mr_opts->op_listen
 					: NULL,
 		.rs_argv = mr->mr_argv,
-		.rs_federated = mr->mr_opts->op_nats[0] != '\0',
 	};
 	ct = (struct pb_control){.ct_opts = &running,
 				 .ct_argc = mr->mr_argc,
@@ -183,7 +197,7 @@ static int main_listen(struct main_run *mr, char *err, size_t errlen)
 
 	if (pb_activate(&act, err, errlen) < 0)
 		return -1;
-	pb_takeover_begin(&mr->mr_takeover, &act);
+	pb_takeover_begin(&mr->mr_takeover, &act, mr->mr_argv);
 	mr->mr_metrics = act.ac_metrics;
 	/* systemd's sockets, which an in-place hand-over carried too. */
 	while (act.ac_nclients < PB_ACTIVATE_CLIENTS &&

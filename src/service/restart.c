@@ -21,12 +21,14 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "bag.h"
 #include "clock.h"
+#include "federation.h"
 #include "log.h"
 #include "notify.h"
 #include "restart.h"
@@ -143,6 +145,9 @@ static int restart_prepare(struct pb_restart *rs, struct restart_out *ro,
 				"5 s");
 		return -1;
 	}
+	/* The links first: what they count as they write goes into the
+	 * counters written next. */
+	pb_federation_handover_write(&ro->ro_out.ho_blob);
 	pb_handover_write(rs->rs_reg, &ro->ro_out, ro->ro_start_ms);
 	restart_put_listeners(rs, &ro->ro_out, store);
 	if (pb_blob_finish(&ro->ro_out.ho_blob, PACKAGE_VERSION) < 0 ||
@@ -229,13 +234,9 @@ void pb_restart_exec(struct pb_restart *rs)
 	struct restart_out ro;
 	char why[PATH_MAX + 128], env[64];
 	struct timespec ts;
+	int back;
 
 	log_notice("SIGUSR2 received: handing over to %s", restart_exe);
-	if (rs->rs_federated) {
-		restart_refused("the links to other nodes (--nats) cannot be "
-				"carried over yet");
-		return;
-	}
 	if (restart_exe[0] == '\0' || restart_check(rs, why, sizeof(why)) < 0) {
 		restart_refused(restart_exe[0] == '\0' ? "no path to the binary"
 						       : why);
@@ -243,7 +244,10 @@ void pb_restart_exec(struct pb_restart *rs)
 	}
 	if (restart_prepare(rs, &ro, false) < 0)
 		return;
-	snprintf(env, sizeof(env), "%d,%d", ro.ro_state, ro.ro_bag);
+	/* This image, for the new one to hand back to if it cannot read the
+	 * state (execveat: the file at the path may be another by now). */
+	back = open("/proc/self/exe", O_RDONLY);
+	snprintf(env, sizeof(env), "%d,%d,%d", ro.ro_state, ro.ro_bag, back);
 	if (fcntl(ro.ro_state, F_SETFD, 0) < 0 ||
 	    fcntl(ro.ro_bag, F_SETFD, 0) < 0 ||
 	    setenv(PB_HANDOVER_ENV, env, 1) < 0) {
@@ -260,6 +264,8 @@ void pb_restart_exec(struct pb_restart *rs)
 			 strerror(errno));
 		(void)pb_notify("READY=1");
 	}
+	if (back >= 0)
+		close(back);
 	unsetenv(PB_HANDOVER_ENV);
 	unsetenv("NOTIFY_SOCKET");
 	unsetenv("WATCHDOG_USEC");
@@ -279,11 +285,6 @@ void pb_restart_store(struct pb_restart *rs)
 	}
 	log_notice("restart signal received: handing over to the service "
 		   "manager's store");
-	if (rs->rs_federated) {
-		restart_refused("the links to other nodes (--nats) cannot be "
-				"carried over yet; shutting down instead");
-		return;
-	}
 	if (restart_prepare(rs, &ro, true) < 0)
 		return;
 	/* Entries a failed take-over left go first: one name, one entry. */
@@ -417,7 +418,8 @@ static int takeover_load(struct pb_takeover *tk, char *why, size_t len)
 		return -1;
 	}
 	if (pb_handover_check(&tk->tk_body, tk->tk_nfds, &tk->tk_info, err,
-			      sizeof(err)) < 0) {
+			      sizeof(err)) < 0 ||
+	    pb_federation_handover_check(&tk->tk_body, err, sizeof(err)) < 0) {
 		snprintf(why, len, "%s", err);
 		return -1;
 	}
@@ -456,7 +458,7 @@ static void takeover_find(struct pb_takeover *tk,
 			  const struct pb_activated *act)
 {
 	const char *env = getenv(PB_HANDOVER_ENV);
-	int s, b;
+	int s, b, back = -1;
 
 	if (act->ac_stored) {
 		tk->tk_found = tk->tk_stored = true;
@@ -464,27 +466,63 @@ static void takeover_find(struct pb_takeover *tk,
 		tk->tk_bag = act->ac_bag;
 	} else if (env != NULL) {
 		tk->tk_found = true;
-		if (sscanf(env, "%d,%d", &s, &b) == 2 && s > STDERR_FILENO &&
-		    b > STDERR_FILENO && fcntl(s, F_SETFD, FD_CLOEXEC) == 0 &&
+		if (sscanf(env, "%d,%d,%d", &s, &b, &back) >= 2 &&
+		    s > STDERR_FILENO && b > STDERR_FILENO &&
+		    fcntl(s, F_SETFD, FD_CLOEXEC) == 0 &&
 		    fcntl(b, F_SETFD, FD_CLOEXEC) == 0) {
 			tk->tk_state = s;
 			tk->tk_bag = b;
 		}
+		if (back > STDERR_FILENO &&
+		    fcntl(back, F_SETFD, FD_CLOEXEC) == 0)
+			tk->tk_back = back;
 	}
 	unsetenv(PB_HANDOVER_ENV);
 }
 
-void pb_takeover_begin(struct pb_takeover *tk, const struct pb_activated *act)
+/* An in-place hand-over this image cannot read: executes the image
+ * that wrote it (the same pid again), which reads its own format. Returns
+ * only if it cannot. */
+static void takeover_hand_back(struct pb_takeover *tk, char **argv,
+			       const char *why)
+{
+	char env[64];
+
+	log_warnx("hand-over: state refused: %s; handing back to the binary "
+		  "that wrote it",
+		  why);
+	snprintf(env, sizeof(env), "%d,%d", tk->tk_state, tk->tk_bag);
+	if (fcntl(tk->tk_state, F_SETFD, 0) == 0 &&
+	    fcntl(tk->tk_bag, F_SETFD, 0) == 0 &&
+	    setenv(PB_HANDOVER_ENV, env, 1) == 0) {
+		pb_notify_export();
+		(void)syscall(SYS_execveat, tk->tk_back, "", argv, environ,
+			      AT_EMPTY_PATH);
+	}
+	log_warn("hand-over: cannot execute the binary that wrote the state");
+	unsetenv(PB_HANDOVER_ENV);
+	(void)fcntl(tk->tk_state, F_SETFD, FD_CLOEXEC);
+	(void)fcntl(tk->tk_bag, F_SETFD, FD_CLOEXEC);
+}
+
+void pb_takeover_begin(struct pb_takeover *tk, const struct pb_activated *act,
+		       char **argv)
 {
 	char why[512];
 	size_t i;
 
 	memset(tk, 0, sizeof(*tk));
-	tk->tk_state = tk->tk_bag = -1;
+	tk->tk_state = tk->tk_bag = tk->tk_back = -1;
 	takeover_find(tk, act);
 	if (!tk->tk_found)
 		return;
 	tk->tk_ok = takeover_load(tk, why, sizeof(why)) == 0;
+	if (tk->tk_back >= 0 && !tk->tk_ok && tk->tk_state >= 0 &&
+	    tk->tk_bag >= 0)
+		takeover_hand_back(tk, argv, why);
+	if (tk->tk_back >= 0)
+		close(tk->tk_back);
+	tk->tk_back = -1;
 	if (tk->tk_ok)
 		return;
 	for (i = 0; i < tk->tk_nlisten; i++)
@@ -512,6 +550,11 @@ int pb_takeover_listener(struct pb_takeover *tk, const char *spec, bool *tls)
 		}
 	}
 	return -1;
+}
+
+const struct pb_blob_reader *pb_takeover_state(const struct pb_takeover *tk)
+{
+	return tk->tk_ok ? &tk->tk_body : NULL;
 }
 
 void pb_takeover_restore(struct pb_takeover *tk, struct pb_registry *reg)

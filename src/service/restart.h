@@ -53,7 +53,6 @@ struct pb_restart {
 	/* Each one's --listen address, or NULL: systemd's sockets. */
 	const char (*rs_specs)[PB_OPTIONS_ADDRLEN];
 	char **rs_argv; /* the command line, for the new image */
-	bool rs_federated;
 };
 
 /* Remembers the binary's path: called first thing (a package upgrade
@@ -87,6 +86,7 @@ struct pb_takeover {
 	bool tk_stored; /* from the store: entries to remove */
 	int tk_state;
 	int tk_bag;
+	int tk_back;   /* the image that wrote it (in place), or -1 */
 	char *tk_data; /* the blob */
 	size_t tk_len;
 	struct pb_blob_reader tk_body;
@@ -99,13 +99,20 @@ struct pb_takeover {
 };
 
 /* Finds a hand-over ($PATCHBAY_HANDOVER, or the store's entries in act)
- * and reads it whole. A bad one is refused here: logged, counted, its
+ * and reads it whole. A bad one from an in-place hand-over is handed
+ * back: the image that wrote it is executed again, with argv (no
+ * return). Otherwise it is refused here: logged, counted, its
  * descriptors closed (tk_ok false). */
-void pb_takeover_begin(struct pb_takeover *tk, const struct pb_activated *act);
+void pb_takeover_begin(struct pb_takeover *tk, const struct pb_activated *act,
+		       char **argv);
 
 /* The carried listening socket for spec ("" for any of systemd's), or
  * -1; *tls says whether it is a tls: one. */
 int pb_takeover_listener(struct pb_takeover *tk, const char *spec, bool *tls);
+
+/* The state's body once checked, for the links (federation.h), or
+ * NULL: none, or refused. */
+const struct pb_blob_reader *pb_takeover_state(const struct pb_takeover *tk);
 
 /* Rebuilds the clients in reg (its ids set up, nothing accepted yet),
  * and closes the carried descriptors nobody took. */

@@ -78,6 +78,7 @@ static uint64_t ref_bytes(struct ref_cur *c)
 struct ref_info {
 	size_t ri_clients, ri_bytes, ri_fds;
 	uint64_t ri_paused;
+	uint8_t ri_used[256]; /* descriptor indexes named (nfds < 256) */
 };
 
 /* One CLIENT section; false if the record is refused. */
@@ -103,6 +104,8 @@ static bool ref_client(struct ref_cur c, size_t nfds, struct ref_info *ri)
 		return false;
 	if (fd != NO_FD && fd >= nfds)
 		return false;
+	if (fd != NO_FD && ri->ri_used[fd]++)
+		return false; /* named twice */
 	for (i = 0; i < nlanes; i++) {
 		(void)ref_le(&c, 4); /* destination */
 		bytes += ref_bytes(&c);
