@@ -60,7 +60,9 @@ accepted=$(cl_stat 0 accepted)
 
 # 1. Three in-place hand-overs in a row.
 for k in 1 2 3; do
-	live=$((clients - $(cl_log_since 0 | grep -c -- "$RS_SLOW_CUT_RE")))
+	cl_stats 0 # all it accepted but those gone
+	live=$(($(cl_stat 0 accepted) - $(cl_sum_re_line '^disconnect_' \
+		"${CL_STATS[0]}")))
 	fwd=$(cl_stat 0 forwarded)
 	usr2 "$RS_TOOK_RE" "took over"
 	rs_check_took "$USR2_LOG" "$live"

@@ -192,8 +192,10 @@ rs_check_started() { # OLD_PID
 	[ "$RS_STARTS" = $((1 + $(rs_count_events "$RS_EXIT_AT" \
 		"$RS_READY_AT" '^killed pid=[0-9]+ before-ready'))) ] ||
 		cl_fail "$RS_STARTS processes started for one restart"
-	rs_wait_event '^store n=0 ' "$RS_TIMEOUT" "$RS_READY_AT" ||
-		cl_fail "the store was not emptied after READY=1 (pid $pid)"
+	# Emptied before any client is served again, so by READY=1 at the
+	# latest (a crash after it must not replay a state in use).
+	rs_wait_event '^store n=0 ' "$RS_TIMEOUT" "$RS_EXIT_AT" ||
+		cl_fail "the store was not emptied by READY=1 (pid $pid)"
 }
 
 # rs_restart [CLIENTS]: `restart` and each step of it (rs_check_stored,

@@ -59,9 +59,12 @@ cl_stats 0
 accepted=$(cl_stat 0 accepted)
 [ "$accepted" = "$clients" ] || cl_fail "accepted=$accepted, not $clients"
 
-# The clients the daemon has now: all but a non-reader already cut.
+# The clients the daemon has now: all it accepted but those gone (the
+# non-reader cut, the slow load's others once it ended).
 live() {
-	echo $((clients - $(cl_log_since 0 | grep -c -- "$RS_SLOW_CUT_RE")))
+	cl_stats 0
+	echo $(($(cl_stat 0 accepted) - $(cl_sum_re_line '^disconnect_' \
+		"${CL_STATS[0]}")))
 }
 
 # After each hand-over: traffic again, the counters carried over.

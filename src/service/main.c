@@ -128,13 +128,19 @@ static int main_run(struct main_run *mr)
 	running = *mr->mr_opts;
 	pb_registry_init(&reg, mr->mr_opts, &pb_deliver_ops);
 	pb_registry_set_ids(&reg, mr->mr_ids_handed, mr->mr_ids_upto);
-	/* A hand-over in a cluster: the links are rebuilt first, and their
-	 * threads (then the clients') wait at their safe point until the
-	 * clients are rebuilt too, for the frames of other nodes to find
-	 * them. Without links, each client's thread goes on as soon as it
-	 * starts: every client is findable before the first starts. */
+	/*
+	 * A hand-over: every thread started while the links and the clients
+	 * are rebuilt waits at its safe point, so that the frames of other
+	 * nodes find every client (the links are rebuilt first), and so
+	 * that no socket is read or written before the service manager has
+	 * let go of the state (pb_takeover_end): a crash before then takes
+	 * the same state over again, and must find the sockets as they were.
+	 * An in-place hand-over has nothing stored: alone, each client's
+	 * thread goes on as soon as it starts.
+	 */
 	state = pb_takeover_state(&mr->mr_takeover);
-	held = state != NULL && mr->mr_opts->op_nats[0] != '\0';
+	held = state != NULL &&
+	       (mr->mr_opts->op_nats[0] != '\0' || mr->mr_takeover.tk_stored);
 	if (held)
 		pb_registry_hold(&reg);
 	if (pb_federation_start(&reg, state, err, sizeof(err)) < 0) {
@@ -144,10 +150,13 @@ static int main_run(struct main_run *mr)
 	pb_takeover_restore(&mr->mr_takeover, &reg);
 	if (state != NULL)
 		pb_federation_handover_done();
-	if (held)
-		pb_registry_thaw(&reg);
 	pb_registry_set_tls(&reg, mr->mr_tls_ctx);
 	mr->mr_tls_ctx = NULL; /* the registry's now */
+	/* Before any thread serves (and a TLS handshake would find the
+	 * daemon frozen): the state let go, then everyone goes on. */
+	pb_takeover_end(&mr->mr_takeover);
+	if (held)
+		pb_registry_thaw(&reg);
 	if (pb_acceptor_start(&ac, mr->mr_listen, mr->mr_tls, mr->mr_nlisten,
 			      &reg) < 0) {
 		log_warn("cannot start the acceptor");
@@ -161,7 +170,6 @@ static int main_run(struct main_run *mr)
 	}
 	pb_detach_ready(&mr->mr_ready);
 	(void)pb_notify("READY=1\nSTATUS=serving");
-	pb_takeover_end(&mr->mr_takeover);
 	rs = (struct pb_restart){
 		.rs_reg = &reg,
 		.rs_acceptor = &ac,

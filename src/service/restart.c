@@ -480,6 +480,29 @@ static void takeover_find(struct pb_takeover *tk,
 	unsetenv(PB_HANDOVER_ENV);
 }
 
+/* Lets go of the state: out of the manager's store (waited for), and
+ * closed here, which also closes what the bag held and nobody took. */
+static void takeover_drop(struct pb_takeover *tk)
+{
+	if (tk->tk_stored) {
+		(void)pb_notify_fd("FDSTOREREMOVE=1\nFDNAME=pb-state", -1);
+		(void)pb_notify_fd("FDSTOREREMOVE=1\nFDNAME=pb-bag", -1);
+		if (pb_notify_barrier(PB_BARRIER_MS) < 0)
+			log_warn("hand-over: the service manager did not "
+				 "confirm the store's entries removed");
+		tk->tk_stored = false;
+	}
+	if (tk->tk_state >= 0)
+		close(tk->tk_state);
+	if (tk->tk_bag >= 0)
+		close(tk->tk_bag);
+	tk->tk_state = tk->tk_bag = -1;
+	free(tk->tk_fds);
+	free(tk->tk_data);
+	tk->tk_fds = NULL;
+	tk->tk_data = NULL;
+}
+
 /* An in-place hand-over this image cannot read: executes the image
  * that wrote it (the same pid again), which reads its own format. Returns
  * only if it cannot. */
@@ -532,6 +555,10 @@ void pb_takeover_begin(struct pb_takeover *tk, const struct pb_activated *act,
 	log_warnx("hand-over: state refused: %s; starting clean, closing %zu "
 		  "connections",
 		  why, takeover_close_rest(tk));
+	/* At once: the listening sockets in the bag must be closed before
+	 * the same addresses are bound again, and a state refused once is
+	 * not tried again after a crash. */
+	takeover_drop(tk);
 }
 
 int pb_takeover_listener(struct pb_takeover *tk, const char *spec, bool *tls)
@@ -589,19 +616,10 @@ void pb_takeover_end(struct pb_takeover *tk)
 
 	if (!tk->tk_found)
 		return;
-	/* Ready, serving: a crash from now on must not replay this state. */
-	if (tk->tk_stored) {
-		(void)pb_notify_fd("FDSTOREREMOVE=1\nFDNAME=pb-state", -1);
-		(void)pb_notify_fd("FDSTOREREMOVE=1\nFDNAME=pb-bag", -1);
-	}
-	if (tk->tk_state >= 0)
-		close(tk->tk_state);
-	if (tk->tk_bag >= 0)
-		close(tk->tk_bag);
-	free(tk->tk_fds);
-	free(tk->tk_data);
-	tk->tk_fds = NULL;
-	tk->tk_data = NULL;
+	/* Ready, and no client served yet (their threads are held): a crash
+	 * from now on must not replay this state, whose sockets are about
+	 * to be read and written. */
+	takeover_drop(tk);
 	if (!tk->tk_ok)
 		return;
 	atomic_store(&restart_pause_ms,
