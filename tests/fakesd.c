@@ -608,23 +608,26 @@ static int proc_threads(pid_t pid)
 }
 
 /* killnext, killthreads: SIGKILL the main process once the time has come
- * or it runs so many threads, unless it has said READY=1. */
+ * or it runs so many threads, unless it has said READY=1 first. */
 static void kill_before_ready(int64_t now)
 {
-	int threads = fsd_kill_threads > 0 ? proc_threads(fsd_pid) : 0;
+	int threads;
 
+	if (fsd_kill_ms < 0 && fsd_kill_threads <= 0)
+		return;
+	notify_read(); /* a READY=1 on its way counts */
+	if (fsd_ready) {
+		fsd_kill_ms = fsd_kill_threads = -1;
+		ev("kill missed pid=%d: ready", (int)fsd_pid);
+		return;
+	}
+	threads = proc_threads(fsd_pid);
 	if (!(fsd_kill_ms >= 0 && now >= fsd_kill_ms) &&
 	    !(fsd_kill_threads > 0 && threads >= fsd_kill_threads))
 		return;
 	fsd_kill_ms = fsd_kill_threads = -1;
-	notify_read(); /* a READY=1 on its way counts */
-	if (fsd_ready) {
-		ev("kill missed pid=%d: ready", (int)fsd_pid);
-		return;
-	}
 	ev("killed pid=%d before-ready ms=%lld threads=%d", (int)fsd_pid,
-	   (long long)(now - fsd_started_ms),
-	   threads ? threads : proc_threads(fsd_pid));
+	   (long long)(now - fsd_started_ms), threads);
 	kill(fsd_pid, SIGKILL);
 }
 
