@@ -24,7 +24,9 @@
  * being stopped, the next waits): restart (SIGRTMIN+1, wait, start again
  * with the store), stop (SIGTERM, wait, drop the store), start, kill
  * (SIGKILL: a crash), killnext MS (SIGKILL the next process started, MS ms
- * after its start, if it has not said READY=1 by then), signal NAME,
+ * after its start, if it has not said READY=1 by then), killthreads N (the
+ * same, once it runs N threads: patchbayd has one a client, so it is in
+ * the middle of taking them over), signal NAME,
  * corrupt MODE (at the next start, tamper with pb-state: truncate, flip,
  * version; or nobag: drop pb-bag), quit. A wait past --stop-timeout
  * (default 30 s) ends in SIGKILL. A crash (not after stop or restart)
@@ -95,6 +97,8 @@ static bool fsd_ready, fsd_done, fsd_eof;
 static enum fsd_want fsd_want;
 static int64_t fsd_started_ms, fsd_deadline_ms = -1, fsd_kill_ms = -1;
 static int64_t fsd_killnext = -1;    /* ms, for the next start */
+static int fsd_killthreads = -1;     /* threads, for the next start */
+static int fsd_kill_threads = -1;    /* the main process's, if armed */
 static const char *fsd_corrupt;	     /* a mode, for the next start */
 static int64_t fsd_crash[FSD_BURST]; /* times of the last crash restarts */
 static int fsd_ncrash;
@@ -378,7 +382,8 @@ static void service_start(void)
 		   names + 15);
 		if (fsd_killnext >= 0)
 			fsd_kill_ms = fsd_started_ms + fsd_killnext;
-		fsd_killnext = -1;
+		fsd_kill_threads = fsd_killthreads;
+		fsd_killnext = fsd_killthreads = -1;
 	}
 	free(env);
 	free(names);
@@ -556,6 +561,7 @@ static void service_exited(int status)
 	fsd_pid = 0;
 	fsd_want = FSD_NONE;
 	fsd_deadline_ms = fsd_kill_ms = -1;
+	fsd_kill_threads = -1;
 	if (want == FSD_RESTART) {
 		service_start();
 	} else if (want != FSD_NONE || !crash) {
@@ -583,6 +589,48 @@ static void reap(void)
 			service_exited(status);
 }
 
+/* The number of threads pid runs (0 if unknown). */
+static int proc_threads(pid_t pid)
+{
+	char path[64], line[256];
+	FILE *f;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "r");
+	if (f == NULL)
+		return 0;
+	while (fgets(line, sizeof(line), f) != NULL &&
+	       sscanf(line, "Threads: %d", &n) != 1)
+		;
+	fclose(f);
+	return n;
+}
+
+/* killnext, killthreads: SIGKILL the main process once the time has come
+ * or it runs so many threads, unless it has said READY=1 first. */
+static void kill_before_ready(int64_t now)
+{
+	int threads;
+
+	if (fsd_kill_ms < 0 && fsd_kill_threads <= 0)
+		return;
+	notify_read(); /* a READY=1 on its way counts */
+	if (fsd_ready) {
+		fsd_kill_ms = fsd_kill_threads = -1;
+		ev("kill missed pid=%d: ready", (int)fsd_pid);
+		return;
+	}
+	threads = proc_threads(fsd_pid);
+	if (!(fsd_kill_ms >= 0 && now >= fsd_kill_ms) &&
+	    !(fsd_kill_threads > 0 && threads >= fsd_kill_threads))
+		return;
+	fsd_kill_ms = fsd_kill_threads = -1;
+	ev("killed pid=%d before-ready ms=%lld threads=%d", (int)fsd_pid,
+	   (long long)(now - fsd_started_ms), threads);
+	kill(fsd_pid, SIGKILL);
+}
+
 static void timers(void)
 {
 	int64_t now = now_ms();
@@ -592,17 +640,8 @@ static void timers(void)
 		kill(fsd_pid, SIGKILL);
 		fsd_deadline_ms = -1;
 	}
-	if (fsd_pid && fsd_kill_ms >= 0 && now >= fsd_kill_ms) {
-		fsd_kill_ms = -1;
-		notify_read(); /* a READY=1 on its way counts */
-		if (fsd_ready) {
-			ev("killnext missed pid=%d: ready", (int)fsd_pid);
-		} else {
-			ev("killed pid=%d before-ready ms=%lld", (int)fsd_pid,
-			   (long long)(now - fsd_started_ms));
-			kill(fsd_pid, SIGKILL);
-		}
-	}
+	if (fsd_pid)
+		kill_before_ready(now);
 }
 
 /* ---- Commands ------------------------------------------------------- */
@@ -681,6 +720,8 @@ static void command(char *line)
 		service_signal(SIGKILL, FSD_NONE);
 	else if (strcmp(line, "killnext") == 0 && arg != NULL)
 		fsd_killnext = atoll(arg);
+	else if (strcmp(line, "killthreads") == 0 && arg != NULL)
+		fsd_killthreads = atoi(arg);
 	else if (strcmp(line, "signal") == 0 && arg != NULL &&
 		 signal_number(arg) > 0)
 		service_signal(signal_number(arg), FSD_NONE);
@@ -793,6 +834,8 @@ static int next_timeout(void)
 		next = fsd_deadline_ms;
 	if (fsd_kill_ms >= 0 && (next < 0 || fsd_kill_ms < next))
 		next = fsd_kill_ms;
+	if (fsd_kill_threads > 0 && (next < 0 || now + 1 < next))
+		next = now + 1; /* its threads, looked at every ms */
 	return next < 0 ? -1 : next <= now ? 0 : (int)(next - now);
 }
 

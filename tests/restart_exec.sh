@@ -72,6 +72,7 @@ for k in 1 2 3; do
 		cl_die "pairs: no traffic after hand-over $k"
 	cl_load_flowing fanin 200 "$RS_TIMEOUT" ||
 		cl_die "fan-in: no traffic after hand-over $k"
+	rs_loads_clean "hand-over $k" pairs fanin slow
 	cl_stats 0
 	[ "$(cl_stat 0 handovers)" = "$k" ] ||
 		cl_fail "handovers=$(cl_stat 0 handovers), not $k"
@@ -90,7 +91,7 @@ cl_client_open hb 0
 cl_client_send "$hb" "$first_id" "to the first client, after 3 hand-overs"
 cl_client_expect "$ha" "to the first client, after 3 hand-overs"
 
-touch "$RS_STOP"
+rs_stop_loads
 rs_load_done pairs
 rs_load_done fanin
 rs_load_end slow
@@ -115,6 +116,7 @@ cp "$PATCHBAYD" "$copy" || cl_die "cannot copy $PATCHBAYD"
 PATCHBAYD=$copy cl_daemon_start 0 # $PATCHBAYD is the real one again after
 pid=${CL_D_PID[0]}
 rm -f "$RS_STOP"
+RS_LOAD_FAILS=0
 cl_client_open ha 0
 cl_load_bg pairs2 --ports "$(cl_ports 0)" --progress-ms 250 \
 	--timeout-ms 900000 --clients 8 --pattern pairs --frames 0 \
@@ -136,6 +138,7 @@ for how in "a script that exits 1" "no file"; do
 		cl_fail "$how: took over all the same"
 	cl_load_flowing pairs2 200 "$RS_TIMEOUT" ||
 		cl_fail "$how: no traffic after the refused hand-over"
+	rs_loads_clean "the refused hand-over ($how)" pairs2
 	cl_stats 0
 	[ "$(cl_stat 0 handovers_failed)" = "$fails" ] ||
 		cl_fail "$how: handovers_failed=$(cl_stat 0 handovers_failed)"
@@ -145,7 +148,7 @@ cp "$PATCHBAYD" "$copy.new" || cl_die "cannot copy $PATCHBAYD"
 mv -f "$copy.new" "$copy"
 usr2 "$RS_TOOK_RE" "took over"
 rs_check_took "$USR2_LOG" 9
-touch "$RS_STOP"
+rs_stop_loads
 rs_load_done pairs2
 cl_client_close "$ha"
 cl_stats 0

@@ -263,14 +263,41 @@ rs_noread_stuck() { # NAME FRAMES
 		[ "$v" -lt "$2" ]
 }
 
-# Waits until load NAME ends, within SECONDS; if it does not, fails and
-# ends it (SIGTERM to its timeout(1), which passes it on).
-rs_load_end() { # NAME [SECONDS]
-	local pid
+# Ends the sending of the loads given --stop-file "$RS_STOP"; they have
+# RS_TIMEOUT seconds from now, all together, to end (rs_load_end).
+rs_stop_loads() {
+	touch "$RS_STOP"
+	RS_LOADS_END=$((SECONDS + RS_TIMEOUT))
+}
+
+# Waits until load NAME ends, by the time rs_stop_loads set (or within
+# RS_TIMEOUT); if it does not, fails and ends it (SIGTERM to its
+# timeout(1), which passes it on).
+rs_load_end() { # NAME
+	local pid left=$RS_TIMEOUT
 	eval "pid=\$CL_LOAD_PID_$1"
-	timeout "${2-$RS_TIMEOUT}" tail --pid="$pid" -f /dev/null && return 0
-	cl_fail "load $1 still runs ${2-$RS_TIMEOUT} s after it should have ended"
+	[ -n "${RS_LOADS_END-}" ] && left=$((RS_LOADS_END - SECONDS))
+	[ "$left" -ge 1 ] || left=1
+	timeout "$left" tail --pid="$pid" -f /dev/null && return 0
+	cl_fail "load $1 has not ended (it waits for frames that never came?)"
 	kill -TERM "$pid" 2>/dev/null
+}
+
+# Fails with what the running loads (NAME...) have reported on stderr
+# (lost, repeated or broken frames, each told as soon as it is seen) since
+# the last call, said to be after WHAT: the step that broke them.
+RS_LOAD_FAILS=0
+rs_loads_clean() { # WHAT NAME...
+	local what=$1 n new
+	shift
+	new=$(for n in "$@"; do grep -h '^FAIL' "$CL_DIR/$n.err"; done)
+	n=$(grep -c . <<<"$new")
+	[ -n "$new" ] || n=0
+	if [ "$n" -gt "$RS_LOAD_FAILS" ]; then
+		cl_fail "after $what, the loads saw: $(tail -n +$((RS_LOAD_FAILS + 1)) \
+			<<<"$new" | head -n 5 | tr '\n' '|')"
+	fi
+	RS_LOAD_FAILS=$n
 }
 
 # Checks a load's totals line, once it ends (rs_load_end): exit 0, ok=1,

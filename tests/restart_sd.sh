@@ -13,10 +13,11 @@
 #     them, says READY=1, then empties the store; it logs "took over N
 #     clients" with N every client; the traffic goes on; the counters carry
 #     over (accepted unchanged, forwarded not less, handovers counts);
-#  2. the new process killed before READY=1 (fakesd's killnext: at once,
-#     then at 2/5 and 4/5 of the time the last one took to be ready, while
-#     it takes over): fakesd starts another with the store intact, which
-#     takes every client over, and no frame is lost or repeated;
+#  2. the new process killed before READY=1 (fakesd's killnext 0: at once;
+#     killthreads: once it runs 8, 30, then 60 threads, in the middle of
+#     taking the clients over): fakesd starts another with the store
+#     intact, which takes every client over, and no frame is lost or
+#     repeated;
 #  3. a client connected after all that gets an id above every earlier one,
 #     and reaches the hand-made client connected before the first restart.
 # Then every load ends with every frame received once and in order and no
@@ -75,6 +76,7 @@ after_handover() { # HANDOVERS
 		cl_die "pairs: no traffic after hand-over $1"
 	cl_load_flowing fanin 200 "$RS_TIMEOUT" ||
 		cl_die "fan-in: no traffic after hand-over $1"
+	rs_loads_clean "hand-over $1" pairs fanin slow many
 	cl_stats 0
 	[ "$(cl_stat 0 accepted)" = "$accepted" ] ||
 		cl_fail "accepted=$(cl_stat 0 accepted) after hand-over $1," \
@@ -101,21 +103,20 @@ for k in 1 2 3; do
 done
 
 # 2. The new process killed before READY=1: at once (before it runs),
-# then at half and at four fifths of the time the last one took to say
-# READY=1 (while it takes over; if it was ready sooner, fakesd says the
-# kill missed, and that restart is a plain one).
+# then once it runs 8, 30, then 60 threads (one a client: it is taking the
+# clients over). One that said READY=1 sooner is not killed (fakesd says
+# the kill missed, and that restart is a plain one).
 rs_sd_cmd killnext 0
 rs_restart "$(live)"
 [ "$RS_STARTS" = 2 ] ||
 	cl_fail "killnext 0: $RS_STARTS processes started, not 2"
 after_handover 4
 handovers=4
-for part in 2 4; do
-	ms=$((RS_READY_MS * part / 5))
-	rs_sd_cmd killnext "$ms"
+for threads in 8 30 60; do
+	rs_sd_cmd killthreads "$threads"
 	rs_restart "$(live)"
-	cl_log "killnext $ms: $(grep -E '^(killed|killnext)' "$RS_EVENTS" |
-		tail -n 1)"
+	cl_log "killthreads $threads: $(grep -E '^(killed|kill missed)' \
+		"$RS_EVENTS" | tail -n 1)"
 	handovers=$((handovers + 1))
 	after_handover "$handovers"
 done
@@ -126,10 +127,10 @@ max=$(rs_max_id)
 cl_client_open hb 0
 [ "$CL_CLIENT_ID" -gt "$max" ] ||
 	cl_fail "a new client got id $CL_CLIENT_ID, not above $max"
-cl_client_send "$hb" "$first_id" "to the first client, after 6 restarts"
-cl_client_expect "$ha" "to the first client, after 6 restarts"
+cl_client_send "$hb" "$first_id" "to the first client, after 7 restarts"
+cl_client_expect "$ha" "to the first client, after 7 restarts"
 
-touch "$RS_STOP"
+rs_stop_loads
 rs_load_done pairs
 rs_load_done fanin
 rs_load_done many
