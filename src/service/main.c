@@ -152,8 +152,19 @@ static int main_run(struct main_run *mr)
 		pb_federation_handover_done();
 	pb_registry_set_tls(&reg, mr->mr_tls_ctx);
 	mr->mr_tls_ctx = NULL; /* the registry's now */
-	/* Before any thread serves (and a TLS handshake would find the
-	 * daemon frozen): the state let go, then everyone goes on. */
+	if (mr->mr_metrics >= 0 &&
+	    (m = pb_metrics_start(mr->mr_metrics, &reg, err, sizeof(err))) ==
+		    NULL) {
+		log_warnx("%s", err);
+		return 1;
+	}
+	/* Ready: the listening sockets are open (what connects waits in
+	 * their backlog). Then, before any client is served (its thread
+	 * held) or accepted (a TLS handshake would find the daemon still
+	 * frozen), the state is let go, and everyone goes on: a crash until
+	 * then takes the same state over again. */
+	pb_detach_ready(&mr->mr_ready);
+	(void)pb_notify("READY=1\nSTATUS=serving");
 	pb_takeover_end(&mr->mr_takeover);
 	if (held)
 		pb_registry_thaw(&reg);
@@ -162,14 +173,6 @@ static int main_run(struct main_run *mr)
 		log_warn("cannot start the acceptor");
 		return 1;
 	}
-	if (mr->mr_metrics >= 0 &&
-	    (m = pb_metrics_start(mr->mr_metrics, &reg, err, sizeof(err))) ==
-		    NULL) {
-		log_warnx("%s", err);
-		return 1;
-	}
-	pb_detach_ready(&mr->mr_ready);
-	(void)pb_notify("READY=1\nSTATUS=serving");
 	rs = (struct pb_restart){
 		.rs_reg = &reg,
 		.rs_acceptor = &ac,
