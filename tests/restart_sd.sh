@@ -31,7 +31,7 @@ set -u
 . "$(dirname "$0")/restart_lib.sh"
 
 rs_init
-rs_sd_start --outbox 16K --park 16K --max-frame 4K --slow-timeout 30
+rs_sd_start --outbox 16K --park 16K --max-frame 4K --slow-timeout 15
 
 cl_client_open ha 0
 first_id=$CL_CLIENT_ID
