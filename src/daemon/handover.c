@@ -55,8 +55,7 @@ uint32_t pb_handover_add_fd(struct pb_handover_out *out, int fd)
 	return (uint32_t)out->ho_nfds++;
 }
 
-/* The queued bytes of ob, from its head, as one byte string. */
-static size_t handover_put_queue(struct pb_blob *b, const struct pb_outbox *ob)
+size_t pb_handover_put_queue(struct pb_blob *b, const struct pb_outbox *ob)
 {
 	struct iovec iov[2] = {{0}};
 	int n = pb_outbox_peek(ob, iov);
@@ -88,7 +87,7 @@ static void handover_put_client(struct pb_client *c, void *arg)
 	pb_blob_bytes(b, cn->cn_addr, strlen(cn->cn_addr));
 	pb_blob_bytes(b, cn->cn_rbuf.rb_data, cn->cn_rbuf.rb_len);
 	pthread_mutex_lock(&c->cl_lock);
-	out->ho_bytes += handover_put_queue(b, &cn->cn_outbox);
+	out->ho_bytes += pb_handover_put_queue(b, &cn->cn_outbox);
 	pthread_mutex_unlock(&c->cl_lock);
 	out->ho_bytes += cn->cn_rbuf.rb_len;
 	pb_blob_u32(b, (uint32_t)cn->cn_park.pk_nlanes);
@@ -96,7 +95,7 @@ static void handover_put_client(struct pb_client *c, void *arg)
 		const struct pb_park_lane *l = &cn->cn_park.pk_lanes[i];
 
 		pb_blob_u32(b, l->pl_dest);
-		out->ho_bytes += handover_put_queue(b, &l->pl_frames);
+		out->ho_bytes += pb_handover_put_queue(b, &l->pl_frames);
 	}
 	pb_blob_end(b, at);
 	out->ho_clients++;
@@ -332,12 +331,8 @@ static struct pb_client *handover_client(struct pb_registry *reg,
 	return NULL;
 }
 
-/* The frames of c's waiting room wait for their destinations, as they did:
- * each destination counts them (for its slow consumer's line), and c's
- * thread retries them first thing (which puts c back on their waiters). */
-static void handover_rewait(struct pb_registry *reg, struct pb_client *c)
+void pb_handover_rewait(struct pb_registry *reg, const struct pb_park *pk)
 {
-	struct pb_park *pk = &c->cl_conn.cn_park;
 	size_t i;
 
 	for (i = 0; i < pk->pk_nlanes; i++) {
@@ -355,6 +350,13 @@ static void handover_rewait(struct pb_registry *reg, struct pb_client *c)
 			true);
 		pb_client_unref(d);
 	}
+}
+
+/* c's waiting room counted by its destinations again, and retried by c's
+ * thread first thing (which puts c back on their waiters). */
+static void handover_rewait(struct pb_registry *reg, struct pb_client *c)
+{
+	pb_handover_rewait(reg, &c->cl_conn.cn_park);
 	pb_wake_signal(&c->cl_wake);
 }
 

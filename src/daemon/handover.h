@@ -72,6 +72,14 @@ struct pb_handover_info {
 int pb_handover_check(const struct pb_blob_reader *r, size_t nfds,
 		      struct pb_handover_info *info, char *err, size_t errlen);
 
+/* The queued bytes of ob, from its head, as one byte string; returns
+ * how many. */
+size_t pb_handover_put_queue(struct pb_blob *b, const struct pb_outbox *ob);
+
+/* The frames waiting in waiting room pk, rebuilt, counted again by their
+ * destinations (for their slow consumer's line), as they were before. */
+void pb_handover_rewait(struct pb_registry *reg, const struct pb_park *pk);
+
 /* Rebuilds the clients of a checked state in reg (set up, no thread
  * serving yet) and starts their threads. fds[i] is the descriptor of
  * index i; each one a client takes is set to -1 (the rest are the

@@ -1369,41 +1369,32 @@ static void link_free_state(struct pb_link *lk)
  * destination (u32) and frames).
  */
 
-struct link_put {
-	struct pb_blob *lp_b;
-};
-
 static void link_put_proxy(void *arg, uint32_t id, void *val)
 {
-	struct link_put *lp = arg;
+	struct pb_blob *b = arg;
 	struct pb_client *c = val;
-	struct iovec iov[2] = {{0}};
-	int n;
 
-	pb_blob_u32(lp->lp_b, id);
-	pb_blob_u64(lp->lp_b, c->cl_sent);
-	pb_blob_u64(lp->lp_b, c->cl_consumed);
+	pb_blob_u32(b, id);
+	pb_blob_u64(b, c->cl_sent);
+	pb_blob_u64(b, c->cl_consumed);
 	pthread_mutex_lock(&c->cl_lock);
-	n = pb_outbox_peek(&c->cl_conn.cn_outbox, iov);
-	pb_blob_bytes2(lp->lp_b, iov[0].iov_base, n > 0 ? iov[0].iov_len : 0,
-		       iov[1].iov_base, n > 1 ? iov[1].iov_len : 0);
+	(void)pb_handover_put_queue(b, &c->cl_conn.cn_outbox);
 	pthread_mutex_unlock(&c->cl_lock);
 }
 
 static void link_put_credit(void *arg, uint32_t id, void *val)
 {
-	struct link_put *lp = arg;
+	struct pb_blob *b = arg;
 	const struct link_credit *lc = val;
 
-	pb_blob_u32(lp->lp_b, id);
-	pb_blob_u64(lp->lp_b, lc->lc_recvd);
-	pb_blob_u64(lp->lp_b, lc->lc_consumed);
+	pb_blob_u32(b, id);
+	pb_blob_u64(b, lc->lc_recvd);
+	pb_blob_u64(b, lc->lc_consumed);
 }
 
 void pb_link_handover_write(struct pb_link *lk, struct pb_blob *b)
 {
 	const struct pb_park *pk = &lk->lk_in->cl_conn.cn_park;
-	struct link_put lp = {.lp_b = b};
 	size_t at = pb_blob_begin(b, PB_HO_LINK), i;
 	struct link_batch *lb;
 	uint32_t n = 0;
@@ -1426,20 +1417,16 @@ void pb_link_handover_write(struct pb_link *lk, struct pb_blob *b)
 	}
 	pthread_mutex_lock(&lk->lk_lock);
 	pb_blob_u32(b, (uint32_t)lk->lk_proxies.im_n);
-	pb_idmap_each(&lk->lk_proxies, link_put_proxy, &lp);
+	pb_idmap_each(&lk->lk_proxies, link_put_proxy, b);
 	pthread_mutex_unlock(&lk->lk_lock);
 	pb_blob_u64(b, lk->lk_rx_epoch);
 	pb_blob_u64(b, lk->lk_expect);
 	pb_blob_u32(b, (uint32_t)lk->lk_credits.im_n);
-	pb_idmap_each(&lk->lk_credits, link_put_credit, &lp);
+	pb_idmap_each(&lk->lk_credits, link_put_credit, b);
 	pb_blob_u32(b, (uint32_t)pk->pk_nlanes);
 	for (i = 0; i < pk->pk_nlanes; i++) {
-		struct iovec iov[2] = {{0}};
-		int k = pb_outbox_peek(&pk->pk_lanes[i].pl_frames, iov);
-
 		pb_blob_u32(b, pk->pk_lanes[i].pl_dest);
-		pb_blob_bytes2(b, iov[0].iov_base, k > 0 ? iov[0].iov_len : 0,
-			       iov[1].iov_base, k > 1 ? iov[1].iov_len : 0);
+		(void)pb_handover_put_queue(b, &pk->pk_lanes[i].pl_frames);
 	}
 	pb_blob_end(b, at);
 }
@@ -1572,20 +1559,5 @@ struct pb_link *pb_link_restore(const struct pb_link_env *env,
 
 void pb_link_rewait(struct pb_link *lk)
 {
-	struct pb_registry *reg = lk->lk_env->le_reg;
-	const struct pb_park *pk = &lk->lk_in->cl_conn.cn_park;
-	size_t i;
-
-	for (i = 0; i < pk->pk_nlanes; i++) {
-		struct pb_client *d =
-			pb_registry_get(reg, pk->pk_lanes[i].pl_dest);
-
-		if (d == NULL)
-			continue;
-		pb_conn_waiting(
-			&d->cl_conn,
-			pb_outbox_count_frames(&pk->pk_lanes[i].pl_frames),
-			true);
-		pb_client_unref(d);
-	}
+	pb_handover_rewait(lk->lk_env->le_reg, &lk->lk_in->cl_conn.cn_park);
 }
