@@ -340,3 +340,31 @@ rs_sd_quit() {
 		cl_fail "the daemon reported a sanitizer error"
 	fi
 }
+
+# The end of the restart tests' loads: the loads named (which send until
+# now) stopped and each clean; the slow load's non-reader cut, and every
+# one of its 20,000 frames to the other reader there.
+rs_loads_final() { # LOAD...
+	local l
+	rs_stop_loads
+	for l in "$@"; do
+		rs_load_done "$l"
+	done
+	rs_load_end slow
+	cl_load_wait slow || cl_fail "the sender to the non-reader"
+	[ "$(cl_load_field noread_cut)" = 1 ] && [ "$(cl_load_field ok)" = 1 ] &&
+		[ "$(cl_load_field received)" = 20000 ] &&
+		[ "$(cl_load_field closed)" = 0 ] ||
+		cl_fail "load slow: $CL_LOAD_LINE"
+}
+
+# Once every client is gone: the counters reconcile, and no hand-over
+# closed, failed or refused anything.
+rs_no_losses() {
+	local c
+	cl_reconcile 30 || true
+	cl_reconcile_conns 30 || true
+	for c in disconnect_restart handovers_failed handover_state_refused; do
+		[ "$(cl_stat 0 "$c")" = 0 ] || cl_fail "$c=$(cl_stat 0 "$c")"
+	done
+}
