@@ -98,17 +98,8 @@ log=$out/cluster.log
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/pb-cluster.XXXXXX")
 pids=() # everything started and still running
 
-# Stops one process started here: TERM, then KILL after 5 s.
-stop_pid() { # PID
-	local _
-	kill -TERM "$1" 2>/dev/null || return 0
-	for _ in $(seq 100); do
-		kill -0 "$1" 2>/dev/null || break
-		sleep 0.05
-	done
-	kill -KILL "$1" 2>/dev/null || true
-	wait "$1" 2>/dev/null || true
-}
+# stop_pid
+. "$top/bench/lib.sh"
 
 forget_pid() { # PID: no longer ours to stop
 	local keep=() p

@@ -121,17 +121,8 @@ log=$out/restart.log
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/pb-restart.XXXXXX")
 pids=() # everything started and still running
 
-# Stops one process started here: TERM, then KILL after 5 s.
-stop_pid() { # PID
-	local _
-	kill -TERM "$1" 2>/dev/null || return 0
-	for _ in $(seq 100); do
-		kill -0 "$1" 2>/dev/null || break
-		sleep 0.05
-	done
-	kill -KILL "$1" 2>/dev/null || true
-	wait "$1" 2>/dev/null || true
-}
+# stop_pid
+. "$top/bench/lib.sh"
 
 # shellcheck disable=SC2317 # called by the trap
 cleanup() {
