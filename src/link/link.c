@@ -21,14 +21,17 @@
 #include "log.h"
 #include "stats.h"
 
-#define PB_LINK_SUBJECT	  (PB_OPTIONS_ADDRLEN + 32)
-#define PB_LINK_GONE	  256  /* ids known gone, remembered per link */
-#define PB_LINK_RESEND_MS 200  /* no acknowledgement: send again */
-#define PB_LINK_NAK_MS	  50   /* a gap reported: send again, at most so */
-#define PB_LINK_ACK_MS	  1000 /* full credit, at least this often */
-#define PB_LINK_LIMBO_MS  3000 /* heard again: an answer is due by then */
-#define PB_LINK_ACK_MAX	  4096 /* credit entries per message */
-#define PB_LINK_DELIVER	  64   /* frames handed to the engine at once */
+#define PB_LINK_SUBJECT	   (PB_OPTIONS_ADDRLEN + 32)
+#define PB_LINK_GONE	   256	/* ids known gone, remembered per link */
+#define PB_LINK_RESEND_MS  200	/* no acknowledgement: send again */
+#define PB_LINK_RESEND_MAX 3200 /* ... backing off to this at most */
+#define PB_LINK_SILENT_MS  2500 /* not heard: send the first batch only */
+#define PB_LINK_NAK_MS	   50	/* a gap reported: send again, at most so */
+#define PB_LINK_ACK_MS	   1000 /* full credit, at least this often */
+#define PB_LINK_LIMBO_MS   3000 /* heard again: an answer is due by then */
+#define PB_LINK_ENDED_MAX  10	/* a session's last word, said so often */
+#define PB_LINK_ACK_MAX	   4096 /* credit entries per message */
+#define PB_LINK_DELIVER	   64	/* frames handed to the engine at once */
 
 /* A message posted by NATS's threads. */
 struct link_msg {
@@ -86,6 +89,7 @@ struct pb_link {
 	uint64_t lk_next_seq;
 	struct link_batch *lk_unacked, **lk_unacked_tail;
 	uint64_t lk_progress_ms, lk_resent_ms;
+	uint64_t lk_rto_ms;    /* the wait before sending again, backing off */
 	size_t lk_outstanding; /* bytes taken, not consumed by the node */
 	unsigned char *lk_buf; /* the batch being filled */
 	size_t lk_len, lk_frames;
@@ -96,7 +100,7 @@ struct pb_link {
 	/* The batches not acknowledged when the link last went down, which
 	 * the node may have had: counted sent or dropped once it says, in
 	 * an ACK for that session; dropped if it restarted, or says nothing
-	 * for PB_LINK_LIMBO_MS once heard again. */
+	 * for link_limbo_ms once heard again. */
 	uint64_t lk_limbo_epoch; /* 0: none */
 	uint64_t lk_limbo_first; /* the first one's number */
 	uint64_t lk_limbo_ms;
@@ -106,8 +110,13 @@ struct pb_link {
 	size_t lk_nblocked, lk_blocked_cap;
 	uint64_t lk_round;
 	/* Receiving: */
-	uint64_t lk_rx_epoch;	    /* the node's session of this link */
-	uint64_t lk_expect;	    /* the next batch in order */
+	uint64_t lk_rx_epoch; /* the node's session of this link */
+	uint64_t lk_expect;   /* the next batch in order */
+	/* The session before, and the last batch taken of it: said again
+	 * (ENDED) with the full ACKs, PB_LINK_ENDED_MAX times, since a
+	 * NATS message can be lost and the node counts by it. */
+	uint64_t lk_ended_epoch, lk_ended_cum;
+	unsigned lk_ended_left;
 	struct pb_idmap lk_credits; /* local id -> struct link_credit */
 	bool lk_ack_due;
 	uint64_t lk_acked_ms;
@@ -390,17 +399,31 @@ static void link_publish(struct pb_link *lk)
 	link_publish_batch(lk, false);
 }
 
-/* Sends every unacknowledged batch again, in order. */
-static void link_resend(struct pb_link *lk, uint64_t now)
+/* Sends the unacknowledged batches again, in order: all of them, or
+ * only the first (a node not heard from for a while is probed: sending
+ * it everything again would only fill NATS's buffers towards a route
+ * that is down, and stall this node's connection for every link). */
+static void link_resend(struct pb_link *lk, uint64_t now, bool all)
 {
 	struct link_batch *b;
 
-	for (b = lk->lk_unacked; b != NULL; b = b->lb_next) {
+	for (b = lk->lk_unacked; b != NULL; b = all ? b->lb_next : NULL) {
 		b->lb_resent = true;
 		link_send(lk, b);
 		link_stat_add(&lk->st_retransmits, 1);
 	}
 	lk->lk_resent_ms = now;
+}
+
+/* No acknowledgement for a while: sends again, and waits twice as long
+ * before the next time (until something is acknowledged). */
+static void link_resend_timeout(struct pb_link *lk, uint64_t now,
+				uint64_t heard)
+{
+	link_resend(lk, now, heard < PB_LINK_SILENT_MS);
+	lk->lk_rto_ms = 2 * lk->lk_rto_ms < PB_LINK_RESEND_MAX
+				? 2 * lk->lk_rto_ms
+				: PB_LINK_RESEND_MAX;
 }
 
 /* Frees the batches up to cum, which the node accepted. */
@@ -420,6 +443,7 @@ static void link_acked(struct pb_link *lk, uint64_t cum, uint64_t now)
 		pb_budget_release(&lk->lk_env->le_reg->rg_budget, b->lb_len);
 		free(b);
 		lk->lk_progress_ms = now;
+		lk->lk_rto_ms = PB_LINK_RESEND_MS;
 	}
 	if (lk->lk_unacked == NULL)
 		lk->lk_unacked_tail = &lk->lk_unacked;
@@ -661,6 +685,7 @@ static size_t link_reset_tx(struct pb_link *lk, enum pb_leave why)
 	lk->lk_outstanding = 0;
 	lk->lk_tx_epoch = link_random();
 	lk->lk_next_seq = 1;
+	lk->lk_rto_ms = PB_LINK_RESEND_MS;
 	return frames;
 }
 
@@ -883,9 +908,13 @@ static void link_send_nak(struct pb_link *lk, uint64_t epoch, uint64_t cum)
 	link_send_mark(lk, PB_ENV_NAK, epoch, cum);
 }
 
+/* The former receiving session's last word, if it is still to be said. */
 static void link_send_ended(struct pb_link *lk)
 {
-	link_send_mark(lk, PB_ENV_ENDED, lk->lk_rx_epoch, lk->lk_expect - 1);
+	if (lk->lk_ended_left == 0)
+		return;
+	lk->lk_ended_left--;
+	link_send_mark(lk, PB_ENV_ENDED, lk->lk_ended_epoch, lk->lk_ended_cum);
 }
 
 /* A batch of the node's, in order or not. */
@@ -911,8 +940,12 @@ static void link_data(struct pb_link *lk, const struct pb_env_header *h,
 		}
 		/* The former session's last word, so that the node counts
 		 * what it sent before going down (link_limbo_end). */
-		if (lk->lk_rx_epoch != 0)
+		if (lk->lk_rx_epoch != 0) {
+			lk->lk_ended_epoch = lk->lk_rx_epoch;
+			lk->lk_ended_cum = lk->lk_expect - 1;
+			lk->lk_ended_left = PB_LINK_ENDED_MAX;
 			link_send_ended(lk);
+		}
 		lk->lk_rx_epoch = h->eh_src_epoch;
 		lk->lk_expect = 1;
 		link_clear_credits(lk);
@@ -957,7 +990,7 @@ static void link_ack(struct pb_link *lk, const struct pb_env_header *h,
 	link_acked(lk, h->eh_seq, now);
 	if (h->eh_type == PB_ENV_NAK && lk->lk_unacked != NULL &&
 	    now - lk->lk_resent_ms >= PB_LINK_NAK_MS)
-		link_resend(lk, now); /* it lacks the first we hold */
+		link_resend(lk, now, true); /* it lacks the first we hold */
 	pb_env_iter_init(&it, m, len);
 	while (pb_env_next(&it, PB_ENV_ACK, &e)) {
 		struct pb_client *c;
@@ -1111,6 +1144,16 @@ static uint64_t link_since(uint64_t now, uint64_t then)
 	return now > then ? now - then : 0;
 }
 
+/* How long batches in limbo wait, once the node is heard again, for its
+ * word on them: its ENDED is said once a second, and a loaded node may
+ * take its time. */
+static uint64_t link_limbo_ms(const struct pb_link *lk)
+{
+	return lk->lk_env->le_link_ms > PB_LINK_LIMBO_MS
+		       ? lk->lk_env->le_link_ms
+		       : PB_LINK_LIMBO_MS;
+}
+
 /* The link's timers: down, send again, acknowledge in full. */
 static void link_timers(struct pb_link *lk, uint64_t now)
 {
@@ -1123,15 +1166,17 @@ static void link_timers(struct pb_link *lk, uint64_t now)
 	else if (pb_link_up(lk) && lk->lk_unacked != NULL && stuck >= limit)
 		link_down(lk, "nothing acknowledged", stuck, now);
 	else if (lk->lk_unacked != NULL && stuck >= PB_LINK_RESEND_MS &&
-		 link_since(now, lk->lk_resent_ms) >= PB_LINK_RESEND_MS)
-		link_resend(lk, now);
+		 link_since(now, lk->lk_resent_ms) >= lk->lk_rto_ms)
+		link_resend_timeout(lk, now, heard);
 	/* Heard again, and no answer about them: they are lost. */
 	if (lk->lk_nlimbo > 0 && pb_link_up(lk) &&
-	    link_since(now, lk->lk_limbo_ms) >= PB_LINK_LIMBO_MS)
+	    link_since(now, lk->lk_limbo_ms) >= link_limbo_ms(lk))
 		link_limbo_end(lk, 0);
 	if (lk->lk_rx_epoch != 0 &&
-	    link_since(now, lk->lk_acked_ms) >= PB_LINK_ACK_MS)
+	    link_since(now, lk->lk_acked_ms) >= PB_LINK_ACK_MS) {
 		link_send_ack(lk, true, now);
+		link_send_ended(lk);
+	}
 }
 
 static int link_poll_ms(struct pb_link *lk)
@@ -1251,6 +1296,7 @@ static struct pb_link *link_alloc(const struct pb_link_env *env, uint16_t node)
 	atomic_init(&lk->lk_up, false);
 	lk->lk_tx_epoch = link_random();
 	lk->lk_next_seq = 1;
+	lk->lk_rto_ms = PB_LINK_RESEND_MS;
 	lk->lk_heard_ms = pb_now_ms();
 	link_batch_reset(lk);
 	return lk;
