@@ -96,9 +96,12 @@ else
 fi
 
 # 3. A partition of host 1, longer than the link timeout (10 s).
+# It sends until the checks below are done (however long the link takes
+# to come up again on a loaded machine), then stops.
 cl_load_bg long --ports "$(cl_ports 0 1)" --clients 2 --pattern fanout \
-	--frames 0 --duration-ms 25000 --rate 2000 --size 200 --window 0 \
-	--allow-loss --quiet-ms 3000 --progress-ms 250 --timeout-ms 120000
+	--frames 0 --stop-file "$CL_DIR/stop-long" --rate 2000 --size 200 \
+	--window 0 --allow-loss --quiet-ms 3000 --progress-ms 250 \
+	--timeout-ms 240000
 cl_load_flowing long 500 15 || cl_fail "no traffic before the long partition"
 mark0=$(cl_log_mark 0)
 ip link set "pbw${s}1" down
@@ -115,6 +118,7 @@ cl_log "host 1 back"
 cl_wait_log 0 "$(printf "$CL_LINK_UP_RE" 1)" 60 "$mark0" ||
 	cl_fail "node 0: link to node 1 not up again after the partition"
 cl_load_flowing long 500 30 || cl_fail "no traffic after the long partition"
+touch "$CL_DIR/stop-long"
 cl_load_wait long || cl_fail "duplicates or reordering across the long partition"
 cl_reconcile 30 || true
 lost=$(cl_load_field lost)
