@@ -119,7 +119,7 @@ struct pb_link {
 	unsigned lk_ended_left;
 	struct pb_idmap lk_credits; /* local id -> struct link_credit */
 	bool lk_ack_due;
-	uint64_t lk_acked_ms;
+	uint64_t lk_full_ms;   /* the last full ACK (and ENDED said again) */
 	uint32_t *lk_gone_out; /* ids to report gone */
 	size_t lk_ngone_out, lk_gone_out_cap;
 
@@ -260,6 +260,12 @@ static size_t link_whole(const struct iovec *iov, size_t n, size_t avail)
 		done += len;
 	}
 	return whole;
+}
+
+/* Milliseconds from then to now; 0 if then is later (read after now). */
+static uint64_t link_since(uint64_t now, uint64_t then)
+{
+	return now > then ? now - then : 0;
 }
 
 static size_t link_min(size_t a, size_t b)
@@ -706,13 +712,27 @@ static void link_down(struct pb_link *lk, const char *why, uint64_t ms,
 
 /* ---- receiving ---- */
 
+/* The node is heard. After a silence the wait for sending again starts
+ * over, and everything not acknowledged goes again in this round: it
+ * backed off while nobody answered, and must not keep the link waiting
+ * (or let it go down) now that the node answers. */
+static void link_heard(struct pb_link *lk, uint64_t now)
+{
+	if (link_since(now, lk->lk_heard_ms) >= PB_LINK_SILENT_MS &&
+	    lk->lk_unacked != NULL) {
+		lk->lk_rto_ms = PB_LINK_RESEND_MS;
+		lk->lk_resent_ms = 0;
+	}
+	lk->lk_heard_ms = now;
+}
+
 static void link_hello(struct pb_link *lk, const struct pb_env_header *h,
 		       const unsigned char *body, uint64_t now)
 {
 	const struct pb_options *op = lk->lk_env->le_reg->rg_opts;
 	uint64_t park = pb_env_get_u64(body), outbox = pb_env_get_u64(body + 8);
 
-	lk->lk_heard_ms = now;
+	link_heard(lk, now);
 	if (lk->lk_peer_epoch != h->eh_src_epoch) {
 		if (lk->lk_peer_epoch != 0) {
 			size_t frames = link_reset_tx(lk, PB_LEAVE_CLOSED);
@@ -1049,7 +1069,7 @@ static void link_message(struct pb_link *lk, const unsigned char *m, size_t len,
 		pb_stats_add(PB_STAT_NODE_MSG_BAD, 1);
 		return;
 	}
-	lk->lk_heard_ms = now;
+	link_heard(lk, now);
 	if (h.eh_type == PB_ENV_DATA)
 		link_data(lk, &h, m, len);
 	else if (h.eh_type == PB_ENV_ACK || h.eh_type == PB_ENV_NAK ||
@@ -1111,7 +1131,8 @@ static void link_send_ack(struct pb_link *lk, bool all, uint64_t now)
 	link_ack_flush(&ab);
 	free(ab.ab_msg);
 	lk->lk_ack_due = false;
-	lk->lk_acked_ms = now;
+	if (all)
+		lk->lk_full_ms = now;
 }
 
 static void link_recredit_one(void *arg, uint32_t id, void *val)
@@ -1136,12 +1157,6 @@ static struct link_msg *link_take_inbox(struct pb_link *lk, bool *stop)
 	*stop = lk->lk_stop;
 	pthread_mutex_unlock(&lk->lk_lock);
 	return m;
-}
-
-/* Milliseconds from then to now; 0 if then is later (read after now). */
-static uint64_t link_since(uint64_t now, uint64_t then)
-{
-	return now > then ? now - then : 0;
 }
 
 /* How long batches in limbo wait, once the node is heard again, for its
@@ -1172,8 +1187,10 @@ static void link_timers(struct pb_link *lk, uint64_t now)
 	if (lk->lk_nlimbo > 0 && pb_link_up(lk) &&
 	    link_since(now, lk->lk_limbo_ms) >= link_limbo_ms(lk))
 		link_limbo_end(lk, 0);
+	/* Once a second, whatever the partial ACKs between: one of those
+	 * lost is made good here, and so is a lost ENDED. */
 	if (lk->lk_rx_epoch != 0 &&
-	    link_since(now, lk->lk_acked_ms) >= PB_LINK_ACK_MS) {
+	    link_since(now, lk->lk_full_ms) >= PB_LINK_ACK_MS) {
 		link_send_ack(lk, true, now);
 		link_send_ended(lk);
 	}
