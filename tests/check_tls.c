@@ -11,8 +11,10 @@
  * reload that no longer allows a connected client (a shrunk allow-list, a
  * new CRL) closes it, counted; the identity is in the connect line; a TLS
  * client that stops reading is cut as a slow consumer; KeyUpdate under traffic
- * loses nothing; configuration errors exit 2 naming the option. Skipped (77)
- * where there is no openssl command.
+ * loses nothing; configuration errors exit 2 naming the option; the
+ * ciphertext waiting for a client's socket is charged to the memory budget
+ * (tls.c itself, a connection accepted here). Skipped (77) where there is
+ * no openssl command.
  */
 #include "config.h"
 
@@ -26,6 +28,9 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <signal.h>
@@ -34,6 +39,10 @@
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+
+#include "budget.h"
+#include "options.h"
+#include "tls.h"
 
 /* Where the certificates are, made once for every test. */
 static char pki[64];
@@ -959,6 +968,132 @@ START_TEST(test_configuration_errors_exit_2)
 }
 END_TEST
 
+/* A connection of tls.c's own, accepted here from a test client that
+ * connects in a thread of its own (its handshake blocks). */
+struct tls_own {
+	struct pb_tls_ctx *ctx;
+	struct pb_tls *t;
+	int fd;
+	int port;
+	struct tcl *c;
+	bool ok;
+};
+
+static void *tls_own_client(void *arg)
+{
+	struct tls_own *o = arg;
+
+	o->c = tcl_open(o->port, "alice", 4096, 0, &o->ok);
+	return NULL;
+}
+
+static void tls_own_open(struct tls_own *o, struct pb_budget *budget)
+{
+	struct sockaddr_in sin = {.sin_family = AF_INET};
+	socklen_t len = sizeof sin;
+	struct pb_options op;
+	enum pb_tls_step step;
+	char err[256] = "";
+	int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), sndbuf = 4096;
+	pthread_t th;
+
+	pb_options_defaults(&op);
+	snprintf(op.op_tls_cert, sizeof op.op_tls_cert, "%s",
+		 pki_file("srv.crt"));
+	snprintf(op.op_tls_key, sizeof op.op_tls_key, "%s",
+		 pki_file("srv.key"));
+	snprintf(op.op_tls_ca, sizeof op.op_tls_ca, "%s", pki_file("ca.crt"));
+	o->ctx = pb_tls_ctx_new(&op, err, sizeof err);
+	pbt_assert(o->ctx != NULL, "context: %s", err);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	pbt_assert(lfd >= 0 && bind(lfd, (struct sockaddr *)&sin, len) == 0 &&
+			   listen(lfd, 1) == 0 &&
+			   getsockname(lfd, (struct sockaddr *)&sin, &len) == 0,
+		   "listen: %s", strerror(errno));
+	o->port = ntohs(sin.sin_port);
+	pbt_assert(pthread_create(&th, NULL, tls_own_client, o) == 0,
+		   "pthread_create");
+	o->fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	pbt_assert(o->fd >= 0, "accept: %s", strerror(errno));
+	close(lfd);
+	setsockopt(o->fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
+	o->t = pb_tls_new(o->ctx, o->fd, budget);
+	pbt_assert(o->t != NULL, "pb_tls_new");
+	while ((step = pb_tls_handshake(o->t, err, sizeof err)) ==
+		       PB_TLS_WANT_READ ||
+	       step == PB_TLS_WANT_WRITE) {
+		struct pollfd pfd = {
+			.fd = o->fd,
+			.events = step == PB_TLS_WANT_READ ? POLLIN : POLLOUT};
+
+		pbt_assert(poll(&pfd, 1, PBT_IO_MS) == 1, "handshake stalled");
+	}
+	pbt_assert(step == PB_TLS_DONE, "handshake: %s", err);
+	pthread_join(th, NULL);
+	pbt_assert(o->ok, "the test client's handshake failed");
+}
+
+/* Writes 16 KiB blocks into o's connection until it takes no more (the
+ * test client reads nothing): the socket is full and ciphertext waits in
+ * the tail. */
+static void tls_own_fill(struct tls_own *o)
+{
+	static char plain[16384];
+	struct iovec iov = {.iov_base = plain, .iov_len = sizeof plain};
+	int i;
+
+	memset(plain, 'x', sizeof plain);
+	for (i = 0; i < 10000 && pb_tls_write(o->t, &iov, 1) > 0; i++)
+		;
+	pbt_assert(i < 10000 && errno == EAGAIN,
+		   "the connection took everything: %s", strerror(errno));
+	pbt_assert(pb_tls_wants_write(o->t), "no ciphertext waits");
+}
+
+/* The ciphertext waiting for a TLS client's socket (the tail) is charged
+ * to the budget given, and given back once sent, or when the connection
+ * goes with some still waiting. */
+START_TEST(test_ciphertext_waiting_is_charged_to_the_budget)
+{
+	struct pb_budget budget;
+	struct tls_own o = {0};
+	int i;
+
+	pb_budget_init(&budget, (size_t)1 << 30);
+	tls_own_open(&o, &budget);
+	tls_own_fill(&o);
+	pbt_assert(pb_budget_used(&budget) >= 16384,
+		   "%zu bytes charged for a full record waiting",
+		   pb_budget_used(&budget));
+	/* The client reads (without blocking: the rest of a record may
+	 * still be in the tail, which this thread sends): the tail goes out,
+	 * and its memory is given back. */
+	pbt_assert(fcntl(o.c->fd, F_SETFL, O_NONBLOCK) == 0, "fcntl");
+	for (i = 0; i < 100000 && pb_tls_wants_write(o.t); i++) {
+		struct pollfd pfd = {.fd = o.c->fd, .events = POLLIN};
+		char buf[65536];
+
+		pbt_assert(pb_tls_flush(o.t) == 0, "flush: %s",
+			   strerror(errno));
+		pbt_assert(poll(&pfd, 1, PBT_IO_MS) == 1,
+			   "nothing for the test client to read");
+		while (SSL_read(o.c->ssl, buf, sizeof buf) > 0)
+			;
+		ERR_clear_error();
+	}
+	pbt_assert(!pb_tls_wants_write(o.t), "the tail never went out");
+	ck_assert_uint_eq(pb_budget_used(&budget), 0);
+	/* Full again, and the connection freed with ciphertext waiting. */
+	tls_own_fill(&o);
+	pbt_assert(pb_budget_used(&budget) > 0, "nothing charged");
+	pb_tls_free(o.t);
+	ck_assert_uint_eq(pb_budget_used(&budget), 0);
+	tcl_close(o.c);
+	close(o.fd);
+	pb_tls_ctx_unref(o.ctx);
+}
+END_TEST
+
 static Suite *tls_suite(void)
 {
 	Suite *s = suite_create("tls");
@@ -978,6 +1113,7 @@ static Suite *tls_suite(void)
 	pbt_add_test(s, test_reload_with_new_crl_closes_revoked, 30);
 	pbt_add_test(s, test_expired_certificate_refused, 30);
 	pbt_add_test(s, test_crl_refuses_revoked, 30);
+	pbt_add_test(s, test_ciphertext_waiting_is_charged_to_the_budget, 30);
 	return s;
 }
 

@@ -41,9 +41,11 @@ struct pb_tls {
 	struct pb_tls_ctx *tl_ctx;
 	int tl_fd;
 	/* The ciphertext tail: bytes [tl_off, tl_len) of tl_tail wait for
-	 * the socket; freed once sent, so an idle client holds none. */
+	 * the socket; freed once sent, so an idle client holds none. Its
+	 * size, tl_cap, is charged to tl_budget. */
 	char *tl_tail;
 	size_t tl_off, tl_len, tl_cap;
+	struct pb_budget *tl_budget;
 	bool tl_owed; /* the last byte of plaintext taken was reported as
 			 not written: its ciphertext is in the tail */
 };
@@ -70,12 +72,22 @@ static int tls_tail_add(struct pb_tls *t, const char *data, size_t len)
 		p = realloc(t->tl_tail, cap);
 		if (p == NULL)
 			return -1;
+		pb_budget_charge(t->tl_budget, cap - t->tl_cap);
 		t->tl_tail = p;
 		t->tl_cap = cap;
 	}
 	memcpy(t->tl_tail + t->tl_len, data, len);
 	t->tl_len += len;
 	return 0;
+}
+
+/* Frees the tail, and what it was charged. */
+static void tls_tail_free(struct pb_tls *t)
+{
+	pb_budget_release(t->tl_budget, t->tl_cap);
+	free(t->tl_tail);
+	t->tl_tail = NULL;
+	t->tl_off = t->tl_len = t->tl_cap = 0;
 }
 
 /* Sends the tail, non-blocking (t's lock held): 0 when it is all out or
@@ -96,9 +108,7 @@ static int tls_drain(struct pb_tls *t)
 		}
 		t->tl_off += (size_t)r;
 	}
-	free(t->tl_tail);
-	t->tl_tail = NULL;
-	t->tl_off = t->tl_len = t->tl_cap = 0;
+	tls_tail_free(t);
 	return 0;
 }
 
@@ -448,7 +458,8 @@ long long pb_tls_ctx_expiry(const struct pb_tls_ctx *ctx)
 	return ctx->tc_expiry;
 }
 
-struct pb_tls *pb_tls_new(struct pb_tls_ctx *ctx, int fd)
+struct pb_tls *pb_tls_new(struct pb_tls_ctx *ctx, int fd,
+			  struct pb_budget *budget)
 {
 	struct pb_tls *t = calloc(1, sizeof(*t));
 	BIO *rbio = NULL, *wbio = NULL;
@@ -472,6 +483,7 @@ struct pb_tls *pb_tls_new(struct pb_tls_ctx *ctx, int fd)
 	SSL_set_accept_state(t->tl_ssl);
 	pthread_mutex_init(&t->tl_lock, NULL);
 	t->tl_fd = fd;
+	t->tl_budget = budget;
 	t->tl_ctx = ctx;
 	pb_tls_ctx_ref(ctx);
 	return t;
@@ -482,7 +494,7 @@ void pb_tls_free(struct pb_tls *t)
 	if (t == NULL)
 		return;
 	SSL_free(t->tl_ssl);
-	free(t->tl_tail);
+	tls_tail_free(t);
 	pb_tls_ctx_unref(t->tl_ctx);
 	pthread_mutex_destroy(&t->tl_lock);
 	free(t);

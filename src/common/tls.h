@@ -25,9 +25,10 @@
  * socket does not take stays in the tail and goes first next time. New
  * plaintext is encrypted only while the tail is empty, at most 16 KiB at
  * a time, so the tail holds at most one record of data (16 KiB and 22
- * bytes) plus a few bytes of handshake, KeyUpdate or alert: that bound,
- * per TLS client, comes on top of --max-memory (as OpenSSL's own buffers
- * do, one record each way while one is in flight, given back when idle).
+ * bytes) plus a few bytes of handshake, KeyUpdate or alert; what it holds
+ * is charged to the budget given (--max-memory) while it waits. OpenSSL's
+ * own buffers, one record each way while one is in flight, given back
+ * when idle, come on top.
  * The last byte of plaintext whose ciphertext is still in the tail is
  * reported as not yet written, so that it stays in the outbox: the outbox
  * then says, as for a plain client, that the socket is behind (the owner
@@ -45,6 +46,7 @@
 #include <sys/types.h>
 #include <sys/uio.h>
 
+#include "budget.h"
 #include "options.h"
 
 struct pb_tls_ctx;
@@ -63,9 +65,11 @@ void pb_tls_ctx_unref(struct pb_tls_ctx *ctx);
 /* The certificate's expiry time, in seconds since the epoch. */
 long long pb_tls_ctx_expiry(const struct pb_tls_ctx *ctx);
 
-/* A server connection on socket fd (non-blocking), referencing ctx;
- * NULL when there is no memory. */
-struct pb_tls *pb_tls_new(struct pb_tls_ctx *ctx, int fd);
+/* A server connection on socket fd (non-blocking), referencing ctx,
+ * whose ciphertext waiting for the socket is charged to budget (NULL:
+ * none); NULL when there is no memory. */
+struct pb_tls *pb_tls_new(struct pb_tls_ctx *ctx, int fd,
+			  struct pb_budget *budget);
 /* Frees t (nobody else may use it any more); the socket is the caller's. */
 void pb_tls_free(struct pb_tls *t);
 

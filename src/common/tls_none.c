@@ -43,10 +43,12 @@ long long pb_tls_ctx_expiry(const struct pb_tls_ctx *ctx)
 	return 0;
 }
 
-struct pb_tls *pb_tls_new(struct pb_tls_ctx *ctx, int fd)
+struct pb_tls *pb_tls_new(struct pb_tls_ctx *ctx, int fd,
+			  struct pb_budget *budget)
 {
 	(void)ctx;
 	(void)fd;
+	(void)budget;
 	errno = ENOTSUP;
 	return NULL;
 }

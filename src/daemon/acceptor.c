@@ -39,7 +39,7 @@ static bool acceptor_tls(struct pb_registry *reg, struct pb_client *c, int fd)
 	/* The generation first: never newer than the context then. */
 	c->cl_tls_gen = pb_registry_tls_gen(reg);
 	ctx = pb_registry_tls(reg);
-	c->cl_tls = ctx != NULL ? pb_tls_new(ctx, fd) : NULL;
+	c->cl_tls = ctx != NULL ? pb_tls_new(ctx, fd, &reg->rg_budget) : NULL;
 	pb_tls_ctx_unref(ctx);
 	return c->cl_tls != NULL;
 }
