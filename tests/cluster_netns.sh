@@ -12,7 +12,12 @@
 #  3. a partition of host 1 longer than --link-timeout: the other nodes
 #     declare their links to it down, their senders are released, what
 #     the load lost is exactly what the nodes counted dropped, and the
-#     links come back up when the partition heals.
+#     links come back up when the partition heals;
+#  4. host 2's NATS server hangs (SIGSTOP) for longer than the link
+#     timeout while node 2 sends more than its connection to that server
+#     can hold (host 2's TCP buffers are made small): node 2 must not hang
+#     with its server: it gives up on it (a write deadline) and reconnects
+#     to another, its links stay up, and nothing is lost.
 # The counters reconcile after each. Needs root and ip (else 77), and
 # nats-server (else 77). Namespaces, veths and the bridge are removed on
 # exit.
@@ -54,6 +59,12 @@ for i in 0 1 2; do
 	ip -n "$ns" addr add "$net.$((i + 1))/24" dev "pbv$s$i"
 	ip -n "$ns" link set "pbv$s$i" up
 	ip -n "$ns" link set lo up
+	# Host 2's sockets get small buffers (part 4), set before anything
+	# there opens one.
+	[ "$i" = 2 ] && ip netns exec "$ns" sh -c \
+		'echo "4096 16384 16384" >/proc/sys/net/ipv4/tcp_wmem &&
+		 echo "4096 16384 16384" >/proc/sys/net/ipv4/tcp_rmem' ||
+		[ "$i" != 2 ] || cl_die "cannot set host 2's TCP buffers"
 	CL_NATS_NS[i]=$ns CL_NATS_HOST[i]=$net.$((i + 1))
 	CL_D_NS[i]=$ns CL_D_HOST[i]=$net.$((i + 1))
 done
@@ -124,4 +135,31 @@ cl_reconcile 30 || true
 lost=$(cl_load_field lost)
 [ "$lost" = "$CL_DROPPED" ] ||
 	cl_fail "the load lost $lost frames, the nodes counted $CL_DROPPED dropped"
+
+# 4. Host 2's NATS server hangs for 14 s (longer than the link timeout)
+#    while node 2 sends to node 0 at 2000 frames/s: its connection's
+#    16 KiB buffers fill at once.
+cl_load_bg stall --ports "$(cl_ports 2 0)" --clients 2 --pattern fanout \
+	--frames 0 --stop-file "$CL_DIR/stop-stall" --rate 2000 --size 200 \
+	--window 0 --progress-ms 250 --timeout-ms 240000
+cl_load_flowing stall 500 15 || cl_fail "no traffic before the hang"
+mark0=$(cl_log_mark 0)
+mark2=$(cl_log_mark 2)
+cl_nats_signal 2 STOP
+cl_wait_log 2 "nats: connected to nats://$net\\.[12]:" 30 "$mark2" ||
+	cl_fail "node 2 did not reconnect to another server"
+cl_load_flowing stall 500 20 ||
+	cl_fail "no traffic from node 2 while its server hangs"
+sleep 14 # the rest of the hang: past the link timeout
+cl_nats_signal 2 CONT
+cl_nats_wait 2 || cl_fail "server 2: routes not back after CONT"
+cl_load_flowing stall 500 30 || cl_fail "no traffic after the hang"
+touch "$CL_DIR/stop-stall"
+cl_load_wait stall || cl_fail "frames lost, duplicated or reordered while node 2's server hung"
+# shellcheck disable=SC2059
+! cl_log_since 0 "$mark0" | grep -qE "$(printf "$CL_LINK_DOWN_RE" 2)" ||
+	cl_fail "node 0 took its link to node 2 down while node 2's server hung"
+cl_reconcile 30 || true
+[ "$CL_DROPPED" = "$lost" ] ||
+	cl_fail "$((CL_DROPPED - lost)) frames dropped while node 2's server hung"
 cl_finish

@@ -16,6 +16,12 @@
 #define PB_NATS_URLS_MAX     16
 #define PB_NATS_PING_MS	     2000
 #define PB_NATS_RECONNECT_MS 250
+/* A publish that cannot write for this long gives the server up (libnats
+ * shuts the socket down and reconnects, to the next server): a server
+ * that hangs, or stops reading us, must not hang the node with it. A
+ * blocked write holds the connection's lock, which the pings need too,
+ * so without a deadline nothing else would notice. */
+#define PB_NATS_WRITE_MS (2 * PB_NATS_PING_MS)
 
 struct pb_nats_sub {
 	natsSubscription *su_sub;
@@ -138,6 +144,8 @@ static natsStatus nats_options(struct pb_nats *n, const struct pb_options *op,
 		s = natsOptions_SetMaxPingsOut(o, 2);
 	if (s == NATS_OK)
 		s = natsOptions_SetSendAsap(o, true);
+	if (s == NATS_OK)
+		s = natsOptions_SetWriteDeadline(o, PB_NATS_WRITE_MS);
 	if (s == NATS_OK)
 		s = natsOptions_SetNoEcho(o, true);
 	if (s == NATS_OK)
