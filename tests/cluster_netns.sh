@@ -29,6 +29,7 @@ command -v ip >/dev/null 2>&1 || cl_skip "needs ip (iproute2)"
 cl_init
 
 s=$(($$ % 100000))
+small_buffers=0
 net=10.77.$(($$ % 250 + 1))
 br=pbbr$s
 ns_of() { echo "pbns${s}_$1"; }
@@ -59,12 +60,14 @@ for i in 0 1 2; do
 	ip -n "$ns" addr add "$net.$((i + 1))/24" dev "pbv$s$i"
 	ip -n "$ns" link set "pbv$s$i" up
 	ip -n "$ns" link set lo up
-	# Host 2's sockets get small buffers (part 4), set before anything
-	# there opens one.
-	[ "$i" = 2 ] && ip netns exec "$ns" sh -c \
+	# Host 2's sockets get small buffers (for part 4; parts 1 to 3 run
+	# with them too), set before anything there opens one. Where a
+	# namespace has no TCP buffer settings of its own, part 4 is skipped.
+	if [ "$i" = 2 ] && ip netns exec "$ns" sh -c \
 		'echo "4096 16384 16384" >/proc/sys/net/ipv4/tcp_wmem &&
-		 echo "4096 16384 16384" >/proc/sys/net/ipv4/tcp_rmem' ||
-		[ "$i" != 2 ] || cl_die "cannot set host 2's TCP buffers"
+		 echo "4096 16384 16384" >/proc/sys/net/ipv4/tcp_rmem' 2>/dev/null; then
+		small_buffers=1
+	fi
 	CL_NATS_NS[i]=$ns CL_NATS_HOST[i]=$net.$((i + 1))
 	CL_D_NS[i]=$ns CL_D_HOST[i]=$net.$((i + 1))
 done
@@ -135,10 +138,16 @@ cl_reconcile 30 || true
 lost=$(cl_load_field lost)
 [ "$lost" = "$CL_DROPPED" ] ||
 	cl_fail "the load lost $lost frames, the nodes counted $CL_DROPPED dropped"
+dropped3=$CL_DROPPED
 
-# 4. Host 2's NATS server hangs for 14 s (longer than the link timeout)
-#    while node 2 sends to node 0 at 2000 frames/s: its connection's
-#    16 KiB buffers fill at once.
+# 4. Host 2's NATS server hangs (SIGSTOP) while node 2 sends to node 0 at
+#    2000 frames/s: its connection's 16 KiB buffers fill at once. Node 2
+#    must leave it within the write deadline; the hang then goes on for
+#    14 s more, past the link timeout.
+if [ "$small_buffers" = 0 ]; then
+	cl_log "SKIP part 4: no TCP buffer settings per network namespace here"
+	cl_finish
+fi
 cl_load_bg stall --ports "$(cl_ports 2 0)" --clients 2 --pattern fanout \
 	--frames 0 --stop-file "$CL_DIR/stop-stall" --rate 2000 --size 200 \
 	--window 0 --progress-ms 250 --timeout-ms 240000
@@ -146,11 +155,11 @@ cl_load_flowing stall 500 15 || cl_fail "no traffic before the hang"
 mark0=$(cl_log_mark 0)
 mark2=$(cl_log_mark 2)
 cl_nats_signal 2 STOP
-cl_wait_log 2 "nats: connected to nats://$net\\.[12]:" 30 "$mark2" ||
+cl_wait_log 2 "nats: connected to nats://${net//./\\.}\\.[12]:" 30 "$mark2" ||
 	cl_fail "node 2 did not reconnect to another server"
 cl_load_flowing stall 500 20 ||
 	cl_fail "no traffic from node 2 while its server hangs"
-sleep 14 # the rest of the hang: past the link timeout
+sleep 14 # the rest of the hang, past the link timeout
 cl_nats_signal 2 CONT
 cl_nats_wait 2 || cl_fail "server 2: routes not back after CONT"
 cl_load_flowing stall 500 30 || cl_fail "no traffic after the hang"
@@ -160,6 +169,6 @@ cl_load_wait stall || cl_fail "frames lost, duplicated or reordered while node 2
 ! cl_log_since 0 "$mark0" | grep -qE "$(printf "$CL_LINK_DOWN_RE" 2)" ||
 	cl_fail "node 0 took its link to node 2 down while node 2's server hung"
 cl_reconcile 30 || true
-[ "$CL_DROPPED" = "$lost" ] ||
-	cl_fail "$((CL_DROPPED - lost)) frames dropped while node 2's server hung"
+[ "$CL_DROPPED" = "$dropped3" ] ||
+	cl_fail "$((CL_DROPPED - dropped3)) frames dropped while node 2's server hung"
 cl_finish

@@ -16,12 +16,17 @@
 #define PB_NATS_URLS_MAX     16
 #define PB_NATS_PING_MS	     2000
 #define PB_NATS_RECONNECT_MS 250
-/* A publish that cannot write for this long gives the server up (libnats
- * shuts the socket down and reconnects, to the next server): a server
- * that hangs, or stops reading us, must not hang the node with it. A
- * blocked write holds the connection's lock, which the pings need too,
- * so without a deadline nothing else would notice. */
-#define PB_NATS_WRITE_MS (2 * PB_NATS_PING_MS)
+/* A publish that cannot be written within its deadline gives the server
+ * up (libnats shuts the socket down and reconnects, to the next server):
+ * a server that hangs, or stops reading us, must not hang the node with
+ * it. A blocked write holds the connection's lock, which the pings need
+ * too, so without a deadline nothing else would notice. The deadline
+ * covers a whole message: two ping intervals, or the time the largest
+ * message takes at PB_NATS_WRITE_RATE, whichever is longer, so that a
+ * slow path to NATS with a large --max-frame is slow, not cut. */
+#define PB_NATS_WRITE_MS   (2 * PB_NATS_PING_MS)
+#define PB_NATS_WRITE_RATE (64 * 1024) /* bytes per second */
+#define PB_NATS_BATCH	   (64 * 1024) /* the links' batches, at least */
 
 struct pb_nats_sub {
 	natsSubscription *su_sub;
@@ -119,6 +124,16 @@ static int nats_fail(natsStatus s, const char *what, char *err, size_t errlen)
 	return -1;
 }
 
+/* The write deadline, in ms (see PB_NATS_WRITE_MS). */
+static int64_t nats_write_ms(const struct pb_options *op)
+{
+	size_t largest = op->op_max_frame > PB_NATS_BATCH ? op->op_max_frame
+							  : PB_NATS_BATCH;
+	int64_t ms = (int64_t)(largest / PB_NATS_WRITE_RATE) * 1000;
+
+	return ms > PB_NATS_WRITE_MS ? ms : PB_NATS_WRITE_MS;
+}
+
 static natsStatus nats_options(struct pb_nats *n, const struct pb_options *op,
 			       const char *name, char *urlbuf,
 			       const char **what)
@@ -145,7 +160,7 @@ static natsStatus nats_options(struct pb_nats *n, const struct pb_options *op,
 	if (s == NATS_OK)
 		s = natsOptions_SetSendAsap(o, true);
 	if (s == NATS_OK)
-		s = natsOptions_SetWriteDeadline(o, PB_NATS_WRITE_MS);
+		s = natsOptions_SetWriteDeadline(o, nats_write_ms(op));
 	if (s == NATS_OK)
 		s = natsOptions_SetNoEcho(o, true);
 	if (s == NATS_OK)
