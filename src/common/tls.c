@@ -84,6 +84,8 @@ static int tls_tail_add(struct pb_tls *t, const char *data, size_t len)
 /* Frees the tail, and what it was charged. */
 static void tls_tail_free(struct pb_tls *t)
 {
+	if (t->tl_cap == 0)
+		return; /* nothing held: the shared counter left alone */
 	pb_budget_release(t->tl_budget, t->tl_cap);
 	free(t->tl_tail);
 	t->tl_tail = NULL;
