@@ -33,9 +33,12 @@ cl_load window0 --ports "$p" --clients 4 --pattern pairs --frames 5000 \
 	--size 64 --window 0 || cl_fail "load with no window"
 
 # A client that never reads: cut after 2 s, its sender released, the
-# sender's frames to the reading client all delivered.
+# sender's frames to the reading client all delivered. 80 MB to it: far
+# more than the kernel's buffers on the way hold, whatever the host's
+# tcp_rmem (20 MB once fitted in a daemon's receive buffer, with a
+# tcp_rmem maximum of 32 MB, and the sender was never stuck).
 cl_load noread --ports "$p" --clients 3 --pattern fanout --no-read 1 \
-	--frames 20000 --size 1000 --window 0 --wait-cut --timeout-ms 30000 ||
+	--frames 20000 --size 4000 --window 0 --wait-cut --timeout-ms 60000 ||
 	cl_fail "load with a client that never reads"
 [ "$(cl_load_field noread_cut)" = 1 ] || cl_fail "the non-reader was not cut"
 cl_stats 0
