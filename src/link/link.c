@@ -21,17 +21,17 @@
 #include "log.h"
 #include "stats.h"
 
-#define PB_LINK_SUBJECT	   (PB_OPTIONS_ADDRLEN + 32)
-#define PB_LINK_GONE	   256	/* ids known gone, remembered per link */
-#define PB_LINK_RESEND_MS  200	/* no acknowledgement: send again */
-#define PB_LINK_RESEND_MAX 3200 /* ... backing off to this at most */
-#define PB_LINK_SILENT_MS  2500 /* not heard: send the first batch only */
-#define PB_LINK_NAK_MS	   50	/* a gap reported: send again, at most so */
-#define PB_LINK_ACK_MS	   1000 /* full credit, at least this often */
-#define PB_LINK_LIMBO_MS   3000 /* heard again: an answer is due by then */
-#define PB_LINK_ENDED_MAX  10	/* a session's last word, said so often */
-#define PB_LINK_ACK_MAX	   4096 /* credit entries per message */
-#define PB_LINK_DELIVER	   64	/* frames handed to the engine at once */
+#define PB_LINK_SUBJECT	      (PB_OPTIONS_ADDRLEN + 32)
+#define PB_LINK_GONE	      256  /* ids known gone, remembered per link */
+#define PB_LINK_RESEND_MS     200  /* no acknowledgement: send again */
+#define PB_LINK_RESEND_MAX_MS 3200 /* ... backing off to this at most */
+#define PB_LINK_SILENT_MS     2500 /* not heard: send the first batch only */
+#define PB_LINK_NAK_MS	      50   /* a gap reported: send again, at most so */
+#define PB_LINK_ACK_MS	      1000 /* full credit, at least this often */
+#define PB_LINK_LIMBO_MS      3000 /* heard again: an answer is due by then */
+#define PB_LINK_ENDED_MAX     10   /* a session's last word, said so often */
+#define PB_LINK_ACK_MAX	      4096 /* credit entries per message */
+#define PB_LINK_DELIVER	      64   /* frames handed to the engine at once */
 
 /* A message posted by NATS's threads. */
 struct link_msg {
@@ -427,9 +427,9 @@ static void link_resend_timeout(struct pb_link *lk, uint64_t now,
 				uint64_t heard)
 {
 	link_resend(lk, now, heard < PB_LINK_SILENT_MS);
-	lk->lk_rto_ms = 2 * lk->lk_rto_ms < PB_LINK_RESEND_MAX
+	lk->lk_rto_ms = 2 * lk->lk_rto_ms < PB_LINK_RESEND_MAX_MS
 				? 2 * lk->lk_rto_ms
-				: PB_LINK_RESEND_MAX;
+				: PB_LINK_RESEND_MAX_MS;
 }
 
 /* Frees the batches up to cum, which the node accepted. */
