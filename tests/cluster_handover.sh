@@ -6,8 +6,9 @@
 # waiting rooms. The other node must notice no more than a pause: its
 # link to node 1 never goes down nor sees node 1 restarted, every client
 # keeps its connection, every frame arrives once and in order, node 1
-# keeps its pid, and the counters of both nodes reconcile. Skipped (77)
-# without nats-server.
+# keeps its pid and holds one connection to NATS (the former image's
+# must not live on in the new one, unknown to it), and the counters of
+# both nodes reconcile. Skipped (77) without nats-server.
 set -u
 . "$(dirname "$0")/cluster_lib.sh"
 
@@ -30,6 +31,9 @@ for i in 1 2 3; do
 		cl_fail "node 1: hand-over $i did not happen"
 	cl_load_flowing cross 300 60 ||
 		cl_fail "no traffic after hand-over $i"
+	n=$(cl_daemon_nats_conns 1)
+	[ "$n" = 1 ] || cl_fail "after hand-over $i node 1 holds $n" \
+		"connections to NATS, not 1: $(ls -l "/proc/$pid1/fd")"
 done
 cl_daemon_alive 1 && [ "${CL_D_PID[1]}" = "$pid1" ] ||
 	cl_fail "node 1 is not the same process any more"

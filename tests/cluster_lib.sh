@@ -395,6 +395,23 @@ cl_daemon_alive() { # I
 	[ -n "$state" ] && [ "$state" != Z ]
 }
 
+# How many connections to the NATS servers daemon I holds open
+# (established; from the tables of its own network namespace).
+cl_daemon_nats_conns() { # I
+	local p=${CL_D_PID[$1]} ports='' inodes i
+	for i in "${!CL_NATS_PORT[@]}"; do
+		ports+=" $(printf '%04X' "${CL_NATS_PORT[i]}")"
+	done
+	inodes=$(find "/proc/$p/fd" -mindepth 1 -maxdepth 1 -lname 'socket:*' \
+		-printf '%l\n' 2>/dev/null | tr -dc '0-9\n' | tr '\n' ' ')
+	awk -v ports="$ports " -v inodes=" $inodes" '
+		NR > 1 && $4 == "01" && index(inodes, " " $10 " ") {
+			split($3, r, ":")
+			if (index(ports, " " r[2] " ")) n++
+		}
+		END { print n + 0 }' "/proc/$p/net/tcp"
+}
+
 # Waits until daemon I logs a line matching ERE (after FROM_LINE, by
 # default since its latest start); false after SECONDS, or if it died.
 cl_wait_log() { # I ERE [SECONDS] [FROM_LINE]

@@ -9,6 +9,7 @@
  */
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -223,6 +224,34 @@ static int restart_check(struct pb_restart *rs, char *why, size_t len)
 	return -1;
 }
 
+/* Marks every descriptor above the standard ones close-on-exec: what the
+ * new image is to have is opened, or unmarked, after this. A library's
+ * descriptor would otherwise live on in it, unknown: libnats opens its
+ * connection without FD_CLOEXEC, so the NATS server went on sending this
+ * node's messages to the former image's connection too, unread, until
+ * its write deadline (10 s) cut it as a slow consumer, and one more
+ * descriptor stayed open at every hand-over. */
+static int restart_cloexec_all(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	const struct dirent *e;
+
+	if (d == NULL)
+		return -1;
+	while ((e = readdir(d)) != NULL) {
+		int fd = atoi(e->d_name), fl;
+
+		if (e->d_name[0] == '.' || fd <= STDERR_FILENO ||
+		    fd == dirfd(d))
+			continue;
+		fl = fcntl(fd, F_GETFD);
+		if (fl >= 0 && !(fl & FD_CLOEXEC))
+			(void)fcntl(fd, F_SETFD, fl | FD_CLOEXEC);
+	}
+	closedir(d);
+	return 0;
+}
+
 static void restart_log_carried(const struct restart_out *ro, const char *to)
 {
 	log_notice("hand-over: %zu clients, %zu bytes carried, to %s",
@@ -244,6 +273,9 @@ void pb_restart_exec(struct pb_restart *rs)
 	}
 	if (restart_prepare(rs, &ro, false) < 0)
 		return;
+	if (restart_cloexec_all() < 0)
+		log_warn("hand-over: cannot list the open descriptors: those "
+			 "of libraries may stay open in the new image");
 	/* This image, for the new one to hand back to if it cannot read the
 	 * state (execveat: the file at the path may be another by now). */
 	back = open("/proc/self/exe", O_RDONLY);
