@@ -98,6 +98,8 @@ struct counts {
 	size_t dropped, waiting; /* of the last leave */
 	size_t dest_left, dest_left_by[NREASONS];
 	enum pb_leave dest_left_why;
+	size_t dest_missing;
+	uint32_t dest_missing_id;
 	size_t left;
 	size_t gave_up;
 	unsigned gave_up_calls;
@@ -419,6 +421,13 @@ static void t_dest_left(size_t frames, enum pb_leave why)
 	w.w_t.dest_left_why = why;
 }
 
+static void t_dest_missing(uint32_t dest, size_t frames)
+{
+	no_lock_held();
+	w.w_t.dest_missing += frames;
+	w.w_t.dest_missing_id = dest;
+}
+
 static void t_left(size_t frames)
 {
 	no_lock_held();
@@ -443,6 +452,7 @@ static const struct pb_engine_tally fake_tally = {
 	.et_input_nomem = t_input_nomem,
 	.et_leave = t_leave,
 	.et_dest_left = t_dest_left,
+	.et_dest_missing = t_dest_missing,
 	.et_left = t_left,
 	.et_sender_gave_up = t_sender_gave_up,
 };
@@ -820,6 +830,28 @@ START_TEST(test_waiter_without_memory_retries_on_its_own)
 	/* No room in b's waiters: a must retry without being woken. */
 	ck_assert_uint_eq(b->fk_cn.cn_waiters.wt_n, 0);
 	ck_assert_uint_eq(a->fk_retry_later, 1);
+	world_free();
+}
+END_TEST
+
+/* A destination found no more (the daemon's stand-in for a client of
+ * another node, whose link went down, once the sender's cache forgot it):
+ * what waits for it is dropped and counted as missing, so that the
+ * server can say why (not as a departure for no reason). */
+
+START_TEST(test_destination_found_no_more_is_counted_missing)
+{
+	struct fake *a, *b, *c;
+
+	world_init(4, false);
+	park_three_for_b(&a, &b, &c);
+	b->fk_in_use = false;
+	pb_engine_retry(&w.w_en, &a->fk_cn);
+	ck_assert_uint_eq(w.w_t.dest_missing, 3);
+	ck_assert_uint_eq(w.w_t.dest_missing_id, 2);
+	ck_assert_uint_eq(w.w_t.dest_left, 0);
+	ck_assert_uint_eq(pb_park_bytes(&a->fk_cn.cn_park), 0);
+	b->fk_in_use = true; /* for world_free */
 	world_free();
 }
 END_TEST
@@ -1552,6 +1584,7 @@ static Suite *engine_suite(void)
 	tc = tcase_create("leave");
 	tcase_add_test(
 		tc, test_slow_destination_leaves_and_parked_frames_are_dropped);
+	tcase_add_test(tc, test_destination_found_no_more_is_counted_missing);
 	tcase_add_test(tc, test_sender_leaving_lingers_until_delivered);
 	tcase_add_test(tc, test_sender_leaving_without_a_place_gives_up);
 	tcase_add_test(tc, test_sender_leaving_at_shutdown_does_not_linger);

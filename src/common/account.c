@@ -158,6 +158,18 @@ void pb_account_dest_left(size_t n, enum pb_leave why)
 	pb_stats_add(pb_leave_drop_stat(why), n);
 }
 
+/* A client of this node that is found no more has left; one of another
+ * node's may also be out of reach (its link down): the cluster says
+ * which, as for a destination never found. */
+void pb_account_dest_missing(uint32_t dest, size_t n)
+{
+	enum pb_stat why = account_unknown_why != NULL
+				   ? account_unknown_why(dest)
+				   : PB_STAT_DROP_UNKNOWN;
+
+	pb_stats_add(why == PB_STAT_DROP_UNKNOWN ? PB_STAT_DROP_LEFT : why, n);
+}
+
 void pb_account_sender_gave_up(uint32_t id, size_t n, unsigned long moved_ms)
 {
 	pb_stats_add(PB_STAT_DROP_SENDER_LEFT, n);
@@ -181,6 +193,7 @@ const struct pb_engine_tally pb_account_tally = {
 	.et_input_nomem = pb_account_input_nomem,
 	.et_leave = pb_account_leave,
 	.et_dest_left = pb_account_dest_left,
+	.et_dest_missing = pb_account_dest_missing,
 	.et_left = pb_account_left,
 	.et_sender_gave_up = pb_account_sender_gave_up,
 };

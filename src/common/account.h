@@ -87,6 +87,11 @@ void pb_account_left(size_t n);
  * are slow-consumer drops wherever they wait). */
 void pb_account_dest_left(size_t n, enum pb_leave why);
 
+/* n frames waiting for dest were dropped, because dest is found no more:
+ * a client here that left, or one of another node whose link is down
+ * (counted as the cluster says: pb_account_set_unknown). */
+void pb_account_dest_missing(uint32_t dest, size_t n);
+
 /* Client id left with n frames in its waiting room, which are given up:
  * because as many departed clients as --max-clients still deliver
  * (moved_ms 0), or because none of them moved on for moved_ms. */

@@ -174,16 +174,17 @@ void pb_engine_retry(struct pb_engine *en, struct pb_conn *s)
 		dest = pk->pk_lanes[i].pl_dest;
 		d = ops->eo_find(s, dest);
 
-		if (d != NULL)
-			ops->eo_lock(d);
-		if (d == NULL || !pb_conn_open(d)) {
-			enum pb_leave why = PB_LEAVE_CLOSED;
+		if (d == NULL) {
+			en->en_tally->et_dest_missing(dest,
+						      pb_park_drop(pk, i));
+			continue;
+		}
+		ops->eo_lock(d);
+		if (!pb_conn_open(d)) {
+			enum pb_leave why = d->cn_why;
 
-			if (d != NULL) {
-				why = d->cn_why;
-				ops->eo_unlock(d);
-				ops->eo_forget(s, dest);
-			}
+			ops->eo_unlock(d);
+			ops->eo_forget(s, dest);
 			en->en_tally->et_dest_left(pb_park_drop(pk, i), why);
 			continue;
 		}

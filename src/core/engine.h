@@ -122,6 +122,9 @@ struct pb_engine_tally {
 	void (*et_leave)(uint32_t id, const char *addr, enum pb_leave why,
 			 size_t dropped, size_t waiting, unsigned long slow_ms);
 	void (*et_dest_left)(size_t frames, enum pb_leave why);
+	/* Frames that waited for dest, which is found no more (it left
+	 * and was forgotten, or, of another node, cannot be reached). */
+	void (*et_dest_missing)(uint32_t dest, size_t frames);
 	void (*et_left)(size_t frames);
 	void (*et_sender_gave_up)(uint32_t id, size_t frames,
 				  unsigned long moved_ms);

@@ -567,6 +567,14 @@ static void t_dest_left(size_t n, enum pb_leave why)
 	fz_world->z_dest_left += n;
 }
 
+static void t_dest_missing(uint32_t dest, size_t n)
+{
+	(void)dest; /* when FZ_TRACE is nothing */
+	fz_no_lock(fz_world);
+	FZ_TRACE("  %zu dropped: destination %u found no more\n", n, dest);
+	fz_world->z_dest_left += n;
+}
+
 static void t_left(size_t n)
 {
 	fz_no_lock(fz_world);
@@ -593,6 +601,7 @@ static const struct pb_engine_tally fz_tally = {
 	.et_input_nomem = t_input_nomem,
 	.et_leave = t_leave,
 	.et_dest_left = t_dest_left,
+	.et_dest_missing = t_dest_missing,
 	.et_left = t_left,
 	.et_sender_gave_up = t_sender_gave_up,
 };
