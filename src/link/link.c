@@ -22,16 +22,16 @@
 #include "stats.h"
 
 #define PB_LINK_SUBJECT	      (PB_OPTIONS_ADDRLEN + 32)
-#define PB_LINK_GONE	      256  /* ids known gone, remembered per link */
-#define PB_LINK_RESEND_MS     200  /* no acknowledgement: send again */
-#define PB_LINK_RESEND_MAX_MS 3200 /* ... backing off to this at most */
-#define PB_LINK_SILENT_MS     2500 /* not heard: send the first batch only */
-#define PB_LINK_NAK_MS	      50   /* a gap reported: send again, at most so */
-#define PB_LINK_ACK_MS	      1000 /* full credit, at least this often */
-#define PB_LINK_LIMBO_MS      3000 /* heard again: an answer is due by then */
-#define PB_LINK_ENDED_MAX     10   /* a session's last word, said so often */
-#define PB_LINK_ACK_MAX	      4096 /* credit entries per message */
-#define PB_LINK_DELIVER	      64   /* frames handed to the engine at once */
+#define PB_LINK_GONE	      256   /* ids known gone, remembered per link */
+#define PB_LINK_RESEND_MS     200   /* no acknowledgement: send again */
+#define PB_LINK_RESEND_MAX_MS 3200  /* ... backing off to this at most */
+#define PB_LINK_SILENT_MS     2500  /* not heard: send the first batch only */
+#define PB_LINK_NAK_MS	      50    /* a gap reported: send again, at most so */
+#define PB_LINK_ACK_MS	      1000  /* full credit, at least this often */
+#define PB_LINK_LIMBO_MS      12000 /* heard again: an answer is due by then */
+#define PB_LINK_ENDED_MAX     10    /* a session's last word, said so often */
+#define PB_LINK_ACK_MAX	      4096  /* credit entries per message */
+#define PB_LINK_DELIVER	      64    /* frames handed to the engine at once */
 
 /* A message posted by NATS's threads. */
 struct link_msg {
@@ -103,6 +103,7 @@ struct pb_link {
 	 * for link_limbo_ms once heard again. */
 	uint64_t lk_limbo_epoch; /* 0: none */
 	uint64_t lk_limbo_first; /* the first one's number */
+	uint64_t lk_limbo_cum;	 /* the last it acknowledged, so far */
 	uint64_t lk_limbo_ms;
 	size_t *lk_limbo_frames; /* frames in each */
 	size_t lk_nlimbo;
@@ -598,11 +599,14 @@ static void link_take_proxy(void *arg, uint32_t id, void *val)
 }
 
 /* Counts the batches in limbo: those up to cum (which the node says it
- * had) as sent, the others as dropped. */
+ * had) as sent, the others as dropped. Without its last word (cum 0),
+ * those it acknowledged since count as sent: they did arrive. */
 static void link_limbo_end(struct pb_link *lk, uint64_t cum)
 {
 	size_t sent = 0, lost = 0, i;
 
+	if (cum < lk->lk_limbo_cum)
+		cum = lk->lk_limbo_cum;
 	for (i = 0; i < lk->lk_nlimbo; i++) {
 		if (lk->lk_limbo_first + i <= cum)
 			sent += lk->lk_limbo_frames[i];
@@ -621,6 +625,7 @@ static void link_limbo_end(struct pb_link *lk, uint64_t cum)
 	lk->lk_limbo_frames = NULL;
 	lk->lk_nlimbo = 0;
 	lk->lk_limbo_epoch = 0;
+	lk->lk_limbo_cum = 0;
 }
 
 /* Keeps what the unacknowledged batches hold in limbo (frames only: the
@@ -638,6 +643,7 @@ static size_t link_limbo_begin(struct pb_link *lk, uint64_t now)
 		return 0; /* counted dropped at once, by link_reset_tx */
 	lk->lk_limbo_epoch = lk->lk_tx_epoch;
 	lk->lk_limbo_first = lk->lk_unacked->lb_seq;
+	lk->lk_limbo_cum = lk->lk_limbo_first - 1;
 	lk->lk_limbo_ms = now;
 	while ((b = lk->lk_unacked) != NULL) {
 		lk->lk_unacked = b->lb_next;
@@ -1000,9 +1006,13 @@ static void link_ack(struct pb_link *lk, const struct pb_env_header *h,
 	struct pb_env_entry e;
 
 	if (h->eh_dst_epoch == lk->lk_limbo_epoch && lk->lk_nlimbo > 0) {
-		/* The session that went down: its last word counts. */
+		/* The session that went down: its last word counts; until
+		 * then, what it says it had (acknowledgements late, or said
+		 * before it learns of the new session) surely arrived. */
 		if (h->eh_type == PB_ENV_ENDED)
 			link_limbo_end(lk, h->eh_seq);
+		else if (h->eh_seq > lk->lk_limbo_cum)
+			lk->lk_limbo_cum = h->eh_seq;
 		return;
 	}
 	if (h->eh_dst_epoch != lk->lk_tx_epoch)
@@ -1160,8 +1170,9 @@ static struct link_msg *link_take_inbox(struct pb_link *lk, bool *stop)
 }
 
 /* How long batches in limbo wait, once the node is heard again, for its
- * word on them: its ENDED is said once a second, and a loaded node may
- * take its time. */
+ * word on them: its ENDED is said once a second, ten times (one of them
+ * comes through, however many NATS loses), and a loaded node may take
+ * its time. Only the counting waits. */
 static uint64_t link_limbo_ms(const struct pb_link *lk)
 {
 	return lk->lk_env->le_link_ms > PB_LINK_LIMBO_MS
