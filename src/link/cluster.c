@@ -176,6 +176,12 @@ static void *cluster_ticker(void *arg)
 	return NULL;
 }
 
+/* The id this thread last found nobody for, and whether its link was
+ * down then: the frames are counted for that, even if the link is up
+ * again by the time they are (cluster_unknown_why). */
+static _Thread_local uint32_t cluster_missed_id;
+static _Thread_local bool cluster_missed_down;
+
 /* remote.h */
 static struct pb_client *cluster_find(void *ctx, uint32_t id)
 {
@@ -183,8 +189,18 @@ static struct pb_client *cluster_find(void *ctx, uint32_t id)
 	unsigned node = cluster_node_of(cs, id);
 	struct pb_link *lk =
 		node < cs->cs_nnodes ? cluster_link(cs, node) : NULL;
+	struct pb_client *c;
+	bool up;
 
-	return lk != NULL ? pb_link_find(lk, id) : NULL;
+	if (lk == NULL)
+		return NULL;
+	up = pb_link_up(lk);
+	c = pb_link_find(lk, id);
+	if (c == NULL) {
+		cluster_missed_id = id;
+		cluster_missed_down = !up || !pb_link_up(lk);
+	}
+	return c;
 }
 
 /* Why frames to dest found nobody (account.h). */
@@ -199,6 +215,8 @@ static enum pb_stat cluster_unknown_why(uint32_t dest)
 	lk = cluster_link(cs, node);
 	if (lk == NULL)
 		return PB_STAT_DROP_UNKNOWN_NODE;
+	if (dest == cluster_missed_id && cluster_missed_down)
+		return PB_STAT_DROP_UNREACHABLE;
 	return pb_link_up(lk) ? PB_STAT_DROP_UNKNOWN : PB_STAT_DROP_UNREACHABLE;
 }
 
