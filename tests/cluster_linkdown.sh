@@ -8,6 +8,10 @@
 # is still stopped). After SIGCONT the link comes back up and new frames
 # arrive. The load allows loss but no duplicate and no reordering; what it
 # lost is what the cluster counted as dropped; the counters reconcile.
+# Beside it, clients of both nodes send to each other (parked, when node 1
+# stops, on node 1's clients, whose ids share the senders' cache slots
+# with node 0's): every frame lost is counted for the link, none as for a
+# destination that left or is unknown.
 # Skipped (77) without nats-server.
 set -u
 . "$(dirname "$0")/cluster_lib.sh"
@@ -24,6 +28,10 @@ cl_load_bg down --ports "$(cl_ports 0 1)" --clients 2 --pattern fanout \
 	--frames 0 --duration-ms 20000 --rate 5000 --size 1000 --window 0 \
 	--allow-loss --quiet-ms 3000 --progress-ms 250 --timeout-ms 90000
 cl_load_flowing down 1000 10 || cl_fail "no traffic before the stop"
+cl_load_bg mix --ports "$(cl_ports 0 1)" --clients 4 --pattern all \
+	--frames 0 --duration-ms 20000 --rate 1000 --size 1000 --window 0 \
+	--allow-loss --quiet-ms 3000 --progress-ms 250 --timeout-ms 90000
+cl_load_flowing mix 1000 10 || cl_fail "no mixed traffic before the stop"
 
 mark0=$(cl_log_mark 0)
 cl_daemon_signal 1 STOP
@@ -59,8 +67,16 @@ cl_load_flowing down 1000 20 ||
 cl_load_wait down || cl_fail "duplicates or reordering across the link's loss"
 [ "$(cl_load_field received)" -gt "$at_cont" ] ||
 	cl_fail "nothing received after SIGCONT"
-cl_reconcile 30 || true
 lost=$(cl_load_field lost)
+cl_load_wait mix || cl_fail "mixed load: duplicates or reordering"
+lost=$((lost + $(cl_load_field lost)))
+cl_reconcile 30 || true
 [ "$lost" = "$CL_DROPPED" ] ||
-	cl_fail "the load lost $lost frames, the nodes counted $CL_DROPPED dropped"
+	cl_fail "the loads lost $lost frames, the nodes counted $CL_DROPPED dropped"
+for i in 0 1; do
+	for s in dropped_destination_left dropped_unknown_destination; do
+		[ "$(cl_stat "$i" "$s")" = 0 ] ||
+			cl_fail "node $i counts $s=$(cl_stat "$i" "$s"): only the link lost frames"
+	done
+done
 cl_finish
