@@ -25,11 +25,11 @@ static struct pb_conn *deliver_find(struct pb_conn *sc, uint32_t id)
 	struct pb_client *s = pb_client_of(sc);
 	struct pb_client **slot = &s->cl_dests[id % PB_DEST_CACHE];
 
-	/* One that left is looked up afresh: another node's client has a
-	 * new stand-in once its link is back up (the one cached went with
-	 * the link), and a client here that left is found by nobody. */
+	/* A stand-in that left is looked up afresh: another node's client
+	 * has a new one once its link is back up (the one cached went with
+	 * the link). A client here that left is kept: it says why. */
 	if (*slot == NULL || (*slot)->cl_conn.cn_id != id ||
-	    pb_conn_left(&(*slot)->cl_conn)) {
+	    ((*slot)->cl_remote != NULL && pb_conn_left(&(*slot)->cl_conn))) {
 		const struct pb_remote_ops *ro = s->cl_reg->rg_remote;
 
 		if (*slot != NULL)
