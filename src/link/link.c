@@ -1440,7 +1440,10 @@ static void link_free_state(struct pb_link *lk)
  * node's session and the next batch expected (u64), the credit kept
  * (u32 n; each the destination (u32), bytes received and moved on
  * (u64)), and the waiting room of the node's frames (u32 n; each the
- * destination (u32) and frames).
+ * destination (u32) and frames). Appended since (a reader without them
+ * skips them; one that finds them missing does without): the credit the
+ * node's heartbeats gave, per destination and in all (u64, u64), so that
+ * sending goes on before its next heartbeat.
  */
 
 static void link_put_proxy(void *arg, uint32_t id, void *val)
@@ -1502,6 +1505,8 @@ void pb_link_handover_write(struct pb_link *lk, struct pb_blob *b)
 		pb_blob_u32(b, pk->pk_lanes[i].pl_dest);
 		(void)pb_handover_put_queue(b, &pk->pk_lanes[i].pl_frames);
 	}
+	pb_blob_u64(b, lk->lk_credit_dest);
+	pb_blob_u64(b, lk->lk_credit_link);
 	pb_blob_end(b, at);
 }
 
@@ -1598,6 +1603,22 @@ static bool link_take(struct pb_blob_reader *r, struct pb_link *lk)
 		    pb_park_restore(&lk->lk_in->cl_conn.cn_park, dest, p, len) <
 			    0)
 			return false;
+	}
+	if (pb_blob_more(r)) {
+		uint64_t dest = pb_blob_get_u64(r), all = pb_blob_get_u64(r);
+
+		/* Never above what this node's own options allow, as from
+		 * a heartbeat (link_hello): a state is not trusted further. */
+		if (lk != NULL && !pb_blob_bad(r)) {
+			const struct pb_options *op =
+				lk->lk_env->le_reg->rg_opts;
+
+			lk->lk_credit_dest = dest < op->op_outbox
+						     ? (size_t)dest
+						     : op->op_outbox;
+			lk->lk_credit_link =
+				all < op->op_park ? (size_t)all : op->op_park;
+		}
 	}
 	return !pb_blob_bad(r);
 }
