@@ -115,17 +115,18 @@ void pb_account_received(size_t n)
 }
 
 /* Why a destination nobody holds is unknown; NULL: none of our ids. */
-static enum pb_stat (*account_unknown_why)(uint32_t dest);
+static enum pb_stat (*account_unknown_why)(uint32_t dest, bool waited);
 
-void pb_account_set_unknown(enum pb_stat (*why)(uint32_t dest))
+void pb_account_set_unknown(enum pb_stat (*why)(uint32_t dest, bool waited))
 {
 	account_unknown_why = why;
 }
 
 void pb_account_unknown(uint32_t sender, uint32_t dest, size_t n)
 {
-	pb_stats_add(account_unknown_why != NULL ? account_unknown_why(dest)
-						 : PB_STAT_DROP_UNKNOWN,
+	pb_stats_add(account_unknown_why != NULL
+			     ? account_unknown_why(dest, false)
+			     : PB_STAT_DROP_UNKNOWN,
 		     n);
 	log_debug("client %u: %zu frames to unknown client %u dropped", sender,
 		  n, dest);
@@ -159,15 +160,14 @@ void pb_account_dest_left(size_t n, enum pb_leave why)
 }
 
 /* A client of this node that is found no more has left; one of another
- * node's may also be out of reach (its link down): the cluster says
- * which, as for a destination never found. */
+ * node's may be out of reach (its link down) or gone: the cluster says
+ * which. */
 void pb_account_dest_missing(uint32_t dest, size_t n)
 {
-	enum pb_stat why = account_unknown_why != NULL
-				   ? account_unknown_why(dest)
-				   : PB_STAT_DROP_UNKNOWN;
-
-	pb_stats_add(why == PB_STAT_DROP_UNKNOWN ? PB_STAT_DROP_LEFT : why, n);
+	pb_stats_add(account_unknown_why != NULL
+			     ? account_unknown_why(dest, true)
+			     : PB_STAT_DROP_LEFT,
+		     n);
 }
 
 void pb_account_sender_gave_up(uint32_t id, size_t n, unsigned long moved_ms)

@@ -67,8 +67,9 @@ void pb_account_received(size_t n);
 /* n frames from sender to dest, an id nobody holds, were dropped. */
 /* Before any thread starts: how to tell why a destination nobody here
  * holds is unknown (the links tell ids of other nodes: an unknown node,
- * an unreachable one). */
-void pb_account_set_unknown(enum pb_stat (*why)(uint32_t dest));
+ * an unreachable one); waited: for frames that waited for dest, found
+ * before (a client of this node that is found no more has left). */
+void pb_account_set_unknown(enum pb_stat (*why)(uint32_t dest, bool waited));
 void pb_account_unknown(uint32_t sender, uint32_t dest, size_t n);
 
 /* Frames from sender were handed to dest: what was sent, what was lost. */

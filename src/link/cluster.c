@@ -176,9 +176,9 @@ static void *cluster_ticker(void *arg)
 	return NULL;
 }
 
-/* The id this thread last found nobody for, and whether its link was
- * down then: the frames are counted for that, even if the link is up
- * again by the time they are (cluster_unknown_why). */
+/* The id this thread last looked for, and whether it found nobody
+ * because the link was down: the frames are counted for that, even if
+ * the link is up again by the time they are (cluster_unknown_why). */
 static _Thread_local uint32_t cluster_missed_id;
 static _Thread_local bool cluster_missed_down;
 
@@ -196,22 +196,20 @@ static struct pb_client *cluster_find(void *ctx, uint32_t id)
 		return NULL;
 	up = pb_link_up(lk);
 	c = pb_link_find(lk, id);
-	if (c == NULL) {
-		cluster_missed_id = id;
-		cluster_missed_down = !up || !pb_link_up(lk);
-	}
+	cluster_missed_id = id;
+	cluster_missed_down = c == NULL && (!up || !pb_link_up(lk));
 	return c;
 }
 
 /* Why frames to dest found nobody (account.h). */
-static enum pb_stat cluster_unknown_why(uint32_t dest)
+static enum pb_stat cluster_unknown_why(uint32_t dest, bool waited)
 {
 	struct pb_cluster *cs = cluster_self;
 	unsigned node = cluster_node_of(cs, dest);
 	struct pb_link *lk;
 
 	if (node == cs->cs_env.le_node)
-		return PB_STAT_DROP_UNKNOWN;
+		return waited ? PB_STAT_DROP_LEFT : PB_STAT_DROP_UNKNOWN;
 	lk = cluster_link(cs, node);
 	if (lk == NULL)
 		return PB_STAT_DROP_UNKNOWN_NODE;
