@@ -104,10 +104,19 @@ void pb_conn_waiting(struct pb_conn *c, size_t n, bool add)
 {
 	if (c == NULL || n == 0)
 		return;
-	if (add)
+	if (add) {
 		atomic_fetch_add_explicit(&c->cn_waiting, n,
 					  memory_order_relaxed);
-	else
-		atomic_fetch_sub_explicit(&c->cn_waiting, n,
-					  memory_order_relaxed);
+	} else {
+		/* Never below 0: a lane's frames may have been counted for a
+		 * former holder of its id (a stand-in for another node's
+		 * client, replaced when its link came back up). */
+		size_t cur = atomic_load_explicit(&c->cn_waiting,
+						  memory_order_relaxed);
+
+		while (!atomic_compare_exchange_weak_explicit(
+			&c->cn_waiting, &cur, cur > n ? cur - n : 0,
+			memory_order_relaxed, memory_order_relaxed))
+			;
+	}
 }

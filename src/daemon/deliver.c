@@ -17,6 +17,14 @@
 #include "registry.h"
 #include "remote.h"
 
+/* A stand-in for another node's client, dropped when its link went
+ * down. */
+static bool deliver_went_with_link(const struct pb_client *c)
+{
+	return c->cl_remote != NULL && pb_conn_left(&c->cl_conn) &&
+	       c->cl_conn.cn_why == PB_LEAVE_UNREACHABLE;
+}
+
 /* The destination for id, referenced by the sender. Recent destinations
  * are kept in a small direct-mapped cache, so that steady streams to a few
  * peers never touch the table's lock. */
@@ -25,11 +33,12 @@ static struct pb_conn *deliver_find(struct pb_conn *sc, uint32_t id)
 	struct pb_client *s = pb_client_of(sc);
 	struct pb_client **slot = &s->cl_dests[id % PB_DEST_CACHE];
 
-	/* A stand-in that left is looked up afresh: another node's client
-	 * has a new one once its link is back up (the one cached went with
-	 * the link). A client here that left is kept: it says why. */
+	/* A stand-in that went with its link is looked up afresh: another
+	 * node's client has a new one once the link is back up. Any other
+	 * that left is kept: it says why (cn_why is set before the state's
+	 * release store). */
 	if (*slot == NULL || (*slot)->cl_conn.cn_id != id ||
-	    ((*slot)->cl_remote != NULL && pb_conn_left(&(*slot)->cl_conn))) {
+	    deliver_went_with_link(*slot)) {
 		const struct pb_remote_ops *ro = s->cl_reg->rg_remote;
 
 		if (*slot != NULL)
