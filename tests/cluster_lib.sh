@@ -395,8 +395,9 @@ cl_daemon_alive() { # I
 	[ -n "$state" ] && [ "$state" != Z ]
 }
 
-# How many connections to the NATS servers daemon I holds open
-# (established; from the tables of its own network namespace).
+# How many connections to the NATS servers daemon I holds open, in any
+# state (one the server closed is still held here, in CLOSE_WAIT); from
+# the tables of its own network namespace.
 cl_daemon_nats_conns() { # I
 	local p=${CL_D_PID[$1]} ports='' inodes i
 	for i in "${!CL_NATS_PORT[@]}"; do
@@ -405,7 +406,7 @@ cl_daemon_nats_conns() { # I
 	inodes=$(find "/proc/$p/fd" -mindepth 1 -maxdepth 1 -lname 'socket:*' \
 		-printf '%l\n' 2>/dev/null | tr -dc '0-9\n' | tr '\n' ' ')
 	awk -v ports="$ports " -v inodes=" $inodes" '
-		NR > 1 && $4 == "01" && index(inodes, " " $10 " ") {
+		NR > 1 && index(inodes, " " $10 " ") {
 			split($3, r, ":")
 			if (index(ports, " " r[2] " ")) n++
 		}

@@ -69,7 +69,8 @@ cl_load_wait down || cl_fail "duplicates or reordering across the link's loss"
 	cl_fail "nothing received after SIGCONT"
 lost=$(cl_load_field lost)
 cl_load_wait mix || cl_fail "mixed load: duplicates or reordering"
-lost=$((lost + $(cl_load_field lost)))
+mixed=$(cl_load_field lost)
+lost=$((lost + ${mixed:-0}))
 cl_reconcile 30 || true
 [ "$lost" = "$CL_DROPPED" ] ||
 	cl_fail "the loads lost $lost frames, the nodes counted $CL_DROPPED dropped"
