@@ -109,6 +109,30 @@ static ssize_t engine_write(void *ctx, const struct iovec *iov, size_t n)
 	return ed->ed_engine->en_ops->eo_write(ed->ed_conn, iov, n);
 }
 
+/* dest's connection, open and locked, or NULL. One found closed (the
+ * sender's cache had it) is forgotten and looked up once more: another
+ * node's client has a new stand-in once the one cached went down with
+ * its link, maybe while the sender was between finding and locking it. */
+static struct pb_conn *engine_find_open(struct pb_engine *en, struct pb_conn *s,
+					uint32_t dest)
+{
+	const struct pb_engine_ops *ops = en->en_ops;
+	int tries;
+
+	for (tries = 0; tries < 2; tries++) {
+		struct pb_conn *d = ops->eo_find(s, dest);
+
+		if (d == NULL)
+			return NULL;
+		ops->eo_lock(d);
+		if (pb_conn_open(d))
+			return d;
+		ops->eo_unlock(d);
+		ops->eo_forget(s, dest);
+	}
+	return NULL;
+}
+
 void pb_engine_deliver(void *arg, uint32_t dest, const struct iovec *iov,
 		       size_t n)
 {
@@ -124,15 +148,8 @@ void pb_engine_deliver(void *arg, uint32_t dest, const struct iovec *iov,
 		engine_behind(en, s, dest, iov, n);
 		return;
 	}
-	d = ops->eo_find(s, dest);
+	d = engine_find_open(en, s, dest);
 	if (d == NULL) {
-		en->en_tally->et_unknown(s->cn_id, dest, n);
-		return;
-	}
-	ops->eo_lock(d);
-	if (!pb_conn_open(d)) {
-		ops->eo_unlock(d);
-		ops->eo_forget(s, dest);
 		en->en_tally->et_unknown(s->cn_id, dest, n);
 		return;
 	}
