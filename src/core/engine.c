@@ -287,8 +287,8 @@ static size_t engine_empty(struct pb_conn *c, enum pb_leave why,
 	return dropped;
 }
 
-void pb_engine_drop_relay(struct pb_engine *en, struct pb_conn *c,
-			  enum pb_leave why)
+size_t pb_engine_drop_relay(struct pb_engine *en, struct pb_conn *c,
+			    enum pb_leave why)
 {
 	const struct pb_engine_ops *ops = en->en_ops;
 	struct pb_waiters waiters = {.wt_list = NULL};
@@ -300,6 +300,7 @@ void pb_engine_drop_relay(struct pb_engine *en, struct pb_conn *c,
 	ops->eo_unlock(c);
 	ops->eo_wake_waiters(c, &waiters);
 	en->en_tally->et_dest_left(dropped, why);
+	return dropped;
 }
 
 void pb_engine_leave(struct pb_engine *en, struct pb_conn *c, enum pb_leave why)

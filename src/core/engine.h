@@ -229,9 +229,10 @@ void pb_engine_leave(struct pb_engine *en, struct pb_conn *c,
 
 /* A stand-in for a client of another node (cn_relay) goes, for why: no
  * socket, no disconnect; what its outbox holds is dropped and counted for
- * why, its waiters woken. Nothing happens if it has gone already. */
-void pb_engine_drop_relay(struct pb_engine *en, struct pb_conn *c,
-			  enum pb_leave why);
+ * why (returned: the frames), its waiters woken. Nothing happens (0) if
+ * it has gone already. */
+size_t pb_engine_drop_relay(struct pb_engine *en, struct pb_conn *c,
+			    enum pb_leave why);
 
 /* For an open client, at now_ms: true with *why when it must leave (a
  * slow consumer; a frame unfinished past --frame-timeout: the server

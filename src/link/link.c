@@ -336,12 +336,14 @@ ssize_t pb_link_write(struct pb_client *c, const struct iovec *iov, size_t n)
 
 /* Drops a stand-in taken out of the map (its reference comes with it):
  * what its outbox holds is counted for why, its waiters go free. */
-static void link_proxy_drop(struct pb_link *lk, struct pb_client *c,
-			    enum pb_leave why)
+static size_t link_proxy_drop(struct pb_link *lk, struct pb_client *c,
+			      enum pb_leave why)
 {
-	pb_engine_drop_relay(link_engine(lk), &c->cl_conn, why);
+	size_t frames = pb_engine_drop_relay(link_engine(lk), &c->cl_conn, why);
+
 	lk->lk_outstanding -= (size_t)(c->cl_sent - c->cl_consumed);
 	pb_client_unref(c);
+	return frames;
 }
 
 /* ---- sending ---- */
@@ -493,7 +495,7 @@ static void link_flush_one(struct pb_link *lk, struct pb_client *c)
 			       : NULL;
 		pthread_mutex_unlock(&lk->lk_lock);
 		if (mine != NULL)
-			link_proxy_drop(lk, mine, PB_LEAVE_NOMEM_OUT);
+			(void)link_proxy_drop(lk, mine, PB_LEAVE_NOMEM_OUT);
 		return;
 	}
 	for (;;) {
@@ -674,10 +676,8 @@ static size_t link_reset_tx(struct pb_link *lk, enum pb_leave why)
 	}
 	lk->lk_ngone = 0;
 	pthread_mutex_unlock(&lk->lk_lock);
-	for (i = 0; all != NULL && i < n; i++) {
-		frames += pb_outbox_count_frames(&all[i]->cl_conn.cn_outbox);
-		link_proxy_drop(lk, all[i], why);
-	}
+	for (i = 0; all != NULL && i < n; i++)
+		frames += link_proxy_drop(lk, all[i], why);
 	free(all);
 	while ((b = lk->lk_unacked) != NULL) {
 		lk->lk_unacked = b->lb_next;
@@ -1060,7 +1060,7 @@ static void link_gone(struct pb_link *lk, const struct pb_env_header *h,
 			 "for it dropped (unknown destination)",
 			 lk->lk_node, e.ee_dest);
 		if (c != NULL)
-			link_proxy_drop(lk, c, PB_LEAVE_GONE);
+			(void)link_proxy_drop(lk, c, PB_LEAVE_GONE);
 	}
 }
 
