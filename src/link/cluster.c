@@ -425,7 +425,9 @@ void pb_cluster_stop(struct pb_cluster *cs)
 	if (cs->cs_ticker_started)
 		pthread_join(cs->cs_ticker, NULL);
 	/* No message reaches a link once NATS is closed. */
-	pb_nats_close(cs->cs_env.le_nats);
+	if (pb_nats_close(cs->cs_env.le_nats) < 0)
+		log_warnx("nats: libnats's threads did not end in time after "
+			  "closing (what they hold is left)");
 	for (i = 0; i < cs->cs_nnodes; i++)
 		if (cluster_link(cs, (unsigned)i) != NULL)
 			pb_link_free(cluster_link(cs, (unsigned)i));

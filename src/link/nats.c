@@ -16,6 +16,7 @@
 #define PB_NATS_URLS_MAX     16
 #define PB_NATS_PING_MS	     2000
 #define PB_NATS_RECONNECT_MS 250
+#define PB_NATS_CONNECT_MS   2000 /* libnats's default connection timeout */
 /* A publish that cannot be written within its deadline gives the server
  * up (libnats shuts the socket down and reconnects, to the next server):
  * a server that hangs, or stops reading us, must not hang the node with
@@ -41,6 +42,7 @@ struct pb_nats {
 	void *nt_arg;
 	struct pb_nats_sub nt_subs[4];
 	int nt_nsubs;
+	int64_t nt_close_ms; /* the wait for libnats's threads to end */
 };
 
 /* Splits "a,b,c" into urls (pointers into buf). */
@@ -205,6 +207,9 @@ int pb_nats_open(struct pb_nats **out, const struct pb_options *op,
 		return -1;
 	}
 	n->nt_state = state;
+	/* A thread of libnats may be in a write (the write deadline) or in
+	 * a connection attempt (libnats's 2 s) when the node closes. */
+	n->nt_close_ms = nats_write_ms(op) + PB_NATS_CONNECT_MS + 1000;
 	n->nt_arg = arg;
 	snprintf(urlbuf, sizeof(urlbuf), "%s", op->op_nats);
 	s = nats_Open(-1);
@@ -225,7 +230,7 @@ int pb_nats_open(struct pb_nats **out, const struct pb_options *op,
 	}
 	if (s != NATS_OK) {
 		*out = NULL;
-		pb_nats_close(n);
+		(void)pb_nats_close(n);
 		return nats_fail(s, what, err, errlen);
 	}
 	return 0;
@@ -285,7 +290,7 @@ void pb_nats_stats(struct pb_nats *n, struct pb_nats_stats *out)
 	out->ns_reconnects = reconnects;
 }
 
-void pb_nats_close(struct pb_nats *n)
+int pb_nats_close(struct pb_nats *n)
 {
 	int i;
 
@@ -297,6 +302,8 @@ void pb_nats_close(struct pb_nats *n)
 	natsOptions_Destroy(n->nt_opts);
 	/* Callbacks (the disconnection that closing causes) may still run
 	 * until libnats's threads are gone: n goes after them. */
-	nats_CloseAndWait(2000);
+	if (nats_CloseAndWait(n->nt_close_ms) != NATS_OK)
+		return -1; /* n stays: a late callback may still use it */
 	free(n);
+	return 0;
 }

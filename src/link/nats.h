@@ -56,7 +56,9 @@ struct pb_nats_stats {
 };
 void pb_nats_stats(struct pb_nats *n, struct pb_nats_stats *s);
 
-/* Closes the connection; no callback runs once it returns. */
-void pb_nats_close(struct pb_nats *n);
+/* Closes the connection and waits for libnats's threads to end (as long
+ * as a write or a connection attempt may take): 0; -1 if they did not,
+ * and then a late callback may still run (what it uses is kept). */
+int pb_nats_close(struct pb_nats *n);
 
 #endif
